@@ -1,0 +1,157 @@
+// Package infra is the base layer of Groundwork: one interface, Cluster, that every cloud
+// implementation satisfies (infra/aws, infra/openstack, infra/existing). The rest of the program
+// consumes only this package; it never imports an implementation, except at the composition root.
+package infra
+
+import (
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Cluster is a Kubernetes cluster ready for the platform layer, with everything about it that
+// depends on the cloud underneath.
+type Cluster interface {
+	// Name is the cluster's name in its cloud (the EKS or Magnum cluster name).
+	Name() pulumi.StringOutput
+	// Kubeconfig is a kubeconfig for cluster-admin access. It is always a Pulumi secret.
+	Kubeconfig() pulumi.StringOutput
+	// Provider is a Kubernetes provider for the cluster. It becomes usable only once the
+	// control plane and the node groups exist, so workloads created with it can schedule.
+	Provider() *kubernetes.Provider
+	// StorageClass is the name of the default StorageClass for persistent volumes.
+	StorageClass() string
+	// LoadBalancerAnnotations are the annotations a Service of type LoadBalancer needs on this
+	// cloud to get a public load balancer (NLB on AWS, Octavia on OpenStack).
+	LoadBalancerAnnotations() pulumi.StringMapOutput
+	// Registry is where the images built from services/ are pushed and pulled from.
+	Registry() Registry
+	// Zones are the availability zones the nodes run in, in a stable order.
+	Zones() []string
+	// Network holds the facts that managed services outside the cluster (RDS, MSK,
+	// ElastiCache) need. It is nil where Groundwork does not own the network (cloud existing).
+	Network() *Network
+}
+
+// Registry is a container registry with one repository per domain service.
+type Registry struct {
+	// URL is the registry host and path prefix, without a scheme, e.g.
+	// "123456789012.dkr.ecr.eu-west-1.amazonaws.com" or "registry.example.com/groundwork".
+	URL pulumi.StringOutput
+	// Repositories maps a service name to the full repository its images go to.
+	Repositories map[string]pulumi.StringOutput
+}
+
+// Network describes the network the cluster runs in.
+type Network struct {
+	// ID is the VPC ID on AWS, the internal network's ID on OpenStack.
+	ID pulumi.StringOutput
+	// CIDR is the address space of the whole network.
+	CIDR string
+	// PrivateSubnetIDs are the subnets without public addresses, one per zone, in Zones order.
+	PrivateSubnetIDs pulumi.StringArrayOutput
+	// NodeSecurityGroupID is the security group the nodes carry: a managed service opens its
+	// port to this group only.
+	NodeSecurityGroupID pulumi.StringOutput
+}
+
+// NodeGroup is a pool of worker nodes with the same size and scheduling constraints.
+type NodeGroup struct {
+	Name        string
+	MinSize     int
+	DesiredSize int
+	MaxSize     int
+	// InstanceTypes are the EC2 instance types (AWS only).
+	InstanceTypes []string
+	// CapacityType is ON_DEMAND or SPOT (AWS only).
+	CapacityType string
+	// Flavor is the Nova flavor (OpenStack only).
+	Flavor string
+	// DiskSize is the root (AWS) or container (OpenStack) volume size in GiB.
+	DiskSize int
+	Labels   map[string]string
+	Taints   []Taint
+}
+
+// Taint is a Kubernetes node taint.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value,omitempty"`
+	Effect string `json:"effect"`
+}
+
+// Tags are the ownership tags every cloud resource carries.
+type Tags struct {
+	Project     string
+	Stack       string
+	Owner       string
+	Environment string
+}
+
+// Map returns the tags as a map for one component of the platform, plus the resource's Name tag
+// where name is not empty.
+func (t Tags) Map(component, name string) pulumi.StringMap {
+	m := pulumi.StringMap{
+		"project":     pulumi.String(t.Project),
+		"stack":       pulumi.String(t.Stack),
+		"owner":       pulumi.String(t.Owner),
+		"environment": pulumi.String(t.Environment),
+		"component":   pulumi.String(component),
+		"managed-by":  pulumi.String("pulumi"),
+	}
+	if name != "" {
+		m["Name"] = pulumi.String(name)
+	}
+	return m
+}
+
+// List returns the tags as sorted "key=value" strings, the form OpenStack resources take.
+func (t Tags) List(component string) pulumi.StringArray {
+	plain := map[string]string{
+		"project": t.Project, "stack": t.Stack, "owner": t.Owner,
+		"environment": t.Environment, "component": component, "managed-by": "pulumi",
+	}
+	out := make(pulumi.StringArray, 0, len(plain))
+	for _, k := range slices.Sorted(maps.Keys(plain)) {
+		out = append(out, pulumi.String(k+"="+plain[k]))
+	}
+	return out
+}
+
+// Labels returns the tags as Kubernetes labels for one component of the platform.
+func (t Tags) Labels(component string) pulumi.StringMap {
+	return pulumi.StringMap{
+		"app.kubernetes.io/part-of":    pulumi.String(t.Project),
+		"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
+		"app.kubernetes.io/component":  pulumi.String(component),
+		"groundwork.io/stack":          pulumi.String(LabelValue(t.Stack)),
+		"groundwork.io/owner":          pulumi.String(LabelValue(t.Owner)),
+		"groundwork.io/environment":    pulumi.String(t.Environment),
+	}
+}
+
+var notLabelChar = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// LabelValue turns any string into a valid Kubernetes label value: at most 63 characters of
+// letters, digits, '-', '_' and '.', starting and ending with a letter or digit.
+func LabelValue(s string) string {
+	v := notLabelChar.ReplaceAllString(s, "-")
+	if len(v) > 63 {
+		v = v[:63]
+	}
+	return strings.Trim(v, "-_.")
+}
+
+// StaticRegistry is a registry Groundwork does not create: each service's repository is the
+// registry URL followed by the service name.
+func StaticRegistry(url string, services []string) Registry {
+	r := Registry{URL: pulumi.String(url).ToStringOutput(), Repositories: map[string]pulumi.StringOutput{}}
+	for _, svc := range services {
+		r.Repositories[svc] = pulumi.String(url + "/" + svc).ToStringOutput()
+	}
+	return r
+}

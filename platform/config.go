@@ -1,0 +1,373 @@
+package platform
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/groundwork/groundwork/infra"
+)
+
+// Namespace is the config namespace of every Groundwork setting: the Pulumi project name.
+const Namespace = "groundwork"
+
+// Clouds Groundwork builds on, the values of groundwork:cloud.
+const (
+	CloudAWS       = "aws"
+	CloudOpenStack = "openstack"
+	CloudExisting  = "existing"
+)
+
+// Environments, the values of groundwork:environment. Prod is held to high availability.
+const (
+	EnvDev     = "dev"
+	EnvStaging = "staging"
+	EnvProd    = "prod"
+)
+
+// Config is the typed stack configuration: every groundwork:* key, with defaults applied.
+type Config struct {
+	// Stack is the Pulumi stack name (not a config key).
+	Stack string `json:"-"`
+	// AWSRegion is aws:region, the region the default AWS provider deploys to.
+	AWSRegion string `json:"-"`
+	// Kubeconfig is groundwork:kubeconfig, a secret, for cloud existing. Never logged.
+	Kubeconfig string `json:"-"`
+
+	Cloud       string `json:"cloud"`
+	Environment string `json:"environment"`
+	Owner       string `json:"owner"`
+	// ClusterName defaults to "<project>-<stack>".
+	ClusterName string `json:"clusterName"`
+	// ServicesDir is the folder holding one sub-folder per domain service.
+	ServicesDir string `json:"servicesDir"`
+
+	Kubernetes KubernetesConfig  `json:"kubernetes"`
+	Network    NetworkConfig     `json:"network"`
+	NodeGroups []NodeGroupConfig `json:"nodeGroups"`
+	AWS        AWSConfig         `json:"aws"`
+	OpenStack  OpenStackConfig   `json:"openstack"`
+	Existing   ExistingConfig    `json:"existing"`
+	Registry   RegistryConfig    `json:"registry"`
+}
+
+// KubernetesConfig is groundwork:kubernetes.
+type KubernetesConfig struct {
+	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor, Magnum
+	// its kube_tag.
+	Version string `json:"version"`
+	// ServiceCIDR is the range of ClusterIP Services; it must not overlap the network.
+	ServiceCIDR string `json:"serviceCidr"`
+	// PodCIDR is the Calico pod range on OpenStack (the VPC CNI gives pods VPC addresses).
+	PodCIDR string `json:"podCidr"`
+}
+
+// NetworkConfig is groundwork:network.
+type NetworkConfig struct {
+	// CIDR is the address space of the stack: the VPC on AWS; the three OpenStack networks
+	// are carved from it unless given.
+	CIDR string `json:"cidr"`
+}
+
+// NodeGroupConfig is one entry of groundwork:nodeGroups.
+type NodeGroupConfig struct {
+	Name          string            `json:"name"`
+	MinSize       *int              `json:"minSize"`
+	DesiredSize   *int              `json:"desiredSize"`
+	MaxSize       *int              `json:"maxSize"`
+	InstanceTypes []string          `json:"instanceTypes"`
+	CapacityType  string            `json:"capacityType"`
+	Flavor        string            `json:"flavor"`
+	DiskSize      int               `json:"diskSize"`
+	Labels        map[string]string `json:"labels"`
+	Taints        []infra.Taint     `json:"taints"`
+}
+
+// AWSConfig is groundwork:aws, read when groundwork:cloud is aws.
+type AWSConfig struct {
+	// ZoneCount is how many availability zones of the region the stack spans.
+	ZoneCount int `json:"zoneCount"`
+	// NatGateways is "perZone" (one NAT gateway per zone, HA) or "single" (cheaper).
+	NatGateways string `json:"natGateways"`
+	// PublicSubnets and PrivateSubnets are CIDRs, one per zone; carved from network.cidr
+	// when empty.
+	PublicSubnets  []string `json:"publicSubnets"`
+	PrivateSubnets []string `json:"privateSubnets"`
+	// PublicAccessCIDRs may reach the EKS API from the internet; empty turns the public
+	// endpoint off (the private endpoint is always on).
+	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
+	// AdminRoleARNs are IAM roles granted cluster-admin through EKS access entries.
+	AdminRoleARNs []string `json:"adminRoleArns"`
+	// KMSDeletionWindowDays is the waiting period before the secrets key is deleted.
+	KMSDeletionWindowDays int `json:"kmsDeletionWindowDays"`
+	// LogRetentionDays is how long control-plane logs are kept in CloudWatch.
+	LogRetentionDays int `json:"logRetentionDays"`
+	// AddonVersions pins EKS add-on versions by add-on name; an add-on not named runs the
+	// default version EKS pairs with the cluster's Kubernetes version.
+	AddonVersions map[string]string `json:"addonVersions"`
+}
+
+// OpenStackConfig is groundwork:openstack, read when groundwork:cloud is openstack.
+type OpenStackConfig struct {
+	// ExternalNetwork is the name of the provider network routers and floating IPs use.
+	ExternalNetwork string `json:"externalNetwork"`
+	// AvailabilityZones are the Nova/Neutron zones the cluster spans.
+	AvailabilityZones []string `json:"availabilityZones"`
+	DNSServers        []string `json:"dnsServers"`
+	// Image is the Glance image name of the Magnum node OS (e.g. Fedora CoreOS).
+	Image        string `json:"image"`
+	MasterFlavor string `json:"masterFlavor"`
+	// NodeFlavor is the default flavor of node groups that name none.
+	NodeFlavor string `json:"nodeFlavor"`
+	// MasterCount is the number of control-plane nodes: 1, 3 or 5.
+	MasterCount int `json:"masterCount"`
+	// MasterLoadBalancer puts an Octavia load balancer in front of the API servers.
+	MasterLoadBalancer *bool `json:"masterLoadBalancer"`
+	// RouterHA makes the routers highly available (L3 HA, VRRP) across the zones.
+	RouterHA      bool   `json:"routerHA"`
+	Keypair       string `json:"keypair"`
+	NetworkDriver string `json:"networkDriver"`
+	// Networks are the CIDRs of the three logical networks; carved from network.cidr when
+	// empty.
+	Networks OpenStackNetworks `json:"networks"`
+	// APIAllowedCIDRs may reach the Kubernetes API and the public gateway.
+	APIAllowedCIDRs []string `json:"apiAllowedCidrs"`
+	// ManagementAllowedCIDRs may reach SSH on the management network (operators, VPN).
+	ManagementAllowedCIDRs []string `json:"managementAllowedCidrs"`
+	// Labels are extra Magnum cluster-template labels; they override Groundwork's.
+	Labels map[string]string `json:"labels"`
+}
+
+// OpenStackNetworks are the three logical networks of the seed brief.
+type OpenStackNetworks struct {
+	API        string `json:"api"`
+	Management string `json:"management"`
+	Internal   string `json:"internal"`
+}
+
+// ExistingConfig is groundwork:existing, read when groundwork:cloud is existing.
+type ExistingConfig struct {
+	// KubeconfigPath is a kubeconfig file; the alternative is the secret groundwork:kubeconfig.
+	KubeconfigPath string `json:"kubeconfigPath"`
+	// Context is the kubeconfig context to use; empty uses the current context.
+	Context string `json:"context"`
+	// StorageClass is the name of the cluster's default StorageClass.
+	StorageClass string `json:"storageClass"`
+	// Zones are the zones the cluster's nodes carry in topology.kubernetes.io/zone.
+	Zones []string `json:"zones"`
+	// LoadBalancerAnnotations are added to the gateway's LoadBalancer Service.
+	LoadBalancerAnnotations map[string]string `json:"loadBalancerAnnotations"`
+}
+
+// RegistryConfig is groundwork:registry: the registry images are pushed to where the cloud
+// has none of its own (OpenStack, existing).
+type RegistryConfig struct {
+	// Server is the registry host and path prefix without a scheme, e.g.
+	// "registry.example.com/groundwork".
+	Server string `json:"server"`
+}
+
+// Keys of the top-level settings. Each object key is read into the Config field whose json tag
+// is the part after "groundwork:".
+var keys = func() []string {
+	var out []string
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if tag := jsonName(t.Field(i)); tag != "" {
+			out = append(out, tag)
+		}
+	}
+	return append(out, "kubeconfig")
+}()
+
+// Source is where configuration comes from: a lookup of full keys ("groundwork:cloud") and the
+// list of every key the stack sets, to catch typos.
+type Source struct {
+	Stack    string
+	Get      func(key string) (string, bool)
+	IsSecret func(key string) bool
+	// Keys lists every config key of the stack; nil skips the unknown-key check.
+	Keys []string
+}
+
+// Parse reads, defaults and validates the stack configuration. It returns every problem at once,
+// each naming the full key, the value and what is allowed.
+func Parse(src Source) (*Config, error) {
+	cfg := &Config{Stack: src.Stack}
+	var errs []error
+	errs = append(errs, unknownKeys(src.Keys)...)
+
+	t := reflect.TypeFor[Config]()
+	v := reflect.ValueOf(cfg).Elem()
+	for i := range t.NumField() {
+		name := jsonName(t.Field(i))
+		if name == "" {
+			continue
+		}
+		raw, ok := src.Get(Namespace + ":" + name)
+		if !ok {
+			continue
+		}
+		if err := decodeValue(Namespace+":"+name, raw, v.Field(i)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	cfg.AWSRegion, _ = src.Get("aws:region")
+
+	const kubeconfigKey = Namespace + ":kubeconfig"
+	if kc, ok := src.Get(kubeconfigKey); ok {
+		if src.IsSecret != nil && !src.IsSecret(kubeconfigKey) {
+			errs = append(errs, fmt.Errorf("%s: is stored in plain text; set it with `pulumi config set --secret %s < kubeconfig`", kubeconfigKey, kubeconfigKey))
+		}
+		cfg.Kubeconfig = kc
+	}
+	if len(errs) > 0 {
+		// A value that did not decode would only produce confusing follow-up errors.
+		return nil, errors.Join(errs...)
+	}
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// decodeValue decodes one config value into a field: strings as they are, everything else as
+// JSON, rejecting unknown fields so that a typo is an error rather than a silent default.
+func decodeValue(key, raw string, field reflect.Value) error {
+	if field.Kind() == reflect.String {
+		field.SetString(raw)
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.DisallowUnknownFields()
+	target := reflect.New(field.Type())
+	if err := dec.Decode(target.Interface()); err != nil {
+		return describeDecodeError(key, raw, field.Type(), err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%s: %q has trailing data after the value", key, raw)
+	}
+	field.Set(target.Elem())
+	return nil
+}
+
+func describeDecodeError(key, raw string, t reflect.Type, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		at := key
+		if typeErr.Field != "" {
+			at += "." + typeErr.Field
+		}
+		return fmt.Errorf("%s: got a JSON %s, want %s", at, typeErr.Value, kindName(typeErr.Type))
+	}
+	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		field := strings.Trim(msg, `"`)
+		return fmt.Errorf("%s: unknown field %q%s; allowed: %s", key, field, suggest(field, fieldNames(t)), strings.Join(fieldNames(t), ", "))
+	}
+	return fmt.Errorf("%s: %q is not valid %s: %v", key, truncate(raw, 80), kindName(t), err)
+}
+
+func kindName(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return kindName(t.Elem())
+	}
+	return t.String()
+}
+
+// fieldNames lists the JSON field names of a struct (or of a list of structs) type.
+func fieldNames(t reflect.Type) []string {
+	for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		if n := jsonName(t.Field(i)); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" {
+		return ""
+	}
+	return name
+}
+
+// unknownKeys reports groundwork:* keys that Groundwork does not read.
+func unknownKeys(all []string) []error {
+	var errs []error
+	for _, k := range all {
+		rest, ok := strings.CutPrefix(k, Namespace+":")
+		if !ok {
+			continue
+		}
+		top, _, _ := strings.Cut(rest, ".")
+		if !slices.Contains(keys, top) {
+			errs = append(errs, fmt.Errorf("%s: unknown key%s; Groundwork reads: %s", k, suggest(top, keys), strings.Join(keys, ", ")))
+		}
+	}
+	return errs
+}
+
+// suggest names the closest allowed word when it is a likely typo of got.
+func suggest(got string, allowed []string) string {
+	best, bestDist := "", 3
+	for _, a := range allowed {
+		if d := editDistance(strings.ToLower(got), strings.ToLower(a)); d < bestDist {
+			best, bestDist = a, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

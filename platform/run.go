@@ -1,0 +1,174 @@
+// Package platform is the composition root of Groundwork: it reads the stack configuration and
+// decides what is built for the stack, layer by layer. It knows what to build, not how: the
+// how lives in infra/ and components/.
+package platform
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/infra"
+	"github.com/groundwork/groundwork/infra/aws"
+	"github.com/groundwork/groundwork/infra/existing"
+	"github.com/groundwork/groundwork/infra/openstack"
+	"github.com/groundwork/groundwork/services"
+)
+
+// Run builds the whole stack. It is the program main.go hands to pulumi.Run.
+func Run(ctx *pulumi.Context) error {
+	cfg, err := Load(ctx)
+	if err != nil {
+		return err
+	}
+	svcs, err := services.Discover(cfg.ServicesDir)
+	if err != nil {
+		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
+	}
+	cluster, err := NewCluster(ctx, cfg, svcs)
+	if err != nil {
+		return err
+	}
+
+	ctx.Export("cloud", pulumi.String(cfg.Cloud))
+	ctx.Export("clusterName", cluster.Name())
+	ctx.Export("kubeconfig", cluster.Kubeconfig())
+	ctx.Export("zones", pulumi.ToStringArray(cluster.Zones()))
+	ctx.Export("storageClass", pulumi.String(cluster.StorageClass()))
+	ctx.Export("registryUrl", cluster.Registry().URL)
+	return nil
+}
+
+// Load reads the stack configuration of a running program: every groundwork:* key, with
+// defaults applied and validated.
+func Load(ctx *pulumi.Context) (*Config, error) {
+	return Parse(Source{
+		Stack:    ctx.Stack(),
+		Get:      ctx.GetConfig,
+		IsSecret: ctx.IsConfigSecret,
+		Keys:     configKeys(),
+	})
+}
+
+// configKeys lists the stack's config keys from the environment the Pulumi language host sets,
+// so typos in key names are caught. It returns nil, skipping that check, where the variable is
+// absent (a program run some other way).
+func configKeys() []string {
+	raw := os.Getenv(pulumi.EnvConfig)
+	if raw == "" {
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// NewCluster builds the base layer on the stack's cloud. It is the one place that knows the
+// implementations of infra.Cluster.
+func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster, error) {
+	tags := infra.Tags{Project: ctx.Project(), Stack: cfg.Stack, Owner: cfg.Owner, Environment: cfg.Environment}
+	groups := nodeGroups(cfg.NodeGroups)
+	protect := cfg.Environment == EnvProd
+	switch cfg.Cloud {
+	case CloudAWS:
+		a := cfg.AWS
+		zones, err := aws.Zones(ctx, a.ZoneCount)
+		if err != nil {
+			return nil, fmt.Errorf("%s:aws.zoneCount %d in %s: %w", Namespace, a.ZoneCount, cfg.AWSRegion, err)
+		}
+		return aws.New(ctx, cfg.ClusterName, aws.Args{
+			ClusterName:           cfg.ClusterName,
+			Region:                cfg.AWSRegion,
+			Zones:                 zones,
+			KubernetesVersion:     cfg.Kubernetes.Version,
+			ServiceCIDR:           cfg.Kubernetes.ServiceCIDR,
+			VPCCIDR:               cfg.Network.CIDR,
+			PublicSubnets:         a.PublicSubnets,
+			PrivateSubnets:        a.PrivateSubnets,
+			NatPerZone:            a.NatGateways == NatPerZone,
+			PublicAccessCIDRs:     a.PublicAccessCIDRs,
+			AdminRoleARNs:         a.AdminRoleARNs,
+			KMSDeletionWindowDays: a.KMSDeletionWindowDays,
+			LogRetentionDays:      a.LogRetentionDays,
+			AddonVersions:         a.AddonVersions,
+			NodeGroups:            groups,
+			Services:              svcs,
+			Tags:                  tags,
+			Protect:               protect,
+		})
+	case CloudOpenStack:
+		o := cfg.OpenStack
+		return openstack.New(ctx, cfg.ClusterName, openstack.Args{
+			ClusterName:            cfg.ClusterName,
+			KubernetesVersion:      cfg.Kubernetes.Version,
+			ServiceCIDR:            cfg.Kubernetes.ServiceCIDR,
+			PodCIDR:                cfg.Kubernetes.PodCIDR,
+			NetworkCIDR:            cfg.Network.CIDR,
+			Networks:               openstack.Networks(o.Networks),
+			ExternalNetwork:        o.ExternalNetwork,
+			Image:                  o.Image,
+			MasterFlavor:           o.MasterFlavor,
+			AvailabilityZones:      o.AvailabilityZones,
+			DNSServers:             o.DNSServers,
+			MasterCount:            o.MasterCount,
+			MasterLoadBalancer:     *o.MasterLoadBalancer,
+			RouterHA:               o.RouterHA,
+			Keypair:                o.Keypair,
+			NetworkDriver:          o.NetworkDriver,
+			APIAllowedCIDRs:        o.APIAllowedCIDRs,
+			ManagementAllowedCIDRs: o.ManagementAllowedCIDRs,
+			Labels:                 o.Labels,
+			NodeGroups:             groups,
+			Registry:               cfg.Registry.Server,
+			Services:               svcs,
+			Tags:                   tags,
+			Protect:                protect,
+		})
+	case CloudExisting:
+		e := cfg.Existing
+		args := existing.Args{
+			KubeconfigPath:          e.KubeconfigPath,
+			Context:                 e.Context,
+			StorageClass:            e.StorageClass,
+			Zones:                   e.Zones,
+			LoadBalancerAnnotations: e.LoadBalancerAnnotations,
+			Registry:                cfg.Registry.Server,
+			Services:                svcs,
+		}
+		if cfg.Kubeconfig != "" {
+			args.Kubeconfig = pulumi.ToSecret(pulumi.String(cfg.Kubeconfig)).(pulumi.StringOutput)
+		}
+		return existing.New(ctx, cfg.ClusterName, args)
+	}
+	// Validate admits no other cloud; this guards a program change that forgets one.
+	return nil, fmt.Errorf("%s:cloud: %q has no implementation", Namespace, cfg.Cloud)
+}
+
+func nodeGroups(cfg []NodeGroupConfig) []infra.NodeGroup {
+	out := make([]infra.NodeGroup, len(cfg))
+	for i, ng := range cfg {
+		out[i] = infra.NodeGroup{
+			Name:          ng.Name,
+			MinSize:       *ng.MinSize,
+			DesiredSize:   *ng.DesiredSize,
+			MaxSize:       *ng.MaxSize,
+			InstanceTypes: ng.InstanceTypes,
+			CapacityType:  ng.CapacityType,
+			Flavor:        ng.Flavor,
+			DiskSize:      ng.DiskSize,
+			Labels:        ng.Labels,
+			Taints:        ng.Taints,
+		}
+	}
+	return out
+}

@@ -1,0 +1,388 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+var (
+	clouds       = []string{CloudAWS, CloudOpenStack, CloudExisting}
+	environments = []string{EnvDev, EnvStaging, EnvProd}
+	dnsLabel     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	k8sVersion   = regexp.MustCompile(`^1\.(\d+)\.(\d+)$`)
+	subdomain    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	tagValue     = regexp.MustCompile(`^[\p{L}\p{N} _.:/=+@-]+$`)
+	roleARN      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+	registryRef  = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*$`)
+	// logRetentions are the values CloudWatch Logs accepts.
+	logRetentions  = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+	taintEffects   = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+	capacityTypes  = []string{"ON_DEMAND", "SPOT"}
+	natLayouts     = []string{NatPerZone, NatSingle}
+	networkDrivers = []string{"calico", "flannel"}
+	masterCounts   = []int{1, 3, 5}
+)
+
+// minKubernetesMinor is the oldest Kubernetes minor Groundwork deploys (EKS standard support).
+const minKubernetesMinor = 31
+
+// problems collects validation errors, each prefixed with its full config key.
+type problems []error
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s:%s: %s", Namespace, key, fmt.Sprintf(format, args...)))
+}
+
+// oneOf reports a value outside allowed; an empty value is reported as missing.
+func oneOf[T comparable](p *problems, key string, got T, allowed []T) {
+	if slices.Contains(allowed, got) {
+		return
+	}
+	var zero T
+	if got == zero {
+		p.add(key, "required; allowed: %s", join(allowed))
+		return
+	}
+	p.add(key, "%s is not allowed; allowed: %s", quote(got), join(allowed))
+}
+
+func join[T any](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = fmt.Sprint(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+func quote(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
+}
+
+// Validate checks the whole configuration and returns every problem at once, each naming the
+// full key, the bad value and what is allowed.
+func (c *Config) Validate() error {
+	var p problems
+	oneOf(&p, "cloud", c.Cloud, clouds)
+	oneOf(&p, "environment", c.Environment, environments)
+	switch {
+	case c.Owner == "":
+		p.add("owner", "required: the team that owns the stack, put in the owner tag of every resource")
+	case !tagValue.MatchString(c.Owner) || len(c.Owner) > 128:
+		p.add("owner", "%q is not a valid tag value (letters, digits, spaces and _.:/=+@-, at most 128)", c.Owner)
+	}
+	if !dnsLabel.MatchString(c.ClusterName) || len(c.ClusterName) > 40 {
+		p.add("clusterName", "%q is not a DNS label of at most 40 characters (lower-case letters, digits, '-')", c.ClusterName)
+	}
+	if strings.TrimSpace(c.ServicesDir) == "" {
+		p.add("servicesDir", "must not be blank")
+	}
+	network := parseCIDR(&p, "network.cidr", c.Network.CIDR)
+	c.validateKubernetes(&p, network)
+	c.validateNodeGroups(&p)
+	switch c.Cloud {
+	case CloudAWS:
+		c.validateAWS(&p, network)
+	case CloudOpenStack:
+		c.validateOpenStack(&p, network)
+	case CloudExisting:
+		c.validateExisting(&p)
+	}
+	if c.Cloud == CloudOpenStack || c.Cloud == CloudExisting {
+		switch r := c.Registry.Server; {
+		case r == "":
+			p.add("registry.server", "required on cloud %s: the registry images of services/ are pushed to, e.g. \"registry.example.com/groundwork\"", c.Cloud)
+		case !registryRef.MatchString(r):
+			p.add("registry.server", "%q is not a registry host and path without scheme, e.g. \"registry.example.com/groundwork\"", r)
+		}
+	}
+	return errors.Join(p...)
+}
+
+func (c *Config) validateKubernetes(p *problems, network netip.Prefix) {
+	if m := k8sVersion.FindStringSubmatch(c.Kubernetes.Version); m == nil {
+		p.add("kubernetes.version", "%q is not a full Kubernetes version like \"1.34.2\"", c.Kubernetes.Version)
+	} else if minor, _ := strconv.Atoi(m[1]); minor < minKubernetesMinor {
+		p.add("kubernetes.version", "%q is out of support; use 1.%d or newer", c.Kubernetes.Version, minKubernetesMinor)
+	}
+	service := parseCIDR(p, "kubernetes.serviceCidr", c.Kubernetes.ServiceCIDR)
+	if network.IsValid() && service.IsValid() && network.Overlaps(service) {
+		p.add("kubernetes.serviceCidr", "%q overlaps network.cidr %q", c.Kubernetes.ServiceCIDR, c.Network.CIDR)
+	}
+	if c.Cloud == CloudOpenStack {
+		pod := parseCIDR(p, "kubernetes.podCidr", c.Kubernetes.PodCIDR)
+		for _, o := range []struct {
+			key string
+			p   netip.Prefix
+		}{{"network.cidr", network}, {"kubernetes.serviceCidr", service}} {
+			if pod.IsValid() && o.p.IsValid() && pod.Overlaps(o.p) {
+				p.add("kubernetes.podCidr", "%q overlaps %s %q", c.Kubernetes.PodCIDR, o.key, o.p)
+			}
+		}
+	}
+}
+
+func (c *Config) validateNodeGroups(p *problems) {
+	seen := map[string]bool{}
+	schedulable := false
+	for i, ng := range c.NodeGroups {
+		key := fmt.Sprintf("nodeGroups[%d]", i)
+		if !dnsLabel.MatchString(ng.Name) || len(ng.Name) > 30 {
+			p.add(key+".name", "%q is not a DNS label of at most 30 characters", ng.Name)
+		} else if seen[ng.Name] {
+			p.add(key+".name", "%q is used by another node group; names must be unique", ng.Name)
+		}
+		seen[ng.Name] = true
+		if ng.MinSize == nil || ng.MaxSize == nil {
+			p.add(key, "minSize and maxSize are required (desiredSize defaults to minSize)")
+			continue
+		}
+		lo, want, hi := *ng.MinSize, *ng.DesiredSize, *ng.MaxSize
+		switch {
+		case lo < 0:
+			p.add(key+".minSize", "%d is negative", lo)
+		case !(lo <= want && want <= hi):
+			p.add(key, "minSize %d <= desiredSize %d <= maxSize %d does not hold", lo, want, hi)
+		case hi < 1:
+			p.add(key+".maxSize", "%d: a node group needs room for at least one node", hi)
+		}
+		if ng.DiskSize < 20 {
+			p.add(key+".diskSize", "%d GiB is too small for node images and logs; at least 20", ng.DiskSize)
+		}
+		hard := false
+		for j, t := range ng.Taints {
+			oneOf(p, fmt.Sprintf("%s.taints[%d].effect", key, j), t.Effect, taintEffects)
+			if t.Key == "" {
+				p.add(fmt.Sprintf("%s.taints[%d].key", key, j), "required")
+			}
+			hard = hard || t.Effect == "NoSchedule" || t.Effect == "NoExecute"
+		}
+		if !hard && lo >= c.minSystemNodes() {
+			schedulable = true
+		}
+		switch c.Cloud {
+		case CloudAWS:
+			oneOf(p, key+".capacityType", ng.CapacityType, capacityTypes)
+		case CloudOpenStack:
+			if ng.Flavor == "" {
+				p.add(key+".flavor", "required on cloud openstack (or set openstack.nodeFlavor)")
+			}
+			if len(ng.Labels) > 0 || len(ng.Taints) > 0 {
+				p.add(key, "labels and taints are not supported by Magnum node groups; select nodes by the label magnum.openstack.org/nodegroup=%s instead", ng.Name)
+			}
+		}
+	}
+	if len(c.NodeGroups) > 0 && !schedulable {
+		if c.Environment == EnvProd {
+			p.add("nodeGroups", "prod needs a node group without NoSchedule/NoExecute taints and minSize >= %d, so system pods and replicas have nodes in every zone", c.minSystemNodes())
+		} else {
+			p.add("nodeGroups", "needs a node group without NoSchedule/NoExecute taints and minSize >= 1 for system pods")
+		}
+	}
+}
+
+// minSystemNodes is the smallest minSize of the group that runs system pods: one node, and in
+// prod two or one per zone, whichever is more.
+func (c *Config) minSystemNodes() int {
+	if c.Environment != EnvProd {
+		return 1
+	}
+	if c.Cloud == CloudAWS {
+		return max(2, c.AWS.ZoneCount)
+	}
+	return 2
+}
+
+func (c *Config) validateAWS(p *problems, network netip.Prefix) {
+	a := c.AWS
+	prod := c.Environment == EnvProd
+	if c.AWSRegion == "" {
+		p.add("cloud", "aws needs the region: set aws:region (e.g. `pulumi config set aws:region eu-west-1`)")
+	}
+	switch {
+	case a.ZoneCount < 2 || a.ZoneCount > 6:
+		p.add("aws.zoneCount", "%d is out of range; EKS needs 2 to 6 zones", a.ZoneCount)
+	case prod && a.ZoneCount < 3:
+		p.add("aws.zoneCount", "%d: prod needs 3 zones or more for high availability", a.ZoneCount)
+	}
+	oneOf(p, "aws.natGateways", a.NatGateways, natLayouts)
+	if prod && a.NatGateways == NatSingle {
+		p.add("aws.natGateways", "%q: prod needs %q so that losing a zone does not cut the others off", a.NatGateways, NatPerZone)
+	}
+	if network.IsValid() && (network.Bits() < 16 || network.Bits() > 22) {
+		p.add("network.cidr", "%q: the VPC range must be between /16 and /22 on aws", c.Network.CIDR)
+	}
+	if len(a.PublicSubnets) == 0 && len(a.PrivateSubnets) == 0 && a.ZoneCount > 3 {
+		p.add("aws.zoneCount", "%d zones: give aws.publicSubnets and aws.privateSubnets; only up to 3 zones are carved automatically", a.ZoneCount)
+	}
+	var subnets []namedPrefix
+	for _, list := range []struct {
+		key   string
+		cidrs []string
+	}{{"aws.publicSubnets", a.PublicSubnets}, {"aws.privateSubnets", a.PrivateSubnets}} {
+		if len(list.cidrs) != a.ZoneCount && (len(a.PublicSubnets)+len(a.PrivateSubnets) > 0) {
+			p.add(list.key, "has %d entries; want one per zone (aws.zoneCount %d)", len(list.cidrs), a.ZoneCount)
+		}
+		for i, s := range list.cidrs {
+			key := fmt.Sprintf("%s[%d]", list.key, i)
+			if sp := parseCIDR(p, key, s); sp.IsValid() {
+				subnets = append(subnets, namedPrefix{key, sp})
+			}
+		}
+	}
+	checkInsideAndDisjoint(p, network, "network.cidr", subnets)
+	for i, s := range a.PublicAccessCIDRs {
+		key := fmt.Sprintf("aws.publicAccessCidrs[%d]", i)
+		if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && prod {
+			p.add(key, "%q opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)", s)
+		}
+	}
+	for i, arn := range a.AdminRoleARNs {
+		if !roleARN.MatchString(arn) {
+			p.add(fmt.Sprintf("aws.adminRoleArns[%d]", i), "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn)
+		}
+	}
+	if a.KMSDeletionWindowDays < 7 || a.KMSDeletionWindowDays > 30 {
+		p.add("aws.kmsDeletionWindowDays", "%d is out of range; KMS allows 7 to 30", a.KMSDeletionWindowDays)
+	}
+	if !slices.Contains(logRetentions, a.LogRetentionDays) {
+		p.add("aws.logRetentionDays", "%d is not a CloudWatch retention; allowed: %s", a.LogRetentionDays, join(logRetentions))
+	}
+	for i, ng := range c.NodeGroups {
+		for j, it := range ng.InstanceTypes {
+			if !strings.Contains(it, ".") {
+				p.add(fmt.Sprintf("nodeGroups[%d].instanceTypes[%d]", i, j), "%q is not an EC2 instance type like \"m6i.large\"", it)
+			}
+		}
+	}
+}
+
+func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
+	o := c.OpenStack
+	prod := c.Environment == EnvProd
+	for _, req := range []struct{ key, val, what string }{
+		{"openstack.externalNetwork", o.ExternalNetwork, "the name of the external (provider) network for routers and floating IPs"},
+		{"openstack.image", o.Image, "the Glance image Magnum boots, e.g. \"fedora-coreos-40\""},
+		{"openstack.masterFlavor", o.MasterFlavor, "the Nova flavor of control-plane nodes"},
+	} {
+		if req.val == "" {
+			p.add(req.key, "required: %s", req.what)
+		}
+	}
+	oneOf(p, "openstack.masterCount", o.MasterCount, masterCounts)
+	if o.MasterCount > 1 && !*o.MasterLoadBalancer {
+		p.add("openstack.masterLoadBalancer", "false with masterCount %d: several control-plane nodes need the load balancer in front of them", o.MasterCount)
+	}
+	if prod {
+		if o.MasterCount < 3 {
+			p.add("openstack.masterCount", "%d: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss", o.MasterCount)
+		}
+		if !o.RouterHA {
+			p.add("openstack.routerHA", "false: prod needs highly available routers (L3 HA) so a network node failure does not cut the cluster off")
+		}
+	}
+	oneOf(p, "openstack.networkDriver", o.NetworkDriver, networkDrivers)
+	for i, z := range o.AvailabilityZones {
+		if strings.TrimSpace(z) == "" {
+			p.add(fmt.Sprintf("openstack.availabilityZones[%d]", i), "must not be blank")
+		}
+	}
+	for i, d := range o.DNSServers {
+		if _, err := netip.ParseAddr(d); err != nil {
+			p.add(fmt.Sprintf("openstack.dnsServers[%d]", i), "%q is not an IP address", d)
+		}
+	}
+	if o.Networks == (OpenStackNetworks{}) {
+		// Carving failed; say why unless network.cidr itself is already reported.
+		if network.IsValid() {
+			p.add("network.cidr", "%q: give a range between /16 and /20 to carve the three networks from, or set openstack.networks", c.Network.CIDR)
+		}
+	} else {
+		var nets []namedPrefix
+		for _, n := range []struct{ key, cidr string }{
+			{"openstack.networks.api", o.Networks.API},
+			{"openstack.networks.management", o.Networks.Management},
+			{"openstack.networks.internal", o.Networks.Internal},
+		} {
+			if np := parseCIDR(p, n.key, n.cidr); np.IsValid() {
+				nets = append(nets, namedPrefix{n.key, np})
+			}
+		}
+		checkInsideAndDisjoint(p, network, "network.cidr", nets)
+	}
+	for _, list := range []struct {
+		key   string
+		cidrs []string
+	}{{"openstack.apiAllowedCidrs", o.APIAllowedCIDRs}, {"openstack.managementAllowedCidrs", o.ManagementAllowedCIDRs}} {
+		for i, s := range list.cidrs {
+			key := fmt.Sprintf("%s[%d]", list.key, i)
+			if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && (prod || list.key == "openstack.managementAllowedCidrs") {
+				p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
+			}
+		}
+	}
+}
+
+func (c *Config) validateExisting(p *problems) {
+	e := c.Existing
+	switch {
+	case c.Kubeconfig == "" && e.KubeconfigPath == "":
+		p.add("kubeconfig", "missing: cloud existing needs the cluster's kubeconfig, either as a secret (`pulumi config set --secret groundwork:kubeconfig < kubeconfig.yaml`) or as a file (groundwork:existing.kubeconfigPath)")
+	case c.Kubeconfig != "" && e.KubeconfigPath != "":
+		p.add("existing.kubeconfigPath", "%q is set together with the secret groundwork:kubeconfig; set only one", e.KubeconfigPath)
+	}
+	if !dnsSubdomain(e.StorageClass) {
+		p.add("existing.storageClass", "%q is not a StorageClass name", e.StorageClass)
+	}
+}
+
+func dnsSubdomain(s string) bool {
+	return len(s) <= 253 && subdomain.MatchString(s)
+}
+
+type namedPrefix struct {
+	key string
+	p   netip.Prefix
+}
+
+// parseCIDR parses an IPv4 CIDR, reporting a bad one under key. It returns the zero Prefix on
+// error so that follow-up checks skip it.
+func parseCIDR(p *problems, key, s string) netip.Prefix {
+	pr, err := netip.ParsePrefix(s)
+	switch {
+	case s == "":
+		p.add(key, "required: an IPv4 CIDR such as \"10.0.0.0/16\"")
+		return netip.Prefix{}
+	case err != nil:
+		p.add(key, "%q is not a CIDR", s)
+		return netip.Prefix{}
+	case !pr.Addr().Is4():
+		p.add(key, "%q is not an IPv4 CIDR", s)
+		return netip.Prefix{}
+	case pr.Masked() != pr:
+		p.add(key, "%q has host bits set; did you mean %q?", s, pr.Masked().String())
+		return netip.Prefix{}
+	}
+	return pr
+}
+
+// checkInsideAndDisjoint reports subnets outside the parent range and subnets that overlap.
+func checkInsideAndDisjoint(p *problems, parent netip.Prefix, parentKey string, subnets []namedPrefix) {
+	for i, s := range subnets {
+		if parent.IsValid() && !(parent.Contains(s.p.Addr()) && s.p.Bits() >= parent.Bits()) {
+			p.add(s.key, "%q is outside %s %q", s.p, parentKey, parent)
+		}
+		for _, o := range subnets[:i] {
+			if s.p.Overlaps(o.p) {
+				p.add(s.key, "%q overlaps %s:%s %q", s.p, Namespace, o.key, o.p)
+			}
+		}
+	}
+}
