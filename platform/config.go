@@ -219,7 +219,7 @@ func Parse(src Source) (*Config, error) {
 	cfg.AWSRegion, _ = src.Get("aws:region")
 
 	const kubeconfigKey = Namespace + ":kubeconfig"
-	if kc, ok := src.Get(kubeconfigKey); ok {
+	if kc, ok := src.Get(kubeconfigKey); ok && kc != "" {
 		if src.IsSecret != nil && !src.IsSecret(kubeconfigKey) {
 			errs = append(errs, fmt.Errorf("%s: is stored in plain text; set it with `pulumi config set --secret %s < kubeconfig`", kubeconfigKey, kubeconfigKey))
 		}

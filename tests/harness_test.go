@@ -1,0 +1,464 @@
+// Package tests runs Groundwork under Pulumi mocks: whole stacks from the real stack files, each
+// layer, and the configuration loader.
+package tests
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	project   = "groundwork"
+	accountID = "123456789012"
+)
+
+// TestMain runs the tests from the project root, as `pulumi up` runs the program.
+func TestMain(m *testing.M) {
+	if err := os.Chdir(".."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// Recorded is one resource the program registered.
+type Recorded struct {
+	URN      string
+	Type     string
+	Name     string
+	Parent   string
+	Provider string
+	Custom   bool
+	Inputs   resource.PropertyMap
+	Outputs  resource.PropertyMap
+	Deps     []string
+}
+
+// mocks answers the program's resource registrations and invokes the way the clouds would,
+// with provider-computed outputs (IDs, ARNs, endpoints, a kubeconfig), and records every resource.
+type mocks struct {
+	stack  string
+	region string
+	// zones are the availability zones getAvailabilityZones answers with.
+	zones []string
+
+	mu        sync.Mutex
+	resources []Recorded
+	invokes   []string
+}
+
+func newMocks(stack, region string) *mocks {
+	return &mocks{stack: stack, region: region, zones: []string{region + "c", region + "a", region + "b"}}
+}
+
+// fakeID is a stable provider ID in a cloud's format: prefix plus hex derived from the name.
+func fakeID(prefix, name string, n int) string {
+	sum := sha256.Sum256([]byte(name))
+	return prefix + hex.EncodeToString(sum[:])[:n]
+}
+
+func uuid(name string) string {
+	h := fakeID("", name, 32)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func (m *mocks) arn(service, resourcePath string) string {
+	return fmt.Sprintf("arn:aws:%s:%s:%s:%s", service, m.region, accountID, resourcePath)
+}
+
+func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	out := args.Inputs.Copy()
+	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
+	name := args.Name
+	str := func(k string) string {
+		if v, ok := args.Inputs[resource.PropertyKey(k)]; ok && v.IsString() {
+			return v.StringValue()
+		}
+		return ""
+	}
+	// Physical names: explicit where the program sets one, else Pulumi's auto-name.
+	physical := str("name")
+	if physical == "" {
+		physical = name + "-" + fakeID("", name, 7)
+	}
+	id := uuid(name)
+
+	switch args.TypeToken {
+	case "aws:ec2/vpc:Vpc":
+		id = fakeID("vpc-", name, 17)
+		set("arn", m.arn("ec2", "vpc/"+id))
+		set("defaultSecurityGroupId", fakeID("sg-", name+"default", 17))
+		set("mainRouteTableId", fakeID("rtb-", name+"main", 17))
+	case "aws:ec2/subnet:Subnet":
+		id = fakeID("subnet-", name, 17)
+		set("arn", m.arn("ec2", "subnet/"+id))
+	case "aws:ec2/internetGateway:InternetGateway":
+		id = fakeID("igw-", name, 17)
+	case "aws:ec2/eip:Eip":
+		id = fakeID("eipalloc-", name, 17)
+		set("publicIp", "203.0.113."+fmt.Sprint(int(fakeID("", name, 2)[0])%200+10))
+	case "aws:ec2/natGateway:NatGateway":
+		id = fakeID("nat-", name, 17)
+	case "aws:ec2/routeTable:RouteTable":
+		id = fakeID("rtb-", name, 17)
+	case "aws:ec2/routeTableAssociation:RouteTableAssociation":
+		id = fakeID("rtbassoc-", name, 17)
+	case "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup":
+		id = fakeID("sg-", name, 17)
+		set("arn", m.arn("ec2", "security-group/"+id))
+	case "aws:ec2/launchTemplate:LaunchTemplate":
+		id = fakeID("lt-", name, 17)
+		set("latestVersion", 1)
+	case "aws:kms/key:Key":
+		set("keyId", id)
+		set("arn", m.arn("kms", "key/"+id))
+	case "aws:kms/alias:Alias":
+		id = physical
+	case "aws:cloudwatch/logGroup:LogGroup":
+		id = physical
+		set("arn", m.arn("logs", "log-group:"+physical))
+	case "aws:iam/role:Role":
+		id = physical
+		set("name", physical)
+		set("arn", fmt.Sprintf("arn:aws:iam::%s:role/%s", accountID, physical))
+		set("uniqueId", fakeID("AROA", name, 17))
+	case "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+		id = physical + "-20261122041600000000000001"
+	case "aws:eks/cluster:Cluster":
+		id = physical
+		host := strings.ToUpper(fakeID("", name, 32))
+		set("arn", m.arn("eks", "cluster/"+physical))
+		set("endpoint", fmt.Sprintf("https://%s.gr7.%s.eks.amazonaws.com", host, m.region))
+		set("certificateAuthority", map[string]any{"data": base64.StdEncoding.EncodeToString([]byte("-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJl\n-----END CERTIFICATE-----\n"))})
+		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": fmt.Sprintf("https://oidc.eks.%s.amazonaws.com/id/%s", m.region, host)}}}})
+		set("status", "ACTIVE")
+		set("platformVersion", "eks.7")
+		vpc := out["vpcConfig"].ObjectValue().Copy()
+		vpc["clusterSecurityGroupId"] = resource.NewStringProperty(fakeID("sg-", name+"cluster", 17))
+		vpc["vpcId"] = resource.NewStringProperty(fakeID("vpc-", "vpc", 17))
+		out["vpcConfig"] = resource.NewObjectProperty(vpc)
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		url := strings.TrimPrefix(str("url"), "https://")
+		id = fmt.Sprintf("arn:aws:iam::%s:oidc-provider/%s", accountID, url)
+		set("arn", id)
+	case "aws:eks/addon:Addon":
+		addon := str("addonName")
+		id = "cluster:" + addon
+		if str("addonVersion") == "" {
+			set("addonVersion", map[string]string{
+				"vpc-cni": "v1.20.4-eksbuild.1", "kube-proxy": "v1.34.0-eksbuild.2",
+				"coredns": "v1.12.3-eksbuild.1", "aws-ebs-csi-driver": "v1.48.0-eksbuild.2",
+			}[addon])
+		}
+		set("arn", m.arn("eks", "addon/cluster/"+addon+"/"+uuid(name)))
+	case "aws:eks/nodeGroup:NodeGroup":
+		id = "cluster:" + str("nodeGroupName")
+		set("arn", m.arn("eks", "nodegroup/cluster/"+str("nodeGroupName")+"/"+uuid(name)))
+		set("status", "ACTIVE")
+		set("releaseVersion", "1.34.0-20261101")
+	case "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation":
+		id = "cluster#" + str("principalArn")
+	case "aws:ecr/repository:Repository":
+		id = physical
+		set("arn", m.arn("ecr", "repository/"+physical))
+		set("registryId", accountID)
+		set("repositoryUrl", fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s", accountID, m.region, physical))
+	case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+		id = physical
+		set("registryId", accountID)
+	case "openstack:networking/subnet:Subnet":
+		if p, err := netip.ParsePrefix(str("cidr")); err == nil {
+			set("gatewayIp", p.Addr().Next().String())
+		}
+	case "openstack:containerinfra/cluster:Cluster":
+		api := "https://203.0.113.40:6443"
+		set("apiAddress", api)
+		set("coeVersion", "v1.34.2")
+		set("stackId", uuid(name+"heat"))
+		set("masterAddresses", []any{"10.20.16.10"})
+		set("kubeconfig", map[string]any{
+			"host":                   api,
+			"cluster_ca_certificate": "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n",
+			"client_certificate":     "-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----\n",
+			"client_key":             "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
+			"raw_config":             magnumKubeconfig(physical, api),
+		})
+	case "kubernetes:storage.k8s.io/v1:StorageClass":
+		if md := args.Inputs["metadata"]; md.IsObject() {
+			if n := md.ObjectValue()["name"]; n.IsString() {
+				id = n.StringValue()
+			}
+		}
+	}
+
+	parent := ""
+	var deps []string
+	if rpc := args.RegisterRPC; rpc != nil {
+		parent = rpc.GetParent()
+		deps = rpc.GetDependencies()
+	}
+	m.mu.Lock()
+	m.resources = append(m.resources, Recorded{
+		URN: m.urn(parent, args.TypeToken, name), Type: args.TypeToken, Name: name, Parent: parent,
+		Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
+	})
+	m.mu.Unlock()
+	return id, out, nil
+}
+
+// urn computes the URN the engine gives a resource, as the mock monitor does.
+func (m *mocks) urn(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(project), parentType, tokens.Type(typ), name))
+}
+
+func magnumKubeconfig(cluster, api string) string {
+	return fmt.Sprintf(`apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+    server: %[2]s
+  name: %[1]s
+contexts:
+- context:
+    cluster: %[1]s
+    user: admin
+  name: default
+current-context: default
+kind: Config
+users:
+- name: admin
+  user:
+    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+    client-key-data: LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQ==
+`, cluster, api)
+}
+
+func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.invokes = append(m.invokes, args.Token)
+	m.mu.Unlock()
+	str := func(k string) string {
+		if v, ok := args.Args[resource.PropertyKey(k)]; ok && v.IsString() {
+			return v.StringValue()
+		}
+		return ""
+	}
+	switch args.Token {
+	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		ids := make([]any, len(m.zones))
+		names := make([]any, len(m.zones))
+		for i, z := range m.zones {
+			names[i] = z
+			ids[i] = "euw1-az" + fmt.Sprint(i+1)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": m.region, "names": names, "zoneIds": ids, "state": "available", "groupNames": []any{m.region},
+		}), nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": accountID, "arn": "arn:aws:sts::" + accountID + ":assumed-role/ci-deployer/session",
+			"id": accountID, "userId": "AROAEXAMPLEID:session",
+		}), nil
+	case "openstack:networking/getNetwork:getNetwork":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": uuid("net-" + str("name")), "name": str("name"), "external": true, "mtu": 1500,
+			"adminStateUp": "true", "shared": "false", "subnets": []any{uuid("subnet-" + str("name"))},
+		}), nil
+	case "openstack:images/getImage:getImage":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": uuid("image-" + str("name")), "name": str("name"), "diskFormat": "qcow2",
+			"containerFormat": "bare", "minDiskGb": 10, "status": "active",
+			"properties": map[string]any{"os_distro": "fedora-coreos"},
+		}), nil
+	}
+	return nil, fmt.Errorf("mocks: no answer for invoke %s", args.Token)
+}
+
+// stackConfig reads the stack's configuration as the Pulumi CLI hands it to the program: the
+// project's defaults from Pulumi.yaml, overlaid by Pulumi.<stack>.yaml, objects as JSON.
+func stackConfig(t testing.TB, stack string) map[string]string {
+	t.Helper()
+	var proj struct {
+		Config map[string]struct {
+			Default any `yaml:"default"`
+		} `yaml:"config"`
+	}
+	readYAML(t, "Pulumi.yaml", &proj)
+	cfg := map[string]string{}
+	for k, v := range proj.Config {
+		if v.Default != nil {
+			cfg[project+":"+k] = configValue(t, v.Default)
+		}
+	}
+	var st struct {
+		Config map[string]any `yaml:"config"`
+	}
+	readYAML(t, "Pulumi."+stack+".yaml", &st)
+	for k, v := range st.Config {
+		cfg[k] = configValue(t, v)
+	}
+	return cfg
+}
+
+func readYAML(t testing.TB, path string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, into); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func configValue(t testing.TB, v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any, []any:
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// setObject replaces one field of an object config value (JSON).
+func setObject(t testing.TB, cfg map[string]string, key, field string, value any) {
+	t.Helper()
+	obj := map[string]any{}
+	if raw := cfg[key]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obj[field] = value
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg[key] = string(b)
+}
+
+// run runs a program under mocks with the given configuration, the way the Go language host
+// does (PULUMI_CONFIG holds the config so unknown keys are caught), and returns what it recorded.
+func run(t testing.TB, stack string, cfg map[string]string, secretKeys []string, program pulumi.RunFunc) (*mocks, error) {
+	t.Helper()
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(pulumi.EnvConfig, string(raw))
+	m := newMocks(stack, cfg["aws:region"])
+	err = pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), func(ri *pulumi.RunInfo) {
+		ri.Config = cfg
+		ri.ConfigSecretKeys = secretKeys
+	})
+	return m, err
+}
+
+// Query helpers over recorded resources.
+
+func (m *mocks) ofType(typ string) []Recorded {
+	var out []Recorded
+	for _, r := range m.resources {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	slices.SortFunc(out, func(a, b Recorded) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (m *mocks) byName(t testing.TB, typ, name string) Recorded {
+	t.Helper()
+	for _, r := range m.resources {
+		if r.Type == typ && r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s named %s; have %v", typ, name, names(m.ofType(typ)))
+	return Recorded{}
+}
+
+func (m *mocks) urns() []string {
+	out := make([]string, len(m.resources))
+	for i, r := range m.resources {
+		out[i] = r.URN
+	}
+	slices.Sort(out)
+	return out
+}
+
+func names(rs []Recorded) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Name
+	}
+	return out
+}
+
+// get reads a nested input by a dotted path ("vpcConfig.endpointPrivateAccess").
+func get(pm resource.PropertyMap, path string) resource.PropertyValue {
+	v := resource.NewObjectProperty(pm)
+	for _, part := range strings.Split(path, ".") {
+		for v.IsSecret() {
+			v = v.SecretValue().Element
+		}
+		if !v.IsObject() {
+			return resource.NewNullProperty()
+		}
+		v = v.ObjectValue()[resource.PropertyKey(part)]
+	}
+	return v
+}
+
+func strs(v resource.PropertyValue) []string {
+	if !v.IsArray() {
+		return nil
+	}
+	var out []string
+	for _, e := range v.ArrayValue() {
+		if e.IsString() {
+			out = append(out, e.StringValue())
+		}
+	}
+	return out
+}
+
+// tempServices makes a services folder with one sub-folder per name, each with a service.yaml.
+func tempServices(t testing.TB, names ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, n := range names {
+		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n, "service.yaml"), []byte("port: 8080\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
