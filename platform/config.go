@@ -371,3 +371,6 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// Keys returns the top-level keys Groundwork reads, without the "groundwork:" namespace.
+func Keys() []string { return slices.Clone(keys) }

@@ -1,0 +1,333 @@
+package tests
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork/groundwork/platform"
+)
+
+func source(stack string, cfg map[string]string, secret ...string) platform.Source {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	return platform.Source{
+		Stack:    stack,
+		Get:      func(k string) (string, bool) { v, ok := cfg[k]; return v, ok },
+		IsSecret: func(k string) bool { return slices.Contains(secret, k) },
+		Keys:     keys,
+	}
+}
+
+func TestStackFilesParse(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		t.Run(stack, func(t *testing.T) {
+			cfg, err := platform.Parse(source(stack, stackConfig(t, stack)))
+			require.NoError(t, err)
+			assert.Equal(t, "groundwork-"+stack, cfg.ClusterName)
+			assert.Equal(t, "services", cfg.ServicesDir)
+		})
+	}
+}
+
+func TestDefaultsDependOnTheEnvironment(t *testing.T) {
+	tests := []struct {
+		env                    string
+		zones, masters, minSys int
+		nat                    string
+	}{
+		{env: "dev", zones: 2, masters: 1, minSys: 1, nat: "single"},
+		{env: "prod", zones: 3, masters: 3, minSys: 3, nat: "perZone"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.env, func(t *testing.T) {
+			cfg, err := platform.Parse(source("s", map[string]string{
+				"groundwork:cloud": "aws", "groundwork:environment": tt.env, "groundwork:owner": "team", "aws:region": "eu-west-1",
+			}))
+			require.NoError(t, err)
+			assert.Equal(t, tt.zones, cfg.AWS.ZoneCount)
+			assert.Equal(t, tt.nat, cfg.AWS.NatGateways)
+			assert.Equal(t, tt.masters, cfg.OpenStack.MasterCount)
+			assert.Equal(t, tt.minSys, *cfg.NodeGroups[0].MinSize)
+			assert.Equal(t, []string{"10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"}[:tt.zones], cfg.AWS.PrivateSubnets)
+			assert.Equal(t, []string{"10.0.192.0/22", "10.0.196.0/22", "10.0.200.0/22"}[:tt.zones], cfg.AWS.PublicSubnets)
+			assert.Equal(t, platform.OpenStackNetworks{API: "10.0.0.0/24", Management: "10.0.1.0/24", Internal: "10.0.16.0/20"}, cfg.OpenStack.Networks)
+		})
+	}
+}
+
+// allKeys is the list the unknown-key error names.
+const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, kubeconfig"
+
+func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
+	tests := []struct {
+		name   string
+		stack  string
+		change func(t *testing.T, c map[string]string)
+		secret []string
+		want   string
+	}{
+		{
+			name:   "unknown cloud",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "azure" },
+			want:   `groundwork:cloud: "azure" is not allowed; allowed: aws, openstack, existing`,
+		},
+		{
+			name:   "missing cloud",
+			change: func(t *testing.T, c map[string]string) { delete(c, "groundwork:cloud") },
+			want:   `groundwork:cloud: required; allowed: aws, openstack, existing`,
+		},
+		{
+			name:   "not a CIDR",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:network", "cidr", "10.0.0.0/33") },
+			want:   `groundwork:network.cidr: "10.0.0.0/33" is not a CIDR`,
+		},
+		{
+			name:   "host bits set",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:network", "cidr", "10.20.0.1/16") },
+			want:   `groundwork:network.cidr: "10.20.0.1/16" has host bits set; did you mean "10.20.0.0/16"?`,
+		},
+		{
+			name: "overlapping OpenStack networks",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "networks", map[string]string{"api": "10.20.0.0/24", "management": "10.20.0.128/25", "internal": "10.20.16.0/20"})
+			},
+			want: `groundwork:openstack.networks.management: "10.20.0.128/25" overlaps groundwork:openstack.networks.api "10.20.0.0/24"`,
+		},
+		{
+			name: "OpenStack network outside the stack range",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "networks", map[string]string{"api": "10.20.0.0/24", "management": "10.20.1.0/24", "internal": "10.99.0.0/20"})
+			},
+			want: `groundwork:openstack.networks.internal: "10.99.0.0/20" is outside network.cidr "10.20.0.0/16"`,
+		},
+		{
+			name:  "overlapping AWS subnets",
+			stack: "prod",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:aws", "publicSubnets", []string{"10.40.0.0/24", "10.40.1.0/24", "10.40.2.0/24"})
+				setObject(t, c, "groundwork:aws", "privateSubnets", []string{"10.40.64.0/18", "10.40.128.0/18", "10.40.2.0/23"})
+			},
+			want: `groundwork:aws.privateSubnets[2]: "10.40.2.0/23" overlaps groundwork:aws.publicSubnets[2] "10.40.2.0/24"`,
+		},
+		{
+			name:  "subnet count not one per zone",
+			stack: "prod",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:aws", "publicSubnets", []string{"10.40.0.0/24", "10.40.1.0/24"})
+				setObject(t, c, "groundwork:aws", "privateSubnets", []string{"10.40.64.0/18", "10.40.128.0/18", "10.40.192.0/18"})
+			},
+			want: `groundwork:aws.publicSubnets: has 2 entries; want one per zone (aws.zoneCount 3)`,
+		},
+		{
+			name:   "one zone on EKS",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "aws"; setObject(t, c, "groundwork:aws", "zoneCount", 1) },
+			want:   `groundwork:aws.zoneCount: 1 is out of range; EKS needs 2 to 6 zones`,
+		},
+		{
+			name: "node counts out of order",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":3,"desiredSize":2,"maxSize":6}]`
+			},
+			want: `groundwork:nodeGroups[0]: minSize 3 <= desiredSize 2 <= maxSize 6 does not hold`,
+		},
+		{
+			name:   "node group without bounds",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:nodeGroups"] = `[{"name":"general"}]` },
+			want: "groundwork:nodeGroups[0]: minSize and maxSize are required (desiredSize defaults to minSize)\n" +
+				"groundwork:nodeGroups: needs a node group without NoSchedule/NoExecute taints and minSize >= 1 for system pods",
+		},
+		{
+			name:  "prod on AWS without HA: every problem at once",
+			stack: "prod",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":1,"maxSize":6}]`
+				setObject(t, c, "groundwork:aws", "zoneCount", 2)
+				setObject(t, c, "groundwork:aws", "natGateways", "single")
+				setObject(t, c, "groundwork:aws", "publicAccessCidrs", []string{"0.0.0.0/0"})
+			},
+			want: "groundwork:nodeGroups: prod needs a node group without NoSchedule/NoExecute taints and minSize >= 2, so system pods and replicas have nodes in every zone\n" +
+				"groundwork:aws.zoneCount: 2: prod needs 3 zones or more for high availability\n" +
+				`groundwork:aws.natGateways: "single": prod needs "perZone" so that losing a zone does not cut the others off` + "\n" +
+				`groundwork:aws.publicAccessCidrs[0]: "0.0.0.0/0" opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)`,
+		},
+		{
+			name:  "prod on OpenStack without HA",
+			stack: "prod",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "openstack"
+				setObject(t, c, "groundwork:openstack", "masterCount", 1)
+				setObject(t, c, "groundwork:openstack", "routerHA", false)
+			},
+			want: "groundwork:openstack.masterCount: 1: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss\n" +
+				"groundwork:openstack.routerHA: false: prod needs highly available routers (L3 HA) so a network node failure does not cut the cluster off",
+		},
+		{
+			name:   "even master count",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:openstack", "masterCount", 2) },
+			want: "groundwork:openstack.masterCount: 2 is not allowed; allowed: 1, 3, 5\n" +
+				"groundwork:openstack.masterLoadBalancer: false with masterCount 2: several control-plane nodes need the load balancer in front of them",
+		},
+		{
+			name: "missing kubeconfig secret for an existing cluster",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "existing"
+			},
+			want: "groundwork:kubeconfig: missing: cloud existing needs the cluster's kubeconfig, either as a secret (`pulumi config set --secret groundwork:kubeconfig < kubeconfig.yaml`) or as a file (groundwork:existing.kubeconfigPath)",
+		},
+		{
+			name: "kubeconfig in plain text",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "existing"
+				c["groundwork:kubeconfig"] = "apiVersion: v1\nkind: Config\n"
+			},
+			want: "groundwork:kubeconfig: is stored in plain text; set it with `pulumi config set --secret groundwork:kubeconfig < kubeconfig`",
+		},
+		{
+			name:   "typo in an object field",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:network"] = `{"cidrr":"10.20.0.0/16"}` },
+			want:   `groundwork:network: unknown field "cidrr" (did you mean "cidr"?); allowed: cidr`,
+		},
+		{
+			name:   "typo in a key",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:netwrok"] = `{"cidr":"10.20.0.0/16"}` },
+			want:   `groundwork:netwrok: unknown key (did you mean "network"?); Groundwork reads: ` + allKeys,
+		},
+		{
+			name:   "wrong type",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:aws", "zoneCount", "three") },
+			want:   `groundwork:aws.zoneCount: got a JSON string, want an integer`,
+		},
+		{
+			name:   "short Kubernetes version",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:kubernetes"] = `{"version":"1.34"}` },
+			want:   `groundwork:kubernetes.version: "1.34" is not a full Kubernetes version like "1.34.2"`,
+		},
+		{
+			name:   "service range inside the network",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:kubernetes"] = `{"version":"1.34.2","serviceCidr":"10.20.128.0/20"}` },
+			want:   `groundwork:kubernetes.serviceCidr: "10.20.128.0/20" overlaps network.cidr "10.20.0.0/16"`,
+		},
+		{
+			name: "bad taint and labels on Magnum",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":1,"maxSize":3},{"name":"gpu","minSize":0,"maxSize":2,"taints":[{"key":"gpu","effect":"NoScheduling"}]}]`
+			},
+			want: `groundwork:nodeGroups[1].taints[0].effect: "NoScheduling" is not allowed; allowed: NoSchedule, PreferNoSchedule, NoExecute` + "\n" +
+				"groundwork:nodeGroups[1]: labels and taints are not supported by Magnum node groups; select nodes by the label magnum.openstack.org/nodegroup=gpu instead",
+		},
+		{
+			name:   "no registry on OpenStack",
+			change: func(t *testing.T, c map[string]string) { delete(c, "groundwork:registry") },
+			want:   `groundwork:registry.server: required on cloud openstack: the registry images of services/ are pushed to, e.g. "registry.example.com/groundwork"`,
+		},
+		{
+			name:   "no region on AWS",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "aws"; delete(c, "aws:region") },
+			want:   "groundwork:cloud: aws needs the region: set aws:region (e.g. `pulumi config set aws:region eu-west-1`)",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stack := tt.stack
+			if stack == "" {
+				stack = "dev"
+			}
+			cfg := stackConfig(t, stack)
+			tt.change(t, cfg)
+			got, err := platform.Parse(source(stack, cfg, tt.secret...))
+			require.Nil(t, got)
+			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+func TestExistingClusterTakesASecretKubeconfig(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:kubeconfig"] = magnumKubeconfig("kind-groundwork", "https://127.0.0.1:6443")
+	m, err := run(t, "dev", cfg, []string{"groundwork:kubeconfig"}, platform.Run)
+	require.NoError(t, err)
+	p := m.byName(t, "pulumi:providers:kubernetes", "groundwork-dev-k8s")
+	require.True(t, p.Inputs["kubeconfig"].IsSecret())
+	assert.Equal(t, cfg["groundwork:kubeconfig"], p.Inputs["kubeconfig"].SecretValue().Element.StringValue())
+	assert.Empty(t, m.ofType("kubernetes:storage.k8s.io/v1:StorageClass"), "an existing cluster keeps its own storage classes")
+}
+
+func TestExistingClusterKubeconfigFileMustExist(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:existing"] = `{"kubeconfigPath":"/nonexistent/kubeconfig"}`
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "existing: kubeconfig: open /nonexistent/kubeconfig: no such file or directory")
+	assert.Empty(t, m.resources, "nothing is created")
+}
+
+func TestBrokenServicesFolderFailsBeforeAnyResource(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:servicesDir"] = tempServices(t, "Billing_Service")
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Billing_Service\": a service name must be a DNS label")
+	assert.Empty(t, m.resources)
+}
+
+func TestPulumiYAMLDeclaresEveryKeyGroundworkReads(t *testing.T) {
+	var proj struct {
+		Name    string         `yaml:"name"`
+		Runtime string         `yaml:"runtime"`
+		Config  map[string]any `yaml:"config"`
+	}
+	readYAML(t, "Pulumi.yaml", &proj)
+	assert.Equal(t, "groundwork", proj.Name)
+	assert.Equal(t, "go", proj.Runtime)
+	var declared []string
+	for k := range proj.Config {
+		declared = append(declared, k)
+	}
+	assert.ElementsMatch(t, platform.Keys(), declared)
+}
+
+// FuzzParse feeds arbitrary values to the loader: it returns a config or an error, never panics,
+// and a config it returns is valid.
+func FuzzParse(f *testing.F) {
+	f.Add("aws", "prod", `{"cidr":"10.0.0.0/16"}`, `[{"name":"general","minSize":3,"maxSize":6}]`, `{"zoneCount":3}`, `{"masterCount":3}`)
+	f.Add("openstack", "dev", `{"cidr":"10.0.0.1/33"}`, `[]`, `{"publicSubnets":["x"]}`, `{"networks":{"api":"10.0.0.0/24"}}`)
+	f.Add("existing", "staging", `null`, `[{"minSize":-1}]`, `{"zoneCount":"3"}`, `{"masterLoadBalancer":null}`)
+	f.Add("aws", "prod", `{"cidr":"10.0.0.0/8"}`, `[{"name":"a","minSize":1,"maxSize":1,"taints":[{}]}]`, `{"privateSubnets":["10.0.0.0/24"]}`, `[]`)
+	f.Fuzz(func(t *testing.T, cloud, env, network, groups, aws, openstack string) {
+		cfg := map[string]string{
+			"groundwork:cloud": cloud, "groundwork:environment": env, "groundwork:owner": "team",
+			"groundwork:network": network, "groundwork:nodeGroups": groups, "groundwork:aws": aws,
+			"groundwork:openstack": openstack, "groundwork:registry": `{"server":"r.example.com/x"}`,
+			"aws:region": "eu-west-1",
+		}
+		got, err := platform.Parse(source("fuzz", cfg))
+		if err != nil {
+			for _, e := range unwrapJoined(err) {
+				if !strings.HasPrefix(e.Error(), "groundwork:") {
+					t.Fatalf("error does not name its key: %q", e)
+				}
+			}
+			return
+		}
+		require.NoError(t, got.Validate(), "a parsed config validates again")
+		_, err = json.Marshal(got)
+		require.NoError(t, err)
+	})
+}
+
+func unwrapJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{errors.Unwrap(err), err}[1:]
+}
