@@ -127,9 +127,12 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			want: `groundwork:aws.publicSubnets: has 2 entries; want one per zone (aws.zoneCount 3)`,
 		},
 		{
-			name:   "one zone on EKS",
-			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "aws"; setObject(t, c, "groundwork:aws", "zoneCount", 1) },
-			want:   `groundwork:aws.zoneCount: 1 is out of range; EKS needs 2 to 6 zones`,
+			name: "one zone on EKS",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:aws", "zoneCount", 1)
+			},
+			want: `groundwork:aws.zoneCount: 1 is out of range; EKS needs 2 to 6 zones`,
 		},
 		{
 			name: "node counts out of order",
@@ -211,9 +214,11 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			want:   `groundwork:kubernetes.version: "1.34" is not a full Kubernetes version like "1.34.2"`,
 		},
 		{
-			name:   "service range inside the network",
-			change: func(t *testing.T, c map[string]string) { c["groundwork:kubernetes"] = `{"version":"1.34.2","serviceCidr":"10.20.128.0/20"}` },
-			want:   `groundwork:kubernetes.serviceCidr: "10.20.128.0/20" overlaps network.cidr "10.20.0.0/16"`,
+			name: "service range inside the network",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:kubernetes"] = `{"version":"1.34.2","serviceCidr":"10.20.128.0/20"}`
+			},
+			want: `groundwork:kubernetes.serviceCidr: "10.20.128.0/20" overlaps network.cidr "10.20.0.0/16"`,
 		},
 		{
 			name: "bad taint and labels on Magnum",
