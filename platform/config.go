@@ -53,6 +53,8 @@ type Config struct {
 	OpenStack  OpenStackConfig   `json:"openstack"`
 	Existing   ExistingConfig    `json:"existing"`
 	Registry   RegistryConfig    `json:"registry"`
+	Charts     ChartsConfig      `json:"charts"`
+	Images     ImagesConfig      `json:"images"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.
@@ -64,6 +66,23 @@ type KubernetesConfig struct {
 	ServiceCIDR string `json:"serviceCidr"`
 	// PodCIDR is the Calico pod range on OpenStack (the VPC CNI gives pods VPC addresses).
 	PodCIDR string `json:"podCidr"`
+	// RenderTo, when set, writes every Kubernetes object as YAML into this folder instead of
+	// applying it (review in a PR, hand to Argo CD or Flux).
+	RenderTo string `json:"renderTo"`
+}
+
+// ChartsConfig is groundwork:charts.
+type ChartsConfig struct {
+	// Source is "remote" (the official repositories), "dir:<path>" (a folder of charts named
+	// <chart>-<version>, as folders or .tgz) or "oci://<registry>/<path>" (a mirror).
+	Source string `json:"source"`
+}
+
+// ImagesConfig is groundwork:images.
+type ImagesConfig struct {
+	// RegistryMirror is a registry host and path that mirrors every platform image, so an
+	// air-gapped cluster pulls nothing from the internet.
+	RegistryMirror string `json:"registryMirror"`
 }
 
 // NetworkConfig is groundwork:network.

@@ -2,6 +2,8 @@ package platform
 
 import (
 	"net/netip"
+
+	"github.com/groundwork/groundwork/components/chart"
 )
 
 // Defaults Groundwork applies where a stack leaves a setting out. Each is documented in
@@ -97,6 +99,7 @@ func (c *Config) applyDefaults() {
 	}
 
 	setDefault(&c.Existing.StorageClass, DefaultStorageClass)
+	setDefault(&c.Charts.Source, chart.SourceRemote)
 }
 
 func setDefault(s *string, v string) {

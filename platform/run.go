@@ -104,6 +104,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			NodeGroups:            groups,
 			Services:              svcs,
 			Tags:                  tags,
+			RenderTo:              cfg.Kubernetes.RenderTo,
 			Protect:               protect,
 		})
 	case CloudOpenStack:
@@ -132,6 +133,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Registry:               cfg.Registry.Server,
 			Services:               svcs,
 			Tags:                   tags,
+			RenderTo:               cfg.Kubernetes.RenderTo,
 			Protect:                protect,
 		})
 	case CloudExisting:
@@ -144,6 +146,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			LoadBalancerAnnotations: e.LoadBalancerAnnotations,
 			Registry:                cfg.Registry.Server,
 			Services:                svcs,
+			RenderTo:                cfg.Kubernetes.RenderTo,
 		}
 		if cfg.Kubeconfig != "" {
 			args.Kubeconfig = pulumi.ToSecret(pulumi.String(cfg.Kubeconfig)).(pulumi.StringOutput)

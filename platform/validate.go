@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/groundwork/groundwork/components/chart"
 )
 
 var (
@@ -94,6 +97,13 @@ func (c *Config) Validate() error {
 		c.validateOpenStack(&p, network)
 	case CloudExisting:
 		c.validateExisting(&p)
+	}
+	c.validateRender(&p)
+	if _, err := chart.ParseSource(c.Charts.Source); err != nil {
+		p.add("charts.source", "%v", err)
+	}
+	if m := c.Images.RegistryMirror; m != "" && !registryRef.MatchString(m) {
+		p.add("images.registryMirror", "%q is not a registry host and path without scheme, e.g. \"mirror.example.com/upstream\"", m)
 	}
 	if c.Cloud == CloudOpenStack || c.Cloud == CloudExisting {
 		switch r := c.Registry.Server; {
@@ -330,9 +340,29 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 	}
 }
 
+// validateRender checks render mode: it writes manifests and talks to no cluster, so it takes
+// no kubeconfig, and its folder must be a folder.
+func (c *Config) validateRender(p *problems) {
+	dir := c.Kubernetes.RenderTo
+	if dir == "" {
+		return
+	}
+	if strings.TrimSpace(dir) != dir {
+		p.add("kubernetes.renderTo", "%q has leading or trailing blanks", dir)
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		p.add("kubernetes.renderTo", "%q is a file; render mode needs a folder to write manifests into", dir)
+	}
+	if c.Cloud == CloudExisting && (c.Kubeconfig != "" || c.Existing.KubeconfigPath != "") {
+		p.add("kubernetes.renderTo", "%q is set together with a kubeconfig: render mode contacts no cluster, so the kubeconfig would be ignored; unset groundwork:kubeconfig and groundwork:existing.kubeconfigPath, or renderTo", dir)
+	}
+}
+
 func (c *Config) validateExisting(p *problems) {
 	e := c.Existing
 	switch {
+	case c.Kubernetes.RenderTo != "":
+		// Render mode needs no cluster; validateRender rejects a kubeconfig alongside it.
 	case c.Kubeconfig == "" && e.KubeconfigPath == "":
 		p.add("kubeconfig", "missing: cloud existing needs the cluster's kubeconfig, either as a secret (`pulumi config set --secret groundwork:kubeconfig < kubeconfig.yaml`) or as a file (groundwork:existing.kubeconfigPath)")
 	case c.Kubeconfig != "" && e.KubeconfigPath != "":

@@ -107,22 +107,28 @@ func (s Source) Resolve(spec Spec) (Ref, error) {
 
 // Args are the per-install settings of a chart.
 type Args struct {
+	// Release is the Helm release name. Optional: the chart's name, as upstream documentation
+	// assumes (e.g. istiod).
+	Release string
 	// Namespace is where the release's namespaced objects go.
 	Namespace pulumi.StringInput
 	// Values override the chart's values.yaml.
 	Values pulumi.Map
 }
 
-// Install renders a pinned chart on the client and registers its objects. The release is named
-// after the chart, as upstream documentation assumes (e.g. istiod), and its objects are named
-// with the Pulumi name as prefix.
+// Install renders a pinned chart on the client and registers its objects, named with the Pulumi
+// name as prefix.
 func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
 	ref, err := src.Resolve(spec)
 	if err != nil {
 		return nil, err
 	}
+	release := args.Release
+	if release == "" {
+		release = spec.Name
+	}
 	ca := &helmv4.ChartArgs{
-		Name:      pulumi.String(spec.Name),
+		Name:      pulumi.String(release),
 		Chart:     pulumi.String(ref.Chart),
 		Namespace: args.Namespace,
 		Values:    args.Values,

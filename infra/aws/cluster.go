@@ -48,6 +48,9 @@ type Args struct {
 	// Services are the domain services that get an ECR repository each. Optional.
 	Services []string
 	Tags     infra.Tags
+	// RenderTo writes the cluster's Kubernetes objects as YAML to this folder instead of
+	// applying them. Optional.
+	RenderTo string
 	// Protect turns on what guards data in production: retained volumes, no forced deletion of
 	// repositories holding images.
 	Protect bool
@@ -122,10 +125,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	c.name = eks.cluster.Name
 	c.kubeconfig = pulumi.ToSecret(kubeconfig(eks.cluster, args.Region)).(pulumi.StringOutput)
-	c.provider, err = kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig:            c.kubeconfig,
-		EnableServerSideApply: pulumi.Bool(true),
-	}, pulumi.Parent(c), pulumi.DependsOn(eks.ready))
+	c.provider, err = infra.NewProvider(ctx, name+"-k8s", infra.ProviderArgs{Kubeconfig: c.kubeconfig, RenderTo: args.RenderTo},
+		pulumi.Parent(c), pulumi.DependsOn(eks.ready))
 	if err != nil {
 		return nil, fmt.Errorf("aws kubernetes provider: %w", err)
 	}

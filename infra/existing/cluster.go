@@ -12,8 +12,12 @@ import (
 	"github.com/groundwork/groundwork/infra"
 )
 
-// Args configures an existing cluster. Exactly one of Kubeconfig and KubeconfigPath is set.
+// Args configures an existing cluster. Exactly one of Kubeconfig, KubeconfigPath and RenderTo
+// is set.
 type Args struct {
+	// RenderTo writes every Kubernetes object as YAML to this folder instead of applying it; no
+	// kubeconfig and no cluster are needed.
+	RenderTo string
 	// Kubeconfig is the kubeconfig's content, from a secret config value.
 	Kubeconfig pulumi.StringInput
 	// KubeconfigPath is a kubeconfig file, read when the program starts.
@@ -57,8 +61,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}
 		kubeconfig = pulumi.String(data)
 	}
-	if kubeconfig == nil {
+	if kubeconfig == nil && args.RenderTo == "" {
 		return nil, fmt.Errorf("existing: no kubeconfig: set the secret groundwork:kubeconfig or groundwork:existing.kubeconfigPath")
+	}
+	if kubeconfig == nil {
+		// Render mode reaches no cluster; the kubeconfig output stays an empty secret.
+		kubeconfig = pulumi.String("")
 	}
 
 	c := &Cluster{args: args}
@@ -67,15 +75,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	c.name = pulumi.String(name).ToStringOutput()
 	c.kubeconfig = pulumi.ToSecret(kubeconfig).(pulumi.StringOutput)
-	pargs := &kubernetes.ProviderArgs{
-		Kubeconfig:            c.kubeconfig,
-		EnableServerSideApply: pulumi.Bool(true),
-	}
-	if args.Context != "" {
-		pargs.Context = pulumi.String(args.Context)
-	}
 	var err error
-	c.provider, err = kubernetes.NewProvider(ctx, name+"-k8s", pargs, pulumi.Parent(c))
+	c.provider, err = infra.NewProvider(ctx, name+"-k8s", infra.ProviderArgs{
+		Kubeconfig: c.kubeconfig, Context: args.Context, RenderTo: args.RenderTo,
+	}, pulumi.Parent(c))
 	if err != nil {
 		return nil, fmt.Errorf("existing kubernetes provider: %w", err)
 	}

@@ -64,6 +64,9 @@ type Args struct {
 	// Services are the domain services that get a repository each. Optional.
 	Services []string
 	Tags     infra.Tags
+	// RenderTo writes the cluster's Kubernetes objects as YAML to this folder instead of
+	// applying them. Optional.
+	RenderTo string
 	// Protect retains volumes when their claims are deleted.
 	Protect bool
 }
@@ -117,10 +120,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 	c.name = mc.cluster.Name
 	c.kubeconfig = pulumi.ToSecret(mc.cluster.Kubeconfig.MapIndex(pulumi.String("raw_config"))).(pulumi.StringOutput)
-	c.provider, err = kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
-		Kubeconfig:            c.kubeconfig,
-		EnableServerSideApply: pulumi.Bool(true),
-	}, pulumi.Parent(c), pulumi.DependsOn(mc.ready))
+	c.provider, err = infra.NewProvider(ctx, name+"-k8s", infra.ProviderArgs{Kubeconfig: c.kubeconfig, RenderTo: args.RenderTo},
+		pulumi.Parent(c), pulumi.DependsOn(mc.ready))
 	if err != nil {
 		return nil, fmt.Errorf("openstack kubernetes provider: %w", err)
 	}
