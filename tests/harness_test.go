@@ -198,6 +198,92 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			"client_key":             "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n",
 			"raw_config":             magnumKubeconfig(physical, api),
 		})
+	case "random:index/randomPassword:RandomPassword":
+		// A password of the requested length from the provider's default alphabet.
+		n := 16
+		if l := args.Inputs["length"]; l.IsNumber() {
+			n = int(l.NumberValue())
+		}
+		pw := base64.RawURLEncoding.EncodeToString([]byte(fakeID("", name, 64)))
+		pw = strings.NewReplacer("-", "x", "_", "Q").Replace(pw)
+		for len(pw) < n {
+			pw += pw
+		}
+		id = "none"
+		set("result", pw[:n])
+		set("bcryptHash", "$2a$10$"+fakeID("", name+"bcrypt", 53))
+	case "aws:rds/subnetGroup:SubnetGroup", "aws:elasticache/subnetGroup:SubnetGroup":
+		id = physical
+		svc := "rds"
+		if strings.HasPrefix(args.TypeToken, "aws:elasticache") {
+			svc = "elasticache"
+		}
+		set("arn", m.arn(svc, "subgrp:"+physical))
+	case "aws:rds/parameterGroup:ParameterGroup":
+		id = physical
+		set("arn", m.arn("rds", "pg:"+physical))
+	case "aws:rds/instance:Instance":
+		physical = str("identifier")
+		if physical == "" {
+			physical = name + "-" + fakeID("", name, 7)
+		}
+		id = fakeID("db-", name, 26)
+		port := 5432
+		if p := args.Inputs["port"]; p.IsNumber() {
+			port = int(p.NumberValue())
+		}
+		host := fmt.Sprintf("%s.%s.%s.rds.amazonaws.com", physical, fakeID("c", accountID, 11), m.region)
+		set("identifier", physical)
+		set("address", host)
+		set("endpoint", fmt.Sprintf("%s:%d", host, port))
+		set("port", port)
+		set("arn", m.arn("rds", "db:"+physical))
+		set("resourceId", id)
+		set("hostedZoneId", "Z29XKXDKYMONMX")
+		set("status", "available")
+	case "aws:msk/configuration:Configuration":
+		set("arn", m.arn("kafka", "configuration/"+physical+"/"+uuid(name)))
+		set("latestRevision", 1)
+	case "aws:msk/cluster:Cluster":
+		cluster := str("clusterName")
+		set("arn", m.arn("kafka", "cluster/"+cluster+"/"+uuid(name)+"-3"))
+		id = m.arn("kafka", "cluster/"+cluster+"/"+uuid(name)+"-3")
+		n := 3
+		if b := args.Inputs["numberOfBrokerNodes"]; b.IsNumber() {
+			n = int(b.NumberValue())
+		}
+		var scram, tls []string
+		for i := 1; i <= n; i++ {
+			host := fmt.Sprintf("b-%d.%s.%s.c3.kafka.%s.amazonaws.com", i, cluster, fakeID("", name, 6), m.region)
+			scram = append(scram, host+":9096")
+			tls = append(tls, host+":9094")
+		}
+		set("bootstrapBrokersSaslScram", strings.Join(scram, ","))
+		set("bootstrapBrokersTls", strings.Join(tls, ","))
+		set("currentVersion", "K3AEGXETSR30VB")
+		set("zookeeperConnectString", "")
+	case "aws:msk/scramSecretAssociation:ScramSecretAssociation":
+		id = str("clusterArn")
+	case "aws:secretsmanager/secret:Secret":
+		id = m.arn("secretsmanager", "secret:"+physical+"-"+fakeID("", name, 6))
+		set("arn", id)
+	case "aws:secretsmanager/secretVersion:SecretVersion":
+		id = uuid(name) + "|" + uuid(name+"version")
+		set("versionId", uuid(name+"version"))
+		set("arn", m.arn("secretsmanager", "secret:"+name))
+	case "aws:elasticache/replicationGroup:ReplicationGroup":
+		group := str("replicationGroupId")
+		id = group
+		set("arn", m.arn("elasticache", "replicationgroup:"+group))
+		set("primaryEndpointAddress", fmt.Sprintf("master.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
+		set("readerEndpointAddress", fmt.Sprintf("replica.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
+		set("memberClusters", []any{group + "-001", group + "-002"})
+	case "kafka:index/topic:Topic":
+		id = str("name")
+	case "kafka:index/acl:Acl":
+		id = strings.Join([]string{str("aclPrincipal"), str("aclHost"), str("aclOperation"), str("aclPermissionType"), str("aclResourceType"), str("aclResourceName"), str("resourcePatternTypeFilter")}, "|")
+	case "kafka:index/userScramCredential:UserScramCredential":
+		id = str("username") + "|" + str("scramMechanism")
 	case "kubernetes:storage.k8s.io/v1:StorageClass":
 		if md := args.Inputs["metadata"]; md.IsObject() {
 			if n := md.ObjectValue()["name"]; n.IsString() {
@@ -206,16 +292,20 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 	}
 
-	parent := ""
+	parent, provider := "", args.Provider
 	var deps []string
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent = rpc.GetParent()
 		deps = rpc.GetDependencies()
+		if provider == "" {
+			// A component (e.g. a Helm chart) carries its providers by package instead.
+			provider = rpc.GetProviders()[strings.SplitN(args.TypeToken, ":", 2)[0]]
+		}
 	}
 	m.mu.Lock()
 	m.resources = append(m.resources, Recorded{
 		URN: m.urn(parent, args.TypeToken, name), Type: args.TypeToken, Name: name, Parent: parent,
-		Provider: args.Provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
+		Provider: provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
 	})
 	m.mu.Unlock()
 	return id, out, nil
