@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 )
 
 // Helpers shared by the data store component tests (kafka, postgres, redis).
@@ -159,4 +160,14 @@ func propStr(v resource.PropertyValue) string {
 		return v.StringValue()
 	}
 	return ""
+}
+
+// awaitOutput resolves an output the program produced.
+func awaitOutput(t *testing.T, o pulumi.Output) internals.UnsafeAwaitOutputResult {
+	t.Helper()
+	r, err := internals.UnsafeAwaitOutput(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

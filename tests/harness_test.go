@@ -214,6 +214,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("bcryptHash", "$2a$10$"+fakeID("", name+"bcrypt", 53))
 	case "aws:rds/subnetGroup:SubnetGroup", "aws:elasticache/subnetGroup:SubnetGroup":
 		id = physical
+		set("name", physical)
 		svc := "rds"
 		if strings.HasPrefix(args.TypeToken, "aws:elasticache") {
 			svc = "elasticache"
