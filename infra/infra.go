@@ -124,14 +124,28 @@ func (t Tags) List(component string) pulumi.StringArray {
 
 // Labels returns the tags as Kubernetes labels for one component of the platform.
 func (t Tags) Labels(component string) pulumi.StringMap {
-	return pulumi.StringMap{
-		"app.kubernetes.io/part-of":    pulumi.String(t.Project),
-		"app.kubernetes.io/managed-by": pulumi.String("pulumi"),
-		"app.kubernetes.io/component":  pulumi.String(component),
-		"groundwork.io/stack":          pulumi.String(LabelValue(t.Stack)),
-		"groundwork.io/owner":          pulumi.String(LabelValue(t.Owner)),
-		"groundwork.io/environment":    pulumi.String(t.Environment),
+	return pulumi.ToStringMap(t.LabelMap(component))
+}
+
+// LabelMap is Labels as a plain map, for components that merge it with their own labels.
+func (t Tags) LabelMap(component string) map[string]string {
+	return map[string]string{
+		"app.kubernetes.io/part-of":    t.Project,
+		"app.kubernetes.io/managed-by": "pulumi",
+		"app.kubernetes.io/component":  component,
+		"groundwork.io/stack":          LabelValue(t.Stack),
+		"groundwork.io/owner":          LabelValue(t.Owner),
+		"groundwork.io/environment":    t.Environment,
 	}
+}
+
+// WithLabels returns labels merged over base; labels win.
+func WithLabels(base map[string]string, labels map[string]string) pulumi.StringMap {
+	out := pulumi.ToStringMap(base)
+	for k, v := range labels {
+		out[k] = pulumi.String(v)
+	}
+	return out
 }
 
 var notLabelChar = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)

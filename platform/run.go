@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/infra"
 	"github.com/groundwork/groundwork/infra/aws"
 	"github.com/groundwork/groundwork/infra/existing"
@@ -28,7 +29,23 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
 	}
+	src, err := chart.ParseSource(cfg.Charts.Source)
+	if err != nil {
+		return fmt.Errorf("%s:charts.source: %w", Namespace, err)
+	}
+	if err := checkCharts(src); err != nil {
+		return err
+	}
+	if cfg.Kubernetes.RenderTo != "" {
+		_ = ctx.Log.Warn(fmt.Sprintf("render mode: Kubernetes objects are written to %s instead of being applied. "+
+			"Secret manifests there hold credentials (base64, not encrypted): keep the folder out of version control "+
+			"or seal the Secrets before committing them.", cfg.Kubernetes.RenderTo), nil)
+	}
 	cluster, err := NewCluster(ctx, cfg, svcs)
+	if err != nil {
+		return err
+	}
+	plat, err := newPlatform(ctx, cfg, cluster)
 	if err != nil {
 		return err
 	}
@@ -39,6 +56,8 @@ func Run(ctx *pulumi.Context) error {
 	ctx.Export("zones", pulumi.ToStringArray(cluster.Zones()))
 	ctx.Export("storageClass", pulumi.String(cluster.StorageClass()))
 	ctx.Export("registryUrl", cluster.Registry().URL)
+	ctx.Export("gatewayService", pulumi.String(plat.Mesh.GatewayService))
+	ctx.Export("grafanaAdminPassword", plat.Observability.GrafanaAdminPassword)
 	return nil
 }
 
@@ -76,7 +95,7 @@ func configKeys() []string {
 // NewCluster builds the base layer on the stack's cloud. It is the one place that knows the
 // implementations of infra.Cluster.
 func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster, error) {
-	tags := infra.Tags{Project: ctx.Project(), Stack: cfg.Stack, Owner: cfg.Owner, Environment: cfg.Environment}
+	tags := tagsOf(ctx, cfg)
 	groups := nodeGroups(cfg.NodeGroups)
 	protect := cfg.Environment == EnvProd
 	switch cfg.Cloud {
@@ -155,6 +174,11 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 	}
 	// Validate admits no other cloud; this guards a program change that forgets one.
 	return nil, fmt.Errorf("%s:cloud: %q has no implementation", Namespace, cfg.Cloud)
+}
+
+// tagsOf are the ownership tags and labels of every resource of the stack.
+func tagsOf(ctx *pulumi.Context, cfg *Config) infra.Tags {
+	return infra.Tags{Project: ctx.Project(), Stack: cfg.Stack, Owner: cfg.Owner, Environment: cfg.Environment}
 }
 
 func nodeGroups(cfg []NodeGroupConfig) []infra.NodeGroup {

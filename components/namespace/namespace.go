@@ -10,6 +10,7 @@ import (
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -49,8 +50,18 @@ type Args struct {
 	MeshInjection bool
 	Quota         Quota
 	Defaults      Defaults
-	// Labels are added to the namespace's own labels. Optional.
+	// Labels go on the namespace and every object made for it (ownership labels).
 	Labels map[string]string
+	// AllowFrom are namespaces whose pods may reach every pod here; pods of the namespace itself
+	// always may. Everything else is denied, but for OpenPorts.
+	AllowFrom []string
+	// OpenPorts are pod ports anyone may reach: webhooks the API server calls, a gateway's
+	// listeners, a collector every sidecar sends to.
+	OpenPorts []int
+	// EgressCIDRs are address ranges pods may reach on any port besides other pods and DNS: the
+	// node network (kubelets, the API server's private endpoint, managed databases). Anything
+	// else is reachable on HTTPS (443, 6443) only, so nothing leaves the cluster in plain text.
+	EgressCIDRs []string
 }
 
 // Namespace is a namespace with its guard rails.
@@ -99,6 +110,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	for k, v := range args.Labels {
 		labels[k] = pulumi.String(v)
 	}
+	own := pulumi.ToStringMap(args.Labels)
 	if args.MeshInjection {
 		labels["istio-injection"] = pulumi.String("enabled")
 	}
@@ -109,7 +121,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	ns.Name = k8sNS.Metadata.Name().Elem()
-	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Namespace: ns.Name}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(args.Name), Namespace: ns.Name, Labels: own}
 	q := args.Quota
 	if _, err := corev1.NewResourceQuota(ctx, name+"-quota", &corev1.ResourceQuotaArgs{
 		Metadata: meta,
@@ -134,5 +146,71 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}, pulumi.Parent(ns)); err != nil {
 		return nil, err
 	}
+	if err := networkPolicies(ctx, name, args, ns.Name, own, pulumi.Parent(ns)); err != nil {
+		return nil, err
+	}
 	return ns, ctx.RegisterResourceOutputs(ns, pulumi.Map{"name": ns.Name})
+}
+
+// networkPolicies deny all traffic of the namespace's pods, then allow ingress from the
+// namespace itself, from the allowed namespaces and to the open ports, and egress to pods, DNS,
+// the egress ranges and HTTPS.
+func networkPolicies(ctx *pulumi.Context, name string, args Args, ns pulumi.StringOutput, labels pulumi.StringMap, opts ...pulumi.ResourceOption) error {
+	peers := networkingv1.NetworkPolicyPeerArray{
+		&networkingv1.NetworkPolicyPeerArgs{PodSelector: &metav1.LabelSelectorArgs{}},
+	}
+	for _, from := range args.AllowFrom {
+		peers = append(peers, &networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: &metav1.LabelSelectorArgs{
+			MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(from)},
+		}})
+	}
+	rules := networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{From: peers}}
+	tcp := func(ports ...int) networkingv1.NetworkPolicyPortArray {
+		out := networkingv1.NetworkPolicyPortArray{}
+		for _, p := range ports {
+			out = append(out, &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(p)})
+		}
+		return out
+	}
+	if len(args.OpenPorts) > 0 {
+		rules = append(rules, &networkingv1.NetworkPolicyIngressRuleArgs{Ports: tcp(args.OpenPorts...)})
+	}
+	dns := tcp(53)
+	dns = append(dns, &networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("UDP"), Port: pulumi.Int(53)})
+	egress := networkingv1.NetworkPolicyEgressRuleArray{
+		// Any pod of the cluster, on any port: the mesh and the platform talk to each other.
+		&networkingv1.NetworkPolicyEgressRuleArgs{To: networkingv1.NetworkPolicyPeerArray{
+			&networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: &metav1.LabelSelectorArgs{}},
+		}},
+		&networkingv1.NetworkPolicyEgressRuleArgs{Ports: dns},
+		// The API server and cloud APIs, encrypted.
+		&networkingv1.NetworkPolicyEgressRuleArgs{Ports: tcp(443, 6443)},
+	}
+	for _, cidr := range args.EgressCIDRs {
+		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{To: networkingv1.NetworkPolicyPeerArray{
+			&networkingv1.NetworkPolicyPeerArgs{IpBlock: &networkingv1.IPBlockArgs{Cidr: pulumi.String(cidr)}},
+		}})
+	}
+	both := pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")}
+	policies := []struct {
+		suffix string
+		spec   *networkingv1.NetworkPolicySpecArgs
+	}{
+		{"default-deny", &networkingv1.NetworkPolicySpecArgs{PodSelector: &metav1.LabelSelectorArgs{}, PolicyTypes: both}},
+		{"allow", &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: both,
+			Ingress:     rules,
+			Egress:      egress,
+		}},
+	}
+	for _, p := range policies {
+		if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+p.suffix, &networkingv1.NetworkPolicyArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(p.suffix), Namespace: ns, Labels: labels},
+			Spec:     p.spec,
+		}, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,274 @@
+// Package istio installs the Istio service mesh from its official Helm charts (base, cni,
+// istiod, gateway, in that order), with mutual TLS required mesh-wide, access logs and traces
+// sent to the observability stack, and an ingress gateway that hands all traffic to the API
+// gateway inside the mesh.
+package istio
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/chart"
+)
+
+// Version is the Istio release every chart and image tracks: Istio 1.30, patch 1.30.5.
+const Version = "1.30.5"
+
+const repo = "https://istio-release.storage.googleapis.com/charts"
+
+// The charts, in install order.
+var (
+	Base    = chart.Spec{Name: "base", Version: Version, Repo: repo}
+	CNI     = chart.Spec{Name: "cni", Version: Version, Repo: repo}
+	Istiod  = chart.Spec{Name: "istiod", Version: Version, Repo: repo}
+	Gateway = chart.Spec{Name: "gateway", Version: Version, Repo: repo}
+	// Charts lists every chart the component installs.
+	Charts = []chart.Spec{Base, CNI, Istiod, Gateway}
+)
+
+// upstreamHub is where Istio publishes its images.
+const upstreamHub = "docker.io/istio"
+
+// GatewayName is the ingress gateway's release name; its pods carry istio=ingressgateway.
+const GatewayName = "istio-ingressgateway"
+
+// Scale bounds the replicas of a deployment; its HPA moves between them.
+type Scale struct {
+	Min, Max int
+}
+
+// Args configures the mesh.
+type Args struct {
+	// SystemNamespace holds istiod and the mesh-wide policies (the root namespace).
+	SystemNamespace string
+	// GatewayNamespace holds the ingress gateway.
+	GatewayNamespace string
+	// CNINamespace holds the CNI node agent, which needs host access (kube-system).
+	CNINamespace string
+	Charts       chart.Source
+	// ImageMirror replaces docker.io for every Istio image. Optional.
+	ImageMirror string
+	Istiod      Scale
+	Gateway     Scale
+	// Zones spread replicas across zones when there are two or more.
+	Zones []string
+	// LoadBalancerAnnotations go on the ingress gateway's Service (the cloud's load balancer).
+	LoadBalancerAnnotations pulumi.StringMapInput
+	// TracingHost and TracingPort are the OTLP/gRPC endpoint traces are exported to.
+	TracingHost string
+	TracingPort int
+	// TraceSampling is the percentage of requests traced (0-100].
+	TraceSampling float64
+	// UpstreamHost and UpstreamPort receive every request the gateway accepts (the API gateway).
+	UpstreamHost string
+	UpstreamPort int
+	// Labels go on every object the component creates (ownership labels).
+	Labels map[string]string
+	// After are resources every object of the mesh waits for, e.g. its namespaces. A
+	// component's own dependencies do not reach its children, so they are passed here.
+	After []pulumi.Resource
+}
+
+func (a Args) validate() error {
+	var errs []error
+	for field, ns := range map[string]string{"SystemNamespace": a.SystemNamespace, "GatewayNamespace": a.GatewayNamespace, "CNINamespace": a.CNINamespace} {
+		if ns == "" {
+			errs = append(errs, fmt.Errorf("istio: %s is required", field))
+		}
+	}
+	for field, s := range map[string]Scale{"Istiod": a.Istiod, "Gateway": a.Gateway} {
+		if s.Min < 1 || s.Max < s.Min {
+			errs = append(errs, fmt.Errorf("istio: %s scale %d..%d: want 1 <= min <= max", field, s.Min, s.Max))
+		}
+	}
+	if a.TracingHost == "" || a.TracingPort < 1 || a.TracingPort > 65535 {
+		errs = append(errs, fmt.Errorf("istio: tracing endpoint %q:%d: want a host and a port", a.TracingHost, a.TracingPort))
+	}
+	if a.TraceSampling <= 0 || a.TraceSampling > 100 {
+		errs = append(errs, fmt.Errorf("istio: TraceSampling %v: want a percentage in (0, 100]", a.TraceSampling))
+	}
+	if a.UpstreamHost == "" || a.UpstreamPort < 1 || a.UpstreamPort > 65535 {
+		errs = append(errs, fmt.Errorf("istio: upstream %q:%d: want a host and a port", a.UpstreamHost, a.UpstreamPort))
+	}
+	if a.LoadBalancerAnnotations == nil {
+		errs = append(errs, errors.New("istio: LoadBalancerAnnotations is required (may be empty)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Mesh is the installed mesh.
+type Mesh struct {
+	pulumi.ResourceState
+
+	// Ready are the resources later layers wait for: the control plane and its CRDs.
+	Ready []pulumi.Resource
+	// GatewayService is the ingress gateway's Service, "name.namespace".
+	GatewayService string
+}
+
+// New installs the mesh. Kubernetes objects go to the provider given in opts.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Mesh, error) {
+	if err := args.validate(); err != nil {
+		return nil, err
+	}
+	m := &Mesh{GatewayService: GatewayName + "." + args.GatewayNamespace}
+	if err := ctx.RegisterComponentResource("groundwork:platform:Istio", name, m, opts...); err != nil {
+		return nil, err
+	}
+	hub := chart.Registry(args.ImageMirror, upstreamHub)
+	global := pulumi.Map{"hub": pulumi.String(hub), "tag": pulumi.String(Version), "logAsJson": pulumi.Bool(true)}
+	install := func(spec chart.Spec, release, ns string, values pulumi.Map, after ...pulumi.Resource) (pulumi.Resource, error) {
+		return chart.Install(ctx, name+"-"+spec.Name, spec, args.Charts, chart.Args{
+			Release: release, Namespace: pulumi.String(ns), Values: values,
+		}, pulumi.Parent(m), pulumi.DependsOn(args.After), pulumi.DependsOn(after))
+	}
+
+	base, err := install(Base, "istio-base", args.SystemNamespace, pulumi.Map{
+		"global": pulumi.Map{"istioNamespace": pulumi.String(args.SystemNamespace)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The CNI node agent sets up pod networking, so application pods need no privileged init
+	// container and their namespaces can enforce the restricted Pod Security Standard.
+	cni, err := install(CNI, "istio-cni", args.CNINamespace, pulumi.Map{"global": global}, base)
+	if err != nil {
+		return nil, err
+	}
+	istiod, err := install(Istiod, "istiod", args.SystemNamespace, pulumi.Map{
+		"global":           global,
+		"autoscaleEnabled": pulumi.Bool(true),
+		"autoscaleMin":     pulumi.Int(args.Istiod.Min),
+		"autoscaleMax":     pulumi.Int(args.Istiod.Max),
+		"replicaCount":     pulumi.Int(args.Istiod.Min),
+		"resources": pulumi.Map{
+			"requests": pulumi.Map{"cpu": pulumi.String("250m"), "memory": pulumi.String("512Mi")},
+			"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("2Gi")},
+		},
+		"cni":                       pulumi.Map{"enabled": pulumi.Bool(true)},
+		"topologySpreadConstraints": zoneSpread(args.Zones, "istiod"),
+		"meshConfig": pulumi.Map{
+			"accessLogFile":     pulumi.String("/dev/stdout"),
+			"accessLogEncoding": pulumi.String("JSON"),
+			"defaultConfig": pulumi.Map{
+				// Applications start after their proxy, so their first calls do not fail.
+				"holdApplicationUntilProxyStarts": pulumi.Bool(true),
+			},
+			"extensionProviders": pulumi.Array{pulumi.Map{
+				"name": pulumi.String("otel-tracing"),
+				"opentelemetry": pulumi.Map{
+					"service": pulumi.String(args.TracingHost),
+					"port":    pulumi.Int(args.TracingPort),
+				},
+			}},
+		},
+	}, base, cni)
+	if err != nil {
+		return nil, err
+	}
+	gateway, err := install(Gateway, GatewayName, args.GatewayNamespace, pulumi.Map{
+		"replicaCount": pulumi.Int(args.Gateway.Min),
+		"autoscaling": pulumi.Map{
+			"enabled":                        pulumi.Bool(true),
+			"minReplicas":                    pulumi.Int(args.Gateway.Min),
+			"maxReplicas":                    pulumi.Int(args.Gateway.Max),
+			"targetCPUUtilizationPercentage": pulumi.Int(70),
+		},
+		"podDisruptionBudget": disruptionBudget(args.Gateway.Min),
+		"service": pulumi.Map{
+			"type":        pulumi.String("LoadBalancer"),
+			"annotations": args.LoadBalancerAnnotations,
+			// Keep the client's address for rate limits and logs.
+			"externalTrafficPolicy": pulumi.String("Local"),
+		},
+		"resources": pulumi.Map{
+			"requests": pulumi.Map{"cpu": pulumi.String("200m"), "memory": pulumi.String("256Mi")},
+			"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("1Gi")},
+		},
+		"topologySpreadConstraints": zoneSpread(args.Zones, GatewayName),
+		"labels":                    pulumi.ToStringMap(args.Labels),
+	}, istiod)
+	if err != nil {
+		return nil, err
+	}
+
+	afterIstiod := pulumi.DependsOn(append([]pulumi.Resource{istiod}, args.After...))
+	policies := []struct {
+		name, apiVersion, kind, ns string
+		spec                       pulumi.Map
+	}{
+		// Mutual TLS is required for every workload of the mesh: plain text is refused.
+		{"mtls", "security.istio.io/v1", "PeerAuthentication", args.SystemNamespace, pulumi.Map{
+			"mtls": pulumi.Map{"mode": pulumi.String("STRICT")},
+		}},
+		// Every proxy logs its requests and traces a sample of them.
+		{"telemetry", "telemetry.istio.io/v1", "Telemetry", args.SystemNamespace, pulumi.Map{
+			"accessLogging": pulumi.Array{pulumi.Map{"providers": pulumi.Array{pulumi.Map{"name": pulumi.String("envoy")}}}},
+			"tracing": pulumi.Array{pulumi.Map{
+				"providers":                pulumi.Array{pulumi.Map{"name": pulumi.String("otel-tracing")}},
+				"randomSamplingPercentage": pulumi.Float64(args.TraceSampling),
+			}},
+		}},
+		{"public", "networking.istio.io/v1", "Gateway", args.GatewayNamespace, pulumi.Map{
+			"selector": pulumi.StringMap{"istio": pulumi.String("ingressgateway")},
+			"servers": pulumi.Array{pulumi.Map{
+				"port":  pulumi.Map{"number": pulumi.Int(80), "name": pulumi.String("http"), "protocol": pulumi.String("HTTP")},
+				"hosts": pulumi.StringArray{pulumi.String("*")},
+			}},
+		}},
+		// The API gateway inside the mesh is the only backend of the public entry point.
+		{"to-api-gateway", "networking.istio.io/v1", "VirtualService", args.GatewayNamespace, pulumi.Map{
+			"hosts":    pulumi.StringArray{pulumi.String("*")},
+			"gateways": pulumi.StringArray{pulumi.String(args.GatewayNamespace + "/public")},
+			"http": pulumi.Array{pulumi.Map{
+				"route": pulumi.Array{pulumi.Map{"destination": pulumi.Map{
+					"host": pulumi.String(args.UpstreamHost),
+					"port": pulumi.Map{"number": pulumi.Int(args.UpstreamPort)},
+				}}},
+			}},
+		}},
+	}
+	for _, p := range policies {
+		metaName := p.name
+		if p.kind == "PeerAuthentication" || p.kind == "Telemetry" {
+			// Mesh-wide policies are the ones named "default" in the root namespace.
+			metaName = "default"
+		}
+		if _, err := apiextensions.NewCustomResource(ctx, name+"-"+p.name, &apiextensions.CustomResourceArgs{
+			ApiVersion:  pulumi.String(p.apiVersion),
+			Kind:        pulumi.String(p.kind),
+			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(metaName), Namespace: pulumi.String(p.ns), Labels: pulumi.ToStringMap(args.Labels)},
+			OtherFields: map[string]any{"spec": p.spec},
+		}, pulumi.Parent(m), afterIstiod); err != nil {
+			return nil, fmt.Errorf("istio %s: %w", p.kind, err)
+		}
+	}
+	m.Ready = []pulumi.Resource{base, istiod, gateway}
+	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{"gatewayService": pulumi.String(m.GatewayService)})
+}
+
+// zoneSpread keeps replicas apart across zones where there are several; one zone needs none.
+func zoneSpread(zones []string, app string) pulumi.Array {
+	if len(zones) < 2 {
+		return pulumi.Array{}
+	}
+	return pulumi.Array{pulumi.Map{
+		"maxSkew":           pulumi.Int(1),
+		"topologyKey":       pulumi.String("topology.kubernetes.io/zone"),
+		"whenUnsatisfiable": pulumi.String("ScheduleAnyway"),
+		"labelSelector":     pulumi.Map{"matchLabels": pulumi.StringMap{"app": pulumi.String(app)}},
+	}}
+}
+
+// disruptionBudget keeps one replica up during drains where there are two or more; a single
+// replica gets a budget that still lets a node drain.
+func disruptionBudget(minReplicas int) pulumi.Map {
+	if minReplicas >= 2 {
+		return pulumi.Map{"minAvailable": pulumi.Int(1)}
+	}
+	return pulumi.Map{"maxUnavailable": pulumi.Int(1)}
+}

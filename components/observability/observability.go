@@ -1,0 +1,255 @@
+// Package observability installs the platform's monitoring: kube-prometheus-stack (Prometheus,
+// Alertmanager, Grafana, the operator and its CRDs) from its official chart, alerting rules for
+// the four golden signals, scraping of every mesh proxy, and Jaeger as the tracing backend the
+// mesh sends OpenTelemetry traces to.
+package observability
+
+import (
+	"errors"
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/infra"
+)
+
+// Stack is kube-prometheus-stack 88.6.4 (prometheus-operator v0.9x, Prometheus 3, Grafana 13).
+var Stack = chart.Spec{Name: "kube-prometheus-stack", Version: "88.6.4", Repo: "https://prometheus-community.github.io/helm-charts"}
+
+// Charts lists every chart the component installs.
+var Charts = []chart.Spec{Stack}
+
+// JaegerVersion is the Jaeger v2 release the tracing backend runs (jaegertracing/jaeger).
+const JaegerVersion = "2.21.0"
+
+// OTLP ports of the tracing backend.
+const (
+	OTLPGRPCPort = 4317
+	OTLPHTTPPort = 4318
+	jaegerUIPort = 16686
+)
+
+// Args configures the monitoring stack.
+type Args struct {
+	Namespace string
+	Charts    chart.Source
+	// ImageMirror replaces every upstream registry of the stack's images. Optional.
+	ImageMirror string
+	// StorageClass backs Prometheus, Alertmanager and Grafana volumes.
+	StorageClass string
+	// PrometheusReplicas and AlertmanagerReplicas: 2 and 3 in prod survive a node loss.
+	PrometheusReplicas   int
+	AlertmanagerReplicas int
+	// Retention is how long Prometheus keeps samples, e.g. "15d"; StorageSize its volume.
+	Retention   string
+	StorageSize string
+	Zones       []string
+	// Labels go on every object the component creates (ownership labels).
+	Labels map[string]string
+	// After are resources every object of the stack waits for, e.g. its namespace. A
+	// component's own dependencies do not reach its children, so they are passed here.
+	After []pulumi.Resource
+}
+
+func (a Args) validate() error {
+	var errs []error
+	if a.Namespace == "" || a.StorageClass == "" {
+		errs = append(errs, errors.New("observability: Namespace and StorageClass are required"))
+	}
+	if a.PrometheusReplicas < 1 || a.AlertmanagerReplicas < 1 {
+		errs = append(errs, fmt.Errorf("observability: replicas prometheus %d, alertmanager %d: want at least 1", a.PrometheusReplicas, a.AlertmanagerReplicas))
+	}
+	if a.AlertmanagerReplicas == 2 {
+		errs = append(errs, errors.New("observability: 2 Alertmanager replicas cannot keep a quorum; use 1 or 3"))
+	}
+	if a.Retention == "" || a.StorageSize == "" {
+		errs = append(errs, errors.New("observability: Retention and StorageSize are required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Observability is the installed stack.
+type Observability struct {
+	pulumi.ResourceState
+
+	// TracingHost and TracingPort are the OTLP/gRPC endpoint for traces.
+	TracingHost string
+	TracingPort int
+	// GrafanaAdminPassword is generated, and a secret.
+	GrafanaAdminPassword pulumi.StringOutput
+	// Ready defines the monitoring kinds (ServiceMonitor, PodMonitor, PrometheusRule): anything
+	// creating those waits for it.
+	Ready []pulumi.Resource
+}
+
+// New installs the stack. Kubernetes objects go to the provider given in opts.
+func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (*Observability, error) {
+	if err := args.validate(); err != nil {
+		return nil, err
+	}
+	o := &Observability{TracingHost: "jaeger." + args.Namespace + ".svc.cluster.local", TracingPort: OTLPGRPCPort}
+	if err := ctx.RegisterComponentResource("groundwork:platform:Observability", name, o, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(o)
+	after := pulumi.DependsOn(args.After)
+
+	password, err := random.NewRandomPassword(ctx, name+"-grafana-admin", &random.RandomPasswordArgs{
+		Length: pulumi.Int(32), Special: pulumi.Bool(false),
+	}, parent)
+	if err != nil {
+		return nil, err
+	}
+	o.GrafanaAdminPassword = pulumi.ToSecret(password.Result).(pulumi.StringOutput)
+	adminSecret, err := corev1.NewSecret(ctx, name+"-grafana-admin", &corev1.SecretArgs{
+		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("grafana-admin"), Namespace: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(args.Labels)},
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{"admin-user": pulumi.String("admin"), "admin-password": o.GrafanaAdminPassword},
+	}, parent, after)
+	if err != nil {
+		return nil, err
+	}
+
+	volume := func(size string) pulumi.Map {
+		return pulumi.Map{"volumeClaimTemplate": pulumi.Map{"spec": pulumi.Map{
+			"storageClassName": pulumi.String(args.StorageClass),
+			"accessModes":      pulumi.StringArray{pulumi.String("ReadWriteOnce")},
+			"resources":        pulumi.Map{"requests": pulumi.Map{"storage": pulumi.String(size)}},
+		}}}
+	}
+	values := pulumi.Map{
+		"crds": pulumi.Map{"enabled": pulumi.Bool(true)},
+		"prometheus": pulumi.Map{"prometheusSpec": pulumi.Map{
+			"replicas":    pulumi.Int(args.PrometheusReplicas),
+			"retention":   pulumi.String(args.Retention),
+			"storageSpec": volume(args.StorageSize),
+			// Select every ServiceMonitor, PodMonitor and rule, not only the chart's own.
+			"serviceMonitorSelectorNilUsesHelmValues": pulumi.Bool(false),
+			"podMonitorSelectorNilUsesHelmValues":     pulumi.Bool(false),
+			"ruleSelectorNilUsesHelmValues":           pulumi.Bool(false),
+			"resources": pulumi.Map{
+				"requests": pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("2Gi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("6Gi")},
+			},
+			"topologySpreadConstraints": zoneSpread(args.Zones, "prometheus"),
+		}},
+		"alertmanager": pulumi.Map{"alertmanagerSpec": pulumi.Map{
+			"replicas": pulumi.Int(args.AlertmanagerReplicas),
+			"storage":  volume("5Gi"),
+			"resources": pulumi.Map{
+				"requests": pulumi.Map{"cpu": pulumi.String("50m"), "memory": pulumi.String("128Mi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("512Mi")},
+			},
+			"topologySpreadConstraints": zoneSpread(args.Zones, "alertmanager"),
+		}},
+		"grafana": pulumi.Map{
+			"admin":       pulumi.Map{"existingSecret": pulumi.String("grafana-admin"), "userKey": pulumi.String("admin-user"), "passwordKey": pulumi.String("admin-password")},
+			"persistence": pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
+			"resources": pulumi.Map{
+				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("256Mi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("1Gi")},
+			},
+			"additionalDataSources": pulumi.Array{pulumi.Map{
+				"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "access": pulumi.String("proxy"),
+				"url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort),
+			}},
+		},
+		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
+		"commonLabels": pulumi.ToStringMap(args.Labels),
+	}
+	if args.ImageMirror != "" {
+		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(args.ImageMirror)}
+	}
+	stack, err := chart.Install(ctx, name, Stack, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: values},
+		parent, after, pulumi.DependsOn([]pulumi.Resource{adminSecret}))
+	if err != nil {
+		return nil, err
+	}
+	o.Ready = []pulumi.Resource{stack}
+
+	if err := jaeger(ctx, name, args, chart.Registry(args.ImageMirror, "docker.io/jaegertracing"), parent, after); err != nil {
+		return nil, fmt.Errorf("observability jaeger: %w", err)
+	}
+	if err := meshMonitoring(ctx, name, args.Namespace, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
+		return nil, err
+	}
+	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{
+		"tracingHost":          pulumi.String(o.TracingHost),
+		"grafanaAdminPassword": o.GrafanaAdminPassword,
+	})
+}
+
+// jaeger runs the Jaeger v2 all-in-one: an OTLP receiver, in-memory storage and the query UI.
+// In-memory storage keeps the last traces only and cannot be replicated: one replica.
+func jaeger(ctx *pulumi.Context, name string, args Args, registry string, opts ...pulumi.ResourceOption) error {
+	labels := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("jaeger")}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String("jaeger"), Namespace: pulumi.String(args.Namespace),
+		Labels: infra.WithLabels(args.Labels, map[string]string{"app.kubernetes.io/name": "jaeger"})}
+	ports := []struct {
+		name string
+		port int
+	}{{"otlp-grpc", OTLPGRPCPort}, {"otlp-http", OTLPHTTPPort}, {"http-query", jaegerUIPort}}
+	containerPorts := corev1.ContainerPortArray{}
+	servicePorts := corev1.ServicePortArray{}
+	for _, p := range ports {
+		containerPorts = append(containerPorts, &corev1.ContainerPortArgs{Name: pulumi.String(p.name), ContainerPort: pulumi.Int(p.port)})
+		servicePorts = append(servicePorts, &corev1.ServicePortArgs{Name: pulumi.String(p.name), Port: pulumi.Int(p.port), TargetPort: pulumi.String(p.name)})
+	}
+	if _, err := appsv1.NewDeployment(ctx, name+"-jaeger", &appsv1.DeploymentArgs{
+		Metadata: meta,
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(1),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{Labels: labels},
+				Spec: &corev1.PodSpecArgs{
+					SecurityContext: &corev1.PodSecurityContextArgs{
+						RunAsNonRoot:   pulumi.Bool(true),
+						RunAsUser:      pulumi.Int(10001),
+						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+					},
+					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:  pulumi.String("jaeger"),
+						Image: pulumi.Sprintf("%s/jaeger:%s", registry, JaegerVersion),
+						Ports: containerPorts,
+						Resources: &corev1.ResourceRequirementsArgs{
+							Requests: pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("256Mi")},
+							Limits:   pulumi.StringMap{"cpu": pulumi.String("1"), "memory": pulumi.String("1Gi")},
+						},
+						ReadinessProbe: &corev1.ProbeArgs{HttpGet: &corev1.HTTPGetActionArgs{Path: pulumi.String("/"), Port: pulumi.Int(jaegerUIPort)}},
+						LivenessProbe:  &corev1.ProbeArgs{TcpSocket: &corev1.TCPSocketActionArgs{Port: pulumi.Int(OTLPGRPCPort)}},
+						SecurityContext: &corev1.SecurityContextArgs{
+							AllowPrivilegeEscalation: pulumi.Bool(false),
+							ReadOnlyRootFilesystem:   pulumi.Bool(true),
+							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.StringArray{pulumi.String("ALL")}},
+						},
+					}},
+				},
+			},
+		},
+	}, opts...); err != nil {
+		return err
+	}
+	_, err := corev1.NewService(ctx, name+"-jaeger", &corev1.ServiceArgs{
+		Metadata: meta,
+		Spec:     &corev1.ServiceSpecArgs{Selector: labels, Ports: servicePorts},
+	}, opts...)
+	return err
+}
+
+// zoneSpread keeps replicas apart across zones where there are several.
+func zoneSpread(zones []string, app string) pulumi.Array {
+	if len(zones) < 2 {
+		return pulumi.Array{}
+	}
+	return pulumi.Array{pulumi.Map{
+		"maxSkew": pulumi.Int(1), "topologyKey": pulumi.String("topology.kubernetes.io/zone"),
+		"whenUnsatisfiable": pulumi.String("ScheduleAnyway"),
+		"labelSelector":     pulumi.Map{"matchLabels": pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(app)}},
+	}}
+}

@@ -1,0 +1,184 @@
+package platform
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/istio"
+	"github.com/groundwork/groundwork/components/kong"
+	"github.com/groundwork/groundwork/components/namespace"
+	"github.com/groundwork/groundwork/components/observability"
+	"github.com/groundwork/groundwork/infra"
+)
+
+// Namespaces of the platform, one per concern.
+const (
+	NamespaceMonitoring = "monitoring"
+	NamespaceIstio      = "istio-system"
+	NamespaceIngress    = "istio-ingress"
+	NamespaceKong       = "kong"
+	NamespaceServices   = "services"
+	// namespaceCNI holds the mesh's CNI node agent, which needs host access.
+	namespaceCNI = "kube-system"
+)
+
+// Charts lists every chart the platform installs, for the pre-flight check of the chart source.
+func Charts() []chart.Spec {
+	var all []chart.Spec
+	for _, list := range [][]chart.Spec{observability.Charts, istio.Charts, kong.Charts} {
+		all = append(all, list...)
+	}
+	return all
+}
+
+// checkCharts resolves every chart against the configured source before anything is created, so
+// an air-gapped folder missing a chart fails with its name and version up front.
+func checkCharts(src chart.Source) error {
+	var errs []error
+	for _, spec := range Charts() {
+		if _, err := src.Resolve(spec); err != nil {
+			errs = append(errs, fmt.Errorf("%s:charts.source: %w", Namespace, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// sizing is what the environment decides about the platform services' capacity.
+type sizing struct {
+	istiod, gateway, kong     istio.Scale
+	prometheus, alertmanager  int
+	retention, metricsStorage string
+	traceSampling             float64
+	quota                     namespace.Quota
+	defaults                  namespace.Defaults
+}
+
+func sizingFor(env string) sizing {
+	if env == EnvProd {
+		return sizing{
+			istiod: istio.Scale{Min: 2, Max: 5}, gateway: istio.Scale{Min: 3, Max: 10}, kong: istio.Scale{Min: 3, Max: 10},
+			prometheus: 2, alertmanager: 3, retention: "15d", metricsStorage: "100Gi",
+			traceSampling: 10,
+			quota:         namespace.Quota{RequestsCPU: "16", RequestsMemory: "64Gi", LimitsCPU: "48", LimitsMemory: "128Gi", Pods: 200},
+			defaults:      namespace.Defaults{RequestCPU: "100m", RequestMemory: "128Mi", LimitCPU: "1", LimitMemory: "512Mi"},
+		}
+	}
+	return sizing{
+		istiod: istio.Scale{Min: 1, Max: 2}, gateway: istio.Scale{Min: 1, Max: 3}, kong: istio.Scale{Min: 1, Max: 3},
+		prometheus: 1, alertmanager: 1, retention: "3d", metricsStorage: "20Gi",
+		traceSampling: 100,
+		quota:         namespace.Quota{RequestsCPU: "4", RequestsMemory: "16Gi", LimitsCPU: "16", LimitsMemory: "32Gi", Pods: 100},
+		defaults:      namespace.Defaults{RequestCPU: "50m", RequestMemory: "64Mi", LimitCPU: "500m", LimitMemory: "256Mi"},
+	}
+}
+
+// Platform is what the platform services layer hands to the domain services.
+type Platform struct {
+	Observability *observability.Observability
+	Mesh          *istio.Mesh
+	Kong          *kong.Kong
+}
+
+// newPlatform installs the platform services on the cluster, in dependency order: namespaces,
+// then monitoring (its CRDs come before anything that creates a ServiceMonitor), the mesh (its
+// traces go to monitoring's tracing backend), then the API gateway inside the mesh.
+func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster) (*Platform, error) {
+	src, err := chart.ParseSource(cfg.Charts.Source)
+	if err != nil {
+		// Validate has parsed it already; this guards a program change.
+		return nil, fmt.Errorf("%s:charts.source: %w", Namespace, err)
+	}
+	size := sizingFor(cfg.Environment)
+	on := pulumi.Providers(cluster.Provider())
+	mirror := cfg.Images.RegistryMirror
+
+	tags := tagsOf(ctx, cfg)
+	var egress []string
+	if n := cluster.Network(); n != nil {
+		// Kubelets, node-exporters, the API server's private endpoint and managed data stores.
+		egress = []string{n.CIDR}
+	}
+	namespaces := map[string]pulumi.Resource{}
+	for _, ns := range []struct {
+		name, podSecurity string
+		mesh              bool
+		allowFrom         []string
+		openPorts         []int
+	}{
+		// node-exporter reads the host: the monitoring namespace alone is privileged. Every
+		// sidecar sends traces to the collector; the API server calls the operator's webhook.
+		{NamespaceMonitoring, namespace.Privileged, false, nil, []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 10250}},
+		// Sidecars everywhere fetch config and certificates from istiod; the API server calls
+		// its injection and validation webhook.
+		{NamespaceIstio, namespace.Baseline, false, []string{NamespaceMonitoring}, []int{15010, 15012, 15017, 15014}},
+		// The load balancer reaches the gateway's listeners and health port from outside.
+		{NamespaceIngress, namespace.Baseline, false, []string{NamespaceMonitoring}, []int{80, 8080, 443, 8443, 15021}},
+		// Only the mesh gateway reaches Kong's proxy; the API server calls its webhook.
+		{NamespaceKong, namespace.Baseline, true, []string{NamespaceIngress, NamespaceMonitoring}, []int{8080}},
+		{NamespaceServices, namespace.Restricted, true, []string{NamespaceKong, NamespaceMonitoring}, nil},
+	} {
+		n, err := namespace.New(ctx, "ns-"+ns.name, namespace.Args{
+			Name: ns.name, PodSecurity: ns.podSecurity, MeshInjection: ns.mesh,
+			Quota: size.quota, Defaults: size.defaults,
+			Labels:    tags.LabelMap("namespace"),
+			AllowFrom: ns.allowFrom, OpenPorts: ns.openPorts, EgressCIDRs: egress,
+		}, on)
+		if err != nil {
+			return nil, err
+		}
+		namespaces[ns.name] = n
+	}
+	in := func(names ...string) []pulumi.Resource {
+		var deps []pulumi.Resource
+		for _, n := range names {
+			deps = append(deps, namespaces[n])
+		}
+		return deps
+	}
+
+	obs, err := observability.New(ctx, "observability", observability.Args{
+		Namespace: NamespaceMonitoring, Charts: src, ImageMirror: mirror,
+		StorageClass:       cluster.StorageClass(),
+		PrometheusReplicas: size.prometheus, AlertmanagerReplicas: size.alertmanager,
+		Retention: size.retention, StorageSize: size.metricsStorage,
+		Zones:  cluster.Zones(),
+		Labels: tags.LabelMap("observability"),
+		After:  in(NamespaceMonitoring),
+	}, on)
+	if err != nil {
+		return nil, err
+	}
+	mesh, err := istio.New(ctx, "istio", istio.Args{
+		SystemNamespace: NamespaceIstio, GatewayNamespace: NamespaceIngress, CNINamespace: namespaceCNI,
+		Charts: src, ImageMirror: mirror,
+		Istiod: size.istiod, Gateway: size.gateway, Zones: cluster.Zones(),
+		LoadBalancerAnnotations: cluster.LoadBalancerAnnotations(),
+		TracingHost:             obs.TracingHost, TracingPort: obs.TracingPort, TraceSampling: size.traceSampling,
+		UpstreamHost: kong.ProxyHost(NamespaceKong), UpstreamPort: kong.ProxyPort,
+		Labels: tags.LabelMap("istio"),
+		After:  in(NamespaceIstio, NamespaceIngress),
+	}, on)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := kong.New(ctx, "kong", kong.Args{
+		Namespace: NamespaceKong, Charts: src, ImageMirror: mirror,
+		Scale: kong.Scale(size.kong), Zones: cluster.Zones(),
+		GlobalPlugins: []kong.Plugin{
+			kong.CorrelationID{Header: "X-Request-ID"},
+			kong.Prometheus{},
+			kong.RequestSizeLimiting{AllowedPayloadMB: 8},
+			kong.RateLimiting{Minute: 600, Policy: "local"},
+		},
+		MonitoringReady: obs.Ready,
+		Labels:          tags.LabelMap("kong"),
+		After:           append(in(NamespaceKong), mesh.Ready...),
+	}, on)
+	if err != nil {
+		return nil, err
+	}
+	return &Platform{Observability: obs, Mesh: mesh, Kong: gw}, nil
+}

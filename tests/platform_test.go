@@ -1,0 +1,337 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/platform"
+)
+
+const helmChartType = "kubernetes:helm.sh/v4:Chart"
+
+// waitsFor tells whether r waits for x: x itself, or anything x contains, is among r's
+// dependencies.
+func (m *mocks) waitsFor(r, x Recorded) bool {
+	for _, d := range r.Deps {
+		if d == x.URN || isBelowURN(m, d, x.URN) {
+			return true
+		}
+	}
+	return false
+}
+
+func isBelowURN(m *mocks, urn, root string) bool {
+	for _, r := range m.resources {
+		if r.URN == urn {
+			return isBelow(m, r, root)
+		}
+	}
+	return false
+}
+
+func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
+	for _, tt := range stackCases {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := run(t, tt.stack, tt.config(t), nil, platform.Run)
+			require.NoError(t, err)
+
+			charts := map[string]Recorded{}
+			for _, c := range m.ofType(helmChartType) {
+				charts[c.Name] = c
+			}
+			require.ElementsMatch(t, []string{"observability", "istio-base", "istio-cni", "istio-istiod", "istio-gateway", "kong"}, mapKeys(charts))
+			for _, c := range charts {
+				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
+				assert.NotContains(t, get(c.Inputs, "version").StringValue(), "latest")
+			}
+			// CRDs before their users: istio base → cni → istiod → gateway; Kong inside a ready mesh.
+			for _, order := range [][2]string{
+				{"istio-cni", "istio-base"}, {"istio-istiod", "istio-base"}, {"istio-istiod", "istio-cni"},
+				{"istio-gateway", "istio-istiod"}, {"kong", "istio-istiod"}, {"kong", "observability"},
+			} {
+				assert.Truef(t, m.waitsFor(charts[order[0]], charts[order[1]]), "%s must wait for %s", order[0], order[1])
+			}
+			mtls := m.byName(t, "kubernetes:security.istio.io/v1:PeerAuthentication", "istio-mtls")
+			assert.Equal(t, "STRICT", get(mtls.Inputs, "spec.mtls.mode").StringValue())
+			assert.Equal(t, "istio-system", get(mtls.Inputs, "metadata.namespace").StringValue(), "mesh-wide: the root namespace")
+			assert.True(t, m.waitsFor(mtls, charts["istio-istiod"]))
+			for _, sm := range m.ofType("kubernetes:monitoring.coreos.com/v1:PrometheusRule") {
+				assert.True(t, m.waitsFor(sm, charts["observability"]), "monitoring kinds wait for their CRDs")
+			}
+		})
+	}
+}
+
+func mapKeys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestNamespacesCarryPodSecurityQuotaAndLimits(t *testing.T) {
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	want := map[string]struct {
+		enforce string
+		mesh    bool
+	}{
+		"monitoring": {"privileged", false}, "istio-system": {"baseline", false}, "istio-ingress": {"baseline", false},
+		"kong": {"baseline", true}, "services": {"restricted", true},
+	}
+	nss := m.ofType("kubernetes:core/v1:Namespace")
+	require.Len(t, nss, len(want))
+	for _, ns := range nss {
+		name := get(ns.Inputs, "metadata.name").StringValue()
+		w, ok := want[name]
+		require.Truef(t, ok, "unexpected namespace %s", name)
+		labels := get(ns.Inputs, "metadata.labels").ObjectValue()
+		assert.Equal(t, w.enforce, labels["pod-security.kubernetes.io/enforce"].StringValue(), name)
+		assert.Equal(t, "restricted", labels["pod-security.kubernetes.io/warn"].StringValue(), name)
+		assert.Equal(t, w.mesh, labels["istio-injection"].IsString() && labels["istio-injection"].StringValue() == "enabled", name)
+		quota := m.byName(t, "kubernetes:core/v1:ResourceQuota", ns.Name+"-quota")
+		assert.Equal(t, name, get(quota.Inputs, "metadata.namespace").StringValue())
+		assert.Equal(t, "200", get(quota.Inputs, "spec.hard.pods").StringValue())
+		limits := m.byName(t, "kubernetes:core/v1:LimitRange", ns.Name+"-limits")
+		item := get(limits.Inputs, "spec.limits").ArrayValue()[0].ObjectValue()
+		assert.Equal(t, "512Mi", item["default"].ObjectValue()["memory"].StringValue())
+	}
+}
+
+func TestPlatformServicesAreHighlyAvailableInProd(t *testing.T) {
+	tests := []struct {
+		stack                                 string
+		istiod, gateway, kong, prom, alertmgr float64
+		budget                                string
+		sampling                              float64
+	}{
+		{stack: "dev", istiod: 1, gateway: 1, kong: 1, prom: 1, alertmgr: 1, budget: "maxUnavailable", sampling: 100},
+		{stack: "prod", istiod: 2, gateway: 3, kong: 3, prom: 2, alertmgr: 3, budget: "minAvailable", sampling: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stack, func(t *testing.T) {
+			m, err := run(t, tt.stack, stackConfig(t, tt.stack), nil, platform.Run)
+			require.NoError(t, err)
+			istiod := m.byName(t, helmChartType, "istio-istiod")
+			assert.Equal(t, tt.istiod, get(istiod.Inputs, "values.autoscaleMin").NumberValue())
+			gw := m.byName(t, helmChartType, "istio-gateway")
+			assert.Equal(t, tt.gateway, get(gw.Inputs, "values.autoscaling.minReplicas").NumberValue())
+			assert.True(t, get(gw.Inputs, "values.podDisruptionBudget."+tt.budget).HasValue(), "gateway PDB")
+			kong := m.byName(t, helmChartType, "kong")
+			assert.Equal(t, tt.kong, get(kong.Inputs, "values.autoscaling.minReplicas").NumberValue())
+			assert.True(t, get(kong.Inputs, "values.podDisruptionBudget.enabled").BoolValue())
+			assert.Equal(t, "off", get(kong.Inputs, "values.env.database").StringValue(), "DB-less")
+			assert.Equal(t, "ClusterIP", get(kong.Inputs, "values.proxy.type").StringValue(), "Kong is reached through the mesh gateway only")
+			obs := m.byName(t, helmChartType, "observability")
+			assert.Equal(t, tt.prom, get(obs.Inputs, "values.prometheus.prometheusSpec.replicas").NumberValue())
+			assert.Equal(t, tt.alertmgr, get(obs.Inputs, "values.alertmanager.alertmanagerSpec.replicas").NumberValue())
+			tel := m.byName(t, "kubernetes:telemetry.istio.io/v1:Telemetry", "istio-telemetry")
+			tracing := get(tel.Inputs, "spec.tracing").ArrayValue()[0].ObjectValue()
+			assert.Equal(t, tt.sampling, tracing["randomSamplingPercentage"].NumberValue())
+		})
+	}
+}
+
+func TestGatewayUsesTheCloudsLoadBalancer(t *testing.T) {
+	tests := []struct {
+		stack, cloud, annotation, want string
+	}{
+		{"prod", "aws", "service.beta.kubernetes.io/aws-load-balancer-type", "nlb"},
+		{"dev", "openstack", "loadbalancer.openstack.org/floating-network-id", uuid("net-public")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cloud, func(t *testing.T) {
+			cfg := stackConfig(t, tt.stack)
+			cfg["groundwork:cloud"] = tt.cloud
+			m, err := run(t, tt.stack, cfg, nil, platform.Run)
+			require.NoError(t, err)
+			gw := m.byName(t, helmChartType, "istio-gateway")
+			assert.Equal(t, "LoadBalancer", get(gw.Inputs, "values.service.type").StringValue())
+			assert.Equal(t, tt.want, get(gw.Inputs, "values.service.annotations").ObjectValue()[resource.PropertyKey(tt.annotation)].StringValue())
+			vs := m.byName(t, "kubernetes:networking.istio.io/v1:VirtualService", "istio-to-api-gateway")
+			dest := get(vs.Inputs, "spec.http").ArrayValue()[0].ObjectValue()["route"].ArrayValue()[0].ObjectValue()["destination"].ObjectValue()
+			assert.Equal(t, "kong-proxy.kong.svc.cluster.local", dest["host"].StringValue(), "every public request goes through Kong")
+		})
+	}
+}
+
+func TestGrafanaPasswordIsGeneratedAndSecret(t *testing.T) {
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	secret := m.byName(t, "kubernetes:core/v1:Secret", "observability-grafana-admin")
+	data := secret.Inputs["stringData"]
+	require.True(t, data.IsSecret(), "the Grafana password stays a secret in state")
+	pw := data.SecretValue().Element.ObjectValue()["admin-password"].StringValue()
+	assert.Len(t, pw, 32)
+	obs := m.byName(t, helmChartType, "observability")
+	assert.Equal(t, "grafana-admin", get(obs.Inputs, "values.grafana.admin.existingSecret").StringValue(), "the chart reads the password from the Secret, not from values")
+}
+
+// allCharts makes a folder holding every chart the platform installs, as empty chart folders.
+func allCharts(t *testing.T, skip string) string {
+	dir := t.TempDir()
+	for _, spec := range platform.Charts() {
+		if spec.Name == skip {
+			continue
+		}
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, spec.Name+"-"+spec.Version), 0o755))
+	}
+	return dir
+}
+
+func TestChartsComeFromTheConfiguredSource(t *testing.T) {
+	dir := allCharts(t, "")
+	tests := []struct {
+		name, source string
+		want         func(spec chart.Spec) (chartRef, version, repo string)
+	}{
+		{"remote", "remote", func(s chart.Spec) (string, string, string) { return s.Name, s.Version, s.Repo }},
+		{"folder", "dir:" + dir, func(s chart.Spec) (string, string, string) {
+			return filepath.Join(dir, s.Name+"-"+s.Version), "", ""
+		}},
+		{"oci mirror", "oci://mirror.example.com/charts", func(s chart.Spec) (string, string, string) {
+			return "oci://mirror.example.com/charts/" + s.Name, s.Version, ""
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "dev")
+			cfg["groundwork:charts"] = `{"source":"` + tt.source + `"}`
+			m, err := run(t, "dev", cfg, nil, platform.Run)
+			require.NoError(t, err)
+			specs := map[string]chart.Spec{}
+			for _, s := range platform.Charts() {
+				specs[s.Name] = s
+			}
+			for _, c := range m.ofType(helmChartType) {
+				name := strings.TrimPrefix(c.Name, "istio-")
+				if c.Name == "observability" {
+					name = "kube-prometheus-stack"
+				}
+				spec, ok := specs[name]
+				require.Truef(t, ok, "chart %s", c.Name)
+				ref, version, repo := tt.want(spec)
+				assert.Equal(t, ref, get(c.Inputs, "chart").StringValue(), c.Name)
+				assert.Equal(t, version, stringOr(get(c.Inputs, "version")), c.Name)
+				assert.Equal(t, repo, stringOr(get(c.Inputs, "repositoryOpts.repo")), c.Name)
+			}
+		})
+	}
+}
+
+func stringOr(v resource.PropertyValue) string {
+	if v.IsString() {
+		return v.StringValue()
+	}
+	return ""
+}
+
+func TestMissingChartInFolderFailsBeforeAnyResource(t *testing.T) {
+	dir := allCharts(t, "istiod")
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:charts"] = `{"source":"dir:` + dir + `"}`
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "groundwork:charts.source: chart istiod 1.30.5 is missing from "+dir+
+		": want the folder istiod-1.30.5 or the archive istiod-1.30.5.tgz there")
+	assert.Equal(t, 1, strings.Count(err.Error(), "is missing from"), "only the missing chart is reported")
+	assert.Empty(t, m.resources)
+}
+
+func TestImageMirrorRewritesEveryPlatformRegistry(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:images"] = `{"registryMirror":"mirror.example.com/upstream"}`
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	assert.Equal(t, "mirror.example.com/upstream/istio", get(m.byName(t, helmChartType, "istio-istiod").Inputs, "values.global.hub").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream/istio", get(m.byName(t, helmChartType, "istio-cni").Inputs, "values.global.hub").StringValue())
+	kong := m.byName(t, helmChartType, "kong").Inputs
+	assert.Equal(t, "mirror.example.com/upstream/library/kong", get(kong, "values.image.repository").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream/kong/kubernetes-ingress-controller", get(kong, "values.ingressController.image.repository").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream", get(m.byName(t, helmChartType, "observability").Inputs, "values.global.imageRegistry").StringValue())
+	jaeger := m.byName(t, "kubernetes:apps/v1:Deployment", "observability-jaeger")
+	image := get(jaeger.Inputs, "spec.template.spec.containers").ArrayValue()[0].ObjectValue()["image"].StringValue()
+	assert.Equal(t, "mirror.example.com/upstream/jaegertracing/jaeger:2.21.0", image)
+}
+
+func TestRenderModeNeedsNoClusterOnExisting(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "manifests")
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:cloud"] = "existing"
+	setObject(t, cfg, "groundwork:kubernetes", "renderTo", out)
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	p := m.byName(t, "pulumi:providers:kubernetes", "groundwork-dev-k8s")
+	assert.Equal(t, out, get(p.Inputs, "renderYamlToDirectory").StringValue())
+	_, hasKubeconfig := p.Inputs["kubeconfig"]
+	assert.False(t, hasKubeconfig, "the provider refuses a kubeconfig together with a render folder")
+	assert.NotEmpty(t, m.ofType(helmChartType), "the whole platform is rendered")
+}
+
+func TestRenderModeOnACloudRendersTheKubernetesLayer(t *testing.T) {
+	out := t.TempDir()
+	cfg := stackConfig(t, "prod")
+	setObject(t, cfg, "groundwork:kubernetes", "renderTo", out)
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	p := m.byName(t, "pulumi:providers:kubernetes", "groundwork-prod-k8s")
+	assert.Equal(t, out, get(p.Inputs, "renderYamlToDirectory").StringValue())
+	assert.NotEmpty(t, m.ofType("aws:eks/cluster:Cluster"), "the cloud is still built")
+}
+
+func TestRenderModeErrors(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
+	tests := []struct {
+		name   string
+		change func(c map[string]string)
+		secret []string
+		want   string
+	}{
+		{
+			name: "folder is a file",
+			change: func(c map[string]string) {
+				c["groundwork:kubernetes"] = `{"renderTo":"` + file + `"}`
+			},
+			want: `groundwork:kubernetes.renderTo: "` + file + `" is a file; render mode needs a folder to write manifests into`,
+		},
+		{
+			name: "with a kubeconfig",
+			change: func(c map[string]string) {
+				c["groundwork:cloud"] = "existing"
+				c["groundwork:kubernetes"] = `{"renderTo":"out"}`
+				c["groundwork:kubeconfig"] = "apiVersion: v1\n"
+			},
+			secret: []string{"groundwork:kubeconfig"},
+			want:   `groundwork:kubernetes.renderTo: "out" is set together with a kubeconfig: render mode contacts no cluster, so the kubeconfig would be ignored; unset groundwork:kubeconfig and groundwork:existing.kubeconfigPath, or renderTo`,
+		},
+		{
+			name:   "bad chart source",
+			change: func(c map[string]string) { c["groundwork:charts"] = `{"source":"https://charts.example.com"}` },
+			want:   `groundwork:charts.source: "https://charts.example.com" is not a chart source; allowed: remote, dir:<path>, oci://<registry>/<path>`,
+		},
+		{
+			name:   "bad image mirror",
+			change: func(c map[string]string) { c["groundwork:images"] = `{"registryMirror":"https://mirror.example.com"}` },
+			want:   `groundwork:images.registryMirror: "https://mirror.example.com" is not a registry host and path without scheme, e.g. "mirror.example.com/upstream"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "dev")
+			tt.change(cfg)
+			_, err := platform.Parse(source("dev", cfg, tt.secret...))
+			require.EqualError(t, err, tt.want)
+		})
+	}
+}
