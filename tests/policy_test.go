@@ -1,0 +1,149 @@
+package tests
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/property"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/policy/rules"
+)
+
+// packConfig is the policy pack config file CI passes for a stack.
+func packConfig(t *testing.T, stack string) rules.Resolved {
+	t.Helper()
+	cfg, err := rules.LoadConfigFile(fmt.Sprintf("policy/config.%s.json", stack))
+	require.NoError(t, err)
+	return cfg
+}
+
+func atLevel(vs []rules.Violation, l rules.Level) []string {
+	var out []string
+	for _, v := range vs {
+		if v.Level == l {
+			out = append(out, v.String())
+		}
+	}
+	return out
+}
+
+// devTradeOffs are what dev knowingly gives up for cost, which the pack must report (advisory).
+var devTradeOffs = map[string][]string{
+	"dev as written (openstack)": {"node-groups-span-zones"}, // one zone, "nova"
+}
+
+// TestPolicyPackOnWholeStacks runs every stack file on both clouds under mocks, feeds every
+// resource the program registers to every policy with the stack's pack config, and holds prod
+// to zero mandatory violations. Dev is advisory: its findings are logged, never blocking.
+func TestPolicyPackOnWholeStacks(t *testing.T) {
+	for _, tt := range stackCases {
+		t.Run(tt.name, func(t *testing.T) {
+			rs, err := runForPolicy(t, tt.stack, tt.config(t), platform.Run)
+			require.NoError(t, err)
+			require.NotEmpty(t, rs)
+			vs := rules.Evaluate(rs, packConfig(t, tt.stack))
+			for _, v := range vs {
+				t.Log(v)
+			}
+			switch tt.stack {
+			case "prod":
+				assert.Empty(t, atLevel(vs, rules.Mandatory), "prod must pass the policy pack")
+			case "dev":
+				assert.Empty(t, atLevel(vs, rules.Mandatory), "dev runs the pack advisory only")
+			}
+			for _, policy := range devTradeOffs[tt.name] {
+				assert.Truef(t, slices.ContainsFunc(vs, func(v rules.Violation) bool { return v.Policy == policy && v.Level == rules.Advisory }),
+					"%s should report dev's trade-off as advisory", policy)
+			}
+		})
+	}
+}
+
+// setProp returns a copy of m with the value at a dotted path replaced; numbers index arrays.
+func setProp(t *testing.T, m property.Map, path string, v property.Value) property.Map {
+	t.Helper()
+	head, rest, nested := strings.Cut(path, ".")
+	if !nested {
+		if v.IsNull() {
+			return m.Delete(head)
+		}
+		return m.Set(head, v)
+	}
+	cur := m.Get(head)
+	switch {
+	case cur.IsMap():
+		return m.Set(head, property.New(setProp(t, cur.AsMap(), rest, v)))
+	case cur.IsArray():
+		idx, tail, _ := strings.Cut(rest, ".")
+		i, err := strconv.Atoi(idx)
+		require.NoError(t, err)
+		elems := cur.AsArray().AsSlice()
+		require.Less(t, i, len(elems), path)
+		if tail == "" {
+			elems[i] = v
+		} else {
+			elems[i] = property.New(setProp(t, elems[i].AsMap(), tail, v))
+		}
+		return m.Set(head, property.New(elems))
+	}
+	t.Fatalf("no %s under %s", rest, head)
+	return m
+}
+
+// TestPolicyPackCatchesRegressionsInTheRealStacks breaks one property of a resource the real
+// program registers and expects the prod pack to block it: the policies read the shapes the
+// program actually produces, not only the hand-written ones of the table tests.
+func TestPolicyPackCatchesRegressionsInTheRealStacks(t *testing.T) {
+	strs := func(s ...string) property.Value {
+		out := make([]property.Value, len(s))
+		for i, e := range s {
+			out[i] = property.New(e)
+		}
+		return property.New(out)
+	}
+	for _, tt := range []struct {
+		name, cloud, typ, resource, path string
+		value                            property.Value
+		policy                           string
+	}{
+		{"EKS API opened to the internet", platform.CloudAWS, "aws:eks/cluster:Cluster", "groundwork-prod-eks", "vpcConfig.publicAccessCidrs", strs("0.0.0.0/0"), "cluster-api-restricted"},
+		{"EKS private endpoint off", platform.CloudAWS, "aws:eks/cluster:Cluster", "groundwork-prod-eks", "vpcConfig.endpointPrivateAccess", property.New(false), "cluster-api-restricted"},
+		{"node disks unencrypted", platform.CloudAWS, "aws:ec2/launchTemplate:LaunchTemplate", "groundwork-prod-general", "blockDeviceMappings.0.ebs.encrypted", property.New("false"), "encryption-at-rest"},
+		{"EBS StorageClass unencrypted", platform.CloudAWS, "kubernetes:storage.k8s.io/v1:StorageClass", "groundwork-prod-gp3", "parameters.encrypted", property.New("false"), "encryption-at-rest"},
+		{"VPC without owner tag", platform.CloudAWS, "aws:ec2/vpc:Vpc", "groundwork-prod-vpc", "tags.owner", property.Value{}, "required-tags"},
+		{"node group in one subnet", platform.CloudAWS, "aws:eks/nodeGroup:NodeGroup", "groundwork-prod-general", "subnetIds", strs("subnet-0a"), "node-groups-span-zones"},
+		{"kubelet open to the internet", platform.CloudOpenStack, "openstack:networking/secGroupRule:SecGroupRule", "groundwork-prod-sg-nodes-kubelet-from-internal", "remoteIpPrefix", property.New("0.0.0.0/0"), "network-ingress-restricted"},
+		{"Magnum API open to the internet", platform.CloudOpenStack, "openstack:containerinfra/cluster:Cluster", "groundwork-prod-magnum", "labels.master_lb_allowed_cidrs", property.New(""), "cluster-api-restricted"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "prod")
+			cfg["groundwork:cloud"] = tt.cloud
+			rs, err := runForPolicy(t, "prod", cfg, platform.Run)
+			require.NoError(t, err)
+			pack := packConfig(t, "prod")
+			require.Empty(t, atLevel(rules.Evaluate(rs, pack), rules.Mandatory), "the stack passes before the change")
+
+			target := ""
+			for i, r := range rs {
+				if r.Type == tt.typ && r.Name == tt.resource {
+					rs[i].Properties = setProp(t, r.Properties, tt.path, tt.value)
+					target = r.URN
+				}
+			}
+			require.NotEmpty(t, target, "no %s %s in the stack", tt.typ, tt.resource)
+			var hits []rules.Violation
+			for _, v := range rules.Evaluate(rs, pack) {
+				if v.Policy == tt.policy && v.URN == target && v.Level == rules.Mandatory {
+					hits = append(hits, v)
+				}
+			}
+			assert.NotEmpty(t, hits, "%s did not block the change", tt.policy)
+		})
+	}
+}
