@@ -120,6 +120,12 @@ func TestPolicyPackCatchesRegressionsInTheRealStacks(t *testing.T) {
 		{"node group in one subnet", platform.CloudAWS, "aws:eks/nodeGroup:NodeGroup", "groundwork-prod-general", "subnetIds", strs("subnet-0a"), "node-groups-span-zones"},
 		{"kubelet open to the internet", platform.CloudOpenStack, "openstack:networking/secGroupRule:SecGroupRule", "groundwork-prod-sg-nodes-kubelet-from-internal", "remoteIpPrefix", property.New("0.0.0.0/0"), "network-ingress-restricted"},
 		{"Magnum API open to the internet", platform.CloudOpenStack, "openstack:containerinfra/cluster:Cluster", "groundwork-prod-magnum", "labels.master_lb_allowed_cidrs", property.New(""), "cluster-api-restricted"},
+		// The platform layer; "" picks the first resource of the type.
+		{"mesh relaxed to PERMISSIVE", platform.CloudAWS, "kubernetes:security.istio.io/v1:PeerAuthentication", "", "spec.mtls.mode", property.New("PERMISSIVE"), "mesh-mtls-strict"},
+		{"privileged platform container", platform.CloudAWS, "kubernetes:apps/v1:Deployment", "", "spec.template.spec.containers.0.securityContext.privileged", property.New(true), "container-security-context"},
+		{"platform image on latest", platform.CloudAWS, "kubernetes:apps/v1:Deployment", "", "spec.template.spec.containers.0.image", property.New("busybox:latest"), "image-pinned"},
+		{"Secret in plain text", platform.CloudAWS, "kubernetes:core/v1:Secret", "", "stringData", property.New(map[string]property.Value{"password": property.New("hunter2")}), "secrets-not-plaintext"},
+		{"chart version dropped", platform.CloudAWS, "kubernetes:helm.sh/v4:Chart", "", "version", property.Value{}, "helm-chart-pinned"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := stackConfig(t, "prod")
@@ -131,7 +137,7 @@ func TestPolicyPackCatchesRegressionsInTheRealStacks(t *testing.T) {
 
 			target := ""
 			for i, r := range rs {
-				if r.Type == tt.typ && r.Name == tt.resource {
+				if r.Type == tt.typ && (r.Name == tt.resource || tt.resource == "" && target == "") {
 					rs[i].Properties = setProp(t, r.Properties, tt.path, tt.value)
 					target = r.URN
 				}
