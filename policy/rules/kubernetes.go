@@ -205,7 +205,8 @@ func replicas(r Resource) (n int, known bool) {
 	return int(f), true
 }
 
-// kubernetesObjects are the Kubernetes types that are not API objects with metadata.
+// isKubernetesObject reports whether a type is a Kubernetes API object with metadata (not a Helm
+// release or chart, a YAML/Kustomize group, a Patch or a List).
 func isKubernetesObject(typ string) bool {
 	if !isKubernetes(typ) || strings.HasPrefix(typ, "kubernetes:helm.sh/") || strings.HasPrefix(typ, "kubernetes:yaml") ||
 		strings.HasPrefix(typ, "kubernetes:kustomize") || strings.HasSuffix(typ, "Patch") || strings.HasSuffix(typ, "List") {

@@ -93,7 +93,7 @@ func list(m property.Map, path string) []property.Value {
 	return v.AsArray().AsSlice()
 }
 
-// maps reads an array property's map elements.
+// mapsOf reads the map elements of an array property.
 func mapsOf(m property.Map, path string) []property.Map {
 	var out []property.Map
 	for _, e := range list(m, path) {
@@ -104,7 +104,7 @@ func mapsOf(m property.Map, path string) []property.Map {
 	return out
 }
 
-// strings reads an array of strings; ok is false when the array or an element is unknown.
+// stringList reads an array of strings; known is false when the array or an element is unknown.
 func stringList(m property.Map, path string) (out []string, known bool) {
 	v := get(m, path)
 	if v.IsComputed() {

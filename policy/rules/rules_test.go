@@ -315,6 +315,8 @@ var cases = []policyCase{
 		want: []string{`container "app" gets DB_PASSWORD as a literal env value. Fix: store it in a Kubernetes Secret`}},
 	{name: "plaintext stack output", policy: "secrets-not-plaintext", give: one(res("pulumi:pulumi:Stack", "groundwork-prod", obj{"grafanaAdminPassword": "admin", "kubeconfig": secret("{}"), "gatewayUrl": "https://x"})),
 		want: []string{`pulumi:pulumi:Stack "groundwork-prod": grafanaAdminPassword is in plain text`}},
+	{name: "plaintext provider credentials", policy: "secrets-not-plaintext", give: one(res("pulumi:providers:aws", "legacy", obj{"region": "eu-west-1", "accessKey": "AKIAEXAMPLE", "secretKey": "wJalrXUtnFEMI"})),
+		want: []string{`pulumi:providers:aws "legacy": secretKey is in plain text`}},
 	{name: "references to secrets are not secrets", policy: "secrets-not-plaintext", give: one(res("aws:msk/scramSecretAssociation:ScramSecretAssociation", "events", obj{"secretArnList": arr{"arn:aws:secretsmanager:..."}, "clusterArn": "arn"}))},
 
 	{name: "mesh-wide STRICT", policy: "mesh-mtls-strict", give: []rules.Resource{

@@ -52,7 +52,7 @@ func security() []Policy {
 		{
 			Name: "secrets-not-plaintext", Goal: Security, Level: Mandatory,
 			Description: "Secrets stay Pulumi secrets: Kubernetes Secret data, password/token/key/kubeconfig inputs and stack outputs are encrypted in the state, and containers read credentials from Secrets, not literal env values.",
-			Params: []Param{{paramSensitiveKeys, KindString, `(?i)(password|passwd|secret|secret_?string|token|kubeconfig|private_?key|credentials?)$`,
+			Params: []Param{{paramSensitiveKeys, KindString, `(?i)(password|passwd|secret|secret_?string|secret_?(access_?)?key|token|kubeconfig|private_?key|credentials?)$`,
 				"Regular expression on property and env names that hold secrets."}},
 			Check: checkPlaintextSecrets,
 		},
@@ -346,7 +346,7 @@ func checkEncryptionInTransit(r Resource, _ Config) []string {
 	return nil
 }
 
-// sensitiveSuffixes end names that refer to a secret without holding it.
+// referenceSuffixes end names that refer to a secret without holding it.
 var referenceSuffixes = []string{"arn", "id", "name", "ref", "version", "length", "type", "policy", "rotation", "enabled", "path", "key_id", "keyid"}
 
 func sensitiveName(re *regexp.Regexp, name string) bool {
