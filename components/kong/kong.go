@@ -176,6 +176,9 @@ func maxUnavailable(minReplicas int) string {
 
 // RouteArgs publishes one service's paths through Kong.
 type RouteArgs struct {
+	// Name names the Ingress and prefixes its KongPlugins. Optional: the Service's name, which
+	// suits a service with one route.
+	Name string
 	// Namespace and Service name the backend Service; Port is its port.
 	Namespace string
 	Service   string
@@ -217,9 +220,13 @@ func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...p
 		return nil, err
 	}
 	after := slices.Concat(opts, []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{k.chart})})
+	ingressName := args.Name
+	if ingressName == "" {
+		ingressName = args.Service
+	}
 	var pluginNames []string
 	for _, p := range args.Plugins {
-		pname := args.Service + "-" + p.Name()
+		pname := ingressName + "-" + p.Name()
 		if _, err := apiextensions.NewCustomResource(ctx, name+"-"+p.Name(), &apiextensions.CustomResourceArgs{
 			ApiVersion:  pulumi.String("configuration.konghq.com/v1"),
 			Kind:        pulumi.String("KongPlugin"),
@@ -258,7 +265,7 @@ func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...p
 		rules = append(rules, rule)
 	}
 	return networkingv1.NewIngress(ctx, name, &networkingv1.IngressArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Service), Namespace: pulumi.String(args.Namespace), Annotations: annotations, Labels: pulumi.ToStringMap(k.labels)},
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ingressName), Namespace: pulumi.String(args.Namespace), Annotations: annotations, Labels: pulumi.ToStringMap(k.labels)},
 		Spec: &networkingv1.IngressSpecArgs{
 			IngressClassName: pulumi.String(IngressClass),
 			Rules:            rules,
