@@ -193,7 +193,9 @@ type RouteArgs struct {
 	Plugins []Plugin
 }
 
-func (a RouteArgs) validate() error {
+// Validate checks a route before anything is created: Route calls it, and so can a component
+// that creates other objects before its routes.
+func (a RouteArgs) Validate() error {
 	var errs []error
 	if a.Namespace == "" || a.Service == "" {
 		errs = append(errs, errors.New("kong route: Namespace and Service are required"))
@@ -216,7 +218,7 @@ func (a RouteArgs) validate() error {
 // Route publishes a service's paths with their plugins: a KongPlugin per plugin and an Ingress
 // of class kong that names them. It is parented to the caller's component (opts).
 func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...pulumi.ResourceOption) (*networkingv1.Ingress, error) {
-	if err := args.validate(); err != nil {
+	if err := args.Validate(); err != nil {
 		return nil, err
 	}
 	after := slices.Concat(opts, []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{k.chart})})

@@ -68,16 +68,20 @@ func (b *builder) meshRouting() error {
 func (b *builder) routes() error {
 	a := b.args
 	for _, r := range a.Routes {
-		key := routeKey(r)
-		if _, err := a.Kong.Route(b.ctx, b.name+"-route-"+key, kong.RouteArgs{
-			Name:      a.Name + "-" + key,
-			Namespace: a.Namespace, Service: a.Name, Port: a.Port,
-			Hosts: r.Hosts, Paths: r.Paths, StripPath: r.StripPath, Plugins: r.Plugins,
-		}, b.opts...); err != nil {
+		if _, err := a.Kong.Route(b.ctx, b.name+"-route-"+routeKey(r), a.routeArgs(r), b.opts...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// routeArgs is how one of the service's routes is published on Kong.
+func (a Args) routeArgs(r Route) kong.RouteArgs {
+	return kong.RouteArgs{
+		Name:      a.Name + "-" + routeKey(r),
+		Namespace: a.Namespace, Service: a.Name, Port: a.Port,
+		Hosts: r.Hosts, Paths: r.Paths, StripPath: r.StripPath, Plugins: r.Plugins,
+	}
 }
 
 func (b *builder) monitoring() error {

@@ -177,6 +177,9 @@ func (a Args) validate() error {
 			bad("route %d has no paths", i)
 			continue
 		}
+		if err := a.routeArgs(r).Validate(); err != nil {
+			bad("route %s: %v", r.Paths[0], err)
+		}
 		if k := routeKey(r); routeKeys[k] {
 			bad("two routes start with the path %q; give each route its own first path", r.Paths[0])
 		} else {
