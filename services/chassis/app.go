@@ -1,0 +1,162 @@
+package chassis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Service is what a domain service gives the chassis.
+type Service struct {
+	Name       string // DNS label; also the event source and the Kafka group prefix
+	Migrations fs.FS  // NNN_name.sql files at its root
+	// Setup reads the service's own settings from getenv, registers its routes on mux and
+	// returns its event consumers. Every setting problem is returned at once.
+	Setup func(a *App, getenv func(string) string, mux *http.ServeMux) ([]Consumer, error)
+}
+
+// App is a running service: its configuration, logger, database pool and metrics.
+type App struct {
+	Config    Config
+	Log       *slog.Logger
+	DB        *pgxpool.Pool
+	Metrics   *Metrics
+	Consumers []Consumer
+	handler   http.Handler
+	draining  atomic.Bool
+	// KafkaOpts are added to every Kafka client (TLS, SASL; tests set timeouts).
+	KafkaOpts []kgo.Opt
+}
+
+// New connects to the database (waiting up to a minute for it), runs the migrations and sets up
+// the service's routes and consumers.
+func New(ctx context.Context, svc Service, cfg Config, getenv func(string) string, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log, Metrics: NewMetrics()}
+	mux := http.NewServeMux()
+	consumers, err := svc.Setup(a, getenv, mux)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Name, err)
+	}
+	a.Consumers = consumers
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if a.DB, err = Connect(cctx, cfg.DatabaseURL); err != nil {
+		return nil, err
+	}
+	if err := Migrate(ctx, a.DB, svc.Name, svc.Migrations); err != nil {
+		a.DB.Close()
+		return nil, err
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	a.handler = middleware(log, a.Metrics, mux)
+	return a, nil
+}
+
+// Handler is the service's HTTP handler: its routes, /healthz, /readyz and /metrics.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// readyz answers 200 when the database answers within a second and the service is not shutting
+// down. Kafka is not checked: commands only need the database, and the outbox holds their events
+// while Kafka is away (outbox_events_pending shows the backlog).
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.draining.Load() {
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "draining"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if err := a.DB.Ping(ctx); err != nil {
+		Logger(r.Context()).Warn("not ready: database", "err", err)
+		WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+		return
+	}
+	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+}
+
+// Serve runs the relay, the consumers and the HTTP server on ln until ctx ends, then shuts down
+// gracefully: unready first (DrainDelay, so load balancers stop sending), then in-flight
+// requests finish within ShutdownTimeout, then the relay and consumers stop and the pool closes.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	defer a.DB.Close()
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = NewRelay(a.DB, a.Config, a.Log, a.Metrics, a.KafkaOpts...).Run(bg) })
+	for _, c := range a.Consumers {
+		wg.Go(func() {
+			if err := runConsumer(bg, a.DB, a.Config, c, a.Log, a.Metrics, a.KafkaOpts...); err != nil {
+				a.Log.Error("consumer stopped", "consumer", c.Name, "err", err)
+			}
+		})
+	}
+	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second,
+		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.Log.Info("serving", "addr", ln.Addr().String(), "config", a.Config)
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		a.draining.Store(true)
+		a.Log.Info("shutting down", "drain_delay", a.Config.DrainDelay.String())
+		time.Sleep(a.Config.DrainDelay)
+		sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopBG()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Main is a service's main: configuration from the environment, SIGTERM/SIGINT for graceful
+// shutdown, exit status 1 on any start-up error.
+func Main(svc Service) {
+	log := NewLogger(os.Stdout, slog.LevelInfo, svc.Name)
+	cfg, err := LoadConfig(svc.Name, os.Getenv)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(1)
+	}
+	log = NewLogger(os.Stdout, cfg.LogLevel, svc.Name)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	a, err := New(ctx, svc, cfg, os.Getenv, log)
+	if err != nil {
+		log.Error("start-up", "err", err)
+		os.Exit(1)
+	}
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
+	if err != nil {
+		log.Error("listen", "err", err)
+		os.Exit(1)
+	}
+	if err := a.Serve(ctx, ln); err != nil {
+		log.Error("serve", "err", err)
+		os.Exit(1)
+	}
+	log.Info("stopped")
+}

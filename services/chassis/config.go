@@ -1,0 +1,93 @@
+// Package chassis is what every domain service repeats: configuration from the environment,
+// JSON logs, the HTTP server with health, readiness and metrics, PostgreSQL with migrations, the
+// transactional outbox and its relay to Kafka, and idempotent event consumers. A service holds
+// only its domain and calls Run.
+package chassis
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the part of a service's configuration that every service has. It is read from the
+// environment only (twelve-factor); DatabaseURL holds a password and is never logged.
+type Config struct {
+	Service         string
+	Port            int           // PORT, default 8080
+	DatabaseURL     string        // DATABASE_URL, required, secret
+	KafkaBrokers    []string      // KAFKA_BROKERS, required, comma-separated host:port
+	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error; default info
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s: in-flight requests get this long
+	DrainDelay      time.Duration // DRAIN_DELAY, default 5s: unready before closing, so endpoints update
+	RelayInterval   time.Duration // OUTBOX_POLL_INTERVAL, default 200ms
+}
+
+// LoadConfig reads the common settings of service from getenv (os.Getenv in production) and
+// returns every problem at once, each naming its variable. Values of secrets never appear in
+// an error.
+func LoadConfig(service string, getenv func(string) string) (Config, error) {
+	c := Config{Service: service, Port: 8080, LogLevel: slog.LevelInfo,
+		ShutdownTimeout: 20 * time.Second, DrainDelay: 5 * time.Second, RelayInterval: 200 * time.Millisecond}
+	var errs []error
+	if v := getenv("PORT"); v != "" {
+		p, err := strconv.Atoi(v)
+		if err != nil || p < 1 || p > 65535 {
+			errs = append(errs, fmt.Errorf("PORT: %q is not a port number (1-65535)", v))
+		}
+		c.Port = p
+	}
+	c.DatabaseURL = getenv("DATABASE_URL")
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL: required (postgres://user:password@host:5432/db)"))
+	} else if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL: must be a postgres:// or postgresql:// URL (value not shown: it may hold a password)"))
+	}
+	badBroker := false
+	for _, b := range strings.Split(getenv("KAFKA_BROKERS"), ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			if i := strings.LastIndexByte(b, ':'); i <= 0 || i == len(b)-1 {
+				errs = append(errs, fmt.Errorf("KAFKA_BROKERS: %q is not host:port", b))
+				badBroker = true
+				continue
+			}
+			c.KafkaBrokers = append(c.KafkaBrokers, b)
+		}
+	}
+	if len(c.KafkaBrokers) == 0 && !badBroker {
+		errs = append(errs, errors.New("KAFKA_BROKERS: required (comma-separated host:port list)"))
+	}
+	if v := getenv("LOG_LEVEL"); v != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			errs = append(errs, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", v))
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a non-negative duration such as 10s", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	dur("DRAIN_DELAY", &c.DrainDelay)
+	dur("OUTBOX_POLL_INTERVAL", &c.RelayInterval)
+	if c.RelayInterval == 0 {
+		c.RelayInterval = 200 * time.Millisecond
+	}
+	return c, errors.Join(errs...)
+}
+
+// LogValue keeps the database URL, which holds a password, out of logs.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("service", c.Service), slog.Int("port", c.Port),
+		slog.String("kafka_brokers", strings.Join(c.KafkaBrokers, ",")),
+		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout))
+}
