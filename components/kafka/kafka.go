@@ -98,7 +98,9 @@ type Args struct {
 	// MinInSyncReplicas is min.insync.replicas; default 1 with fewer than 3 brokers, else 2.
 	MinInSyncReplicas int
 	// Zones are the cluster's zones; with two or more and more than one broker, brokers are
-	// spread across them and replicas placed rack-aware (topology.kubernetes.io/zone).
+	// spread across them and replicas placed rack-aware (topology.kubernetes.io/zone). MSK
+	// needs at least two, in the order of Network.PrivateSubnetIDs, and a broker count that is
+	// a multiple of their number.
 	Zones []string
 	// StorageClass is the StorageClass of the brokers' volumes (required in-cluster).
 	StorageClass string
@@ -248,7 +250,9 @@ func (a Args) validate() error {
 		if a.Network == nil {
 			bad("kafka: mode %s needs the base layer's network; the cloud gives none (use mode %s)", ModeMSK, ModeInCluster)
 		}
-		if a.Brokers >= 1 && len(a.Zones) > 0 && a.Brokers%len(a.Zones) != 0 {
+		if len(a.Zones) < 2 {
+			bad("kafka: mode %s needs at least 2 zones; have %v", ModeMSK, a.Zones)
+		} else if a.Brokers >= 1 && a.Brokers%len(a.Zones) != 0 {
 			bad("kafka: brokers is %d; MSK wants a multiple of the %d zones %v", a.Brokers, len(a.Zones), a.Zones)
 		}
 		if a.MSK.VolumeSize < 1 || a.MSK.VolumeSize > 16384 {

@@ -178,7 +178,7 @@ func newPassword(ctx *pulumi.Context, name string, parent pulumi.Resource) (pulu
 }
 
 // newClientSecret writes what a service needs to connect into its own namespace.
-func newClientSecret(ctx *pulumi.Context, name string, args Args, u User, bootstrap, password pulumi.StringOutput, parent pulumi.Resource) (Client, error) {
+func newClientSecret(ctx *pulumi.Context, name string, args Args, u User, bootstrap, password pulumi.StringOutput, parent pulumi.Resource, opts ...pulumi.ResourceOption) (Client, error) {
 	c := Client{SecretName: u.Name + "-kafka", SecretNamespace: u.Namespace}
 	if _, err := corev1.NewSecret(ctx, name+"-client-"+u.Name, &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
@@ -192,7 +192,7 @@ func newClientSecret(ctx *pulumi.Context, name string, args Args, u User, bootst
 			KeyUsername:         pulumi.String(u.Name),
 			KeyPassword:         password,
 		},
-	}, pulumi.Parent(parent)); err != nil {
+	}, append([]pulumi.ResourceOption{pulumi.Parent(parent)}, opts...)...); err != nil {
 		return Client{}, fmt.Errorf("kafka client secret %s: %w", u.Name, err)
 	}
 	return c, nil
