@@ -60,6 +60,7 @@ type Violation struct {
 	Message string
 }
 
+// String formats the violation as "[level] policy: message".
 func (v Violation) String() string {
 	return fmt.Sprintf("[%s] %s: %s", v.Level, v.Policy, v.Message)
 }
