@@ -1,0 +1,151 @@
+// Package servicetest runs a whole domain service for its integration tests: a fresh PostgreSQL
+// database, an in-process Kafka with the service's topics, and the service serving HTTP on
+// loopback with its relay and consumers.
+package servicetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/groundwork/groundwork/services/chassis"
+	"github.com/groundwork/groundwork/services/chassis/chassistest"
+)
+
+// Harness is a running service.
+type Harness struct {
+	URL    string
+	App    *chassis.App
+	Broker string
+	client *http.Client
+}
+
+// Start runs svc with env (its own settings) until the test ends. topics are the other
+// services' event topics it consumes or that the test publishes to.
+func Start(t testing.TB, svc chassis.Service, env map[string]string, topics ...string) *Harness {
+	t.Helper()
+	db := chassistest.Database(t)
+	broker := chassistest.Kafka(t, 2, append([]string{chassis.EventsTopic(svc.Name), chassis.ProgressTopic(svc.Name)}, topics...)...)
+	cfg := chassis.Config{Service: svc.Name, DatabaseURL: db, KafkaBrokers: []string{broker},
+		ShutdownTimeout: 5 * time.Second, RelayInterval: 20 * time.Millisecond}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = chassis.NewLogger(testWriter{t}, slog.LevelDebug, svc.Name)
+	}
+	a, err := chassis.New(context.Background(), svc, cfg, func(k string) string { return env[k] }, log)
+	if err != nil {
+		t.Fatalf("start %s: %v", svc.Name, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%s shut down with: %v", svc.Name, err)
+		}
+	})
+	return &Harness{URL: "http://" + ln.Addr().String(), App: a, Broker: broker,
+		client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(b))); return len(b), nil }
+
+// Do sends a JSON request for tenant ("" for none) and returns the status and the decoded body.
+func (h *Harness) Do(t testing.TB, method, path, tenant string, body any) (int, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tenant != "" {
+		req.Header.Set(chassis.HeaderTenant, tenant)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out
+}
+
+// Publish puts events on their topics as another service's relay would.
+func (h *Harness) Publish(t testing.TB, events ...chassis.Event) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.Broker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, e := range events {
+		v, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: e.Topic, Key: []byte(e.Key), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Events returns the types of the events the service has published to its topic so far, in
+// order, as a read_committed consumer sees them, waiting up to 10s for at least want of them.
+func (h *Harness) Events(t testing.TB, topic string, want int) []chassis.Event {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.Broker), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out []chassis.Event
+	for len(out) < want && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if e, err := chassis.DecodeEvent(r.Value); err == nil {
+				out = append(out, e)
+			}
+		})
+	}
+	return out
+}
+
+// Eventually polls ok every 50ms until it holds or within passes.
+func Eventually(t testing.TB, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
