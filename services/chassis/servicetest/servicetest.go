@@ -63,7 +63,10 @@ func Start(t testing.TB, svc chassis.Service, env map[string]string, topics ...s
 
 type testWriter struct{ t testing.TB }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(bytes.TrimSpace(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(string(bytes.TrimSpace(b)))
+	return len(b), nil
+}
 
 // Do sends a JSON request for tenant ("" for none) and returns the status and the decoded body.
 func (h *Harness) Do(t testing.TB, method, path, tenant string, body any) (int, map[string]any) {
