@@ -129,7 +129,6 @@ func (s *api) login(r *http.Request) (int, any, error) {
 	return http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(s.ttl.Seconds())}, nil
 }
 
-
 // assignRole needs a bearer token of an admin of the same tenant.
 func (s *api) assignRole(r *http.Request) (int, any, error) {
 	ctx := r.Context()
