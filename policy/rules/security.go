@@ -10,6 +10,13 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/property"
 )
 
+// stackType is the type of the root resource, whose properties are the stack's outputs.
+const stackType = "pulumi:pulumi:Stack"
+
+// sensitiveKeysDefault matches the names of properties, env variables and outputs that hold
+// secrets.
+const sensitiveKeysDefault = `(?i)(password|passwd|secret|secret_?string|secret_?(access_?)?key|token|kubeconfig|private_?key|credentials?)$`
+
 const (
 	paramAllowedPorts         = "allowedPublicPorts"
 	paramGatewayNames         = "gatewayNames"
@@ -51,10 +58,15 @@ func security() []Policy {
 		},
 		{
 			Name: "secrets-not-plaintext", Goal: Security, Level: Mandatory,
-			Description: "Secrets stay Pulumi secrets: Kubernetes Secret data, password/token/key/kubeconfig inputs and stack outputs are encrypted in the state, and containers read credentials from Secrets, not literal env values.",
-			Params: []Param{{paramSensitiveKeys, KindString, `(?i)(password|passwd|secret|secret_?string|secret_?(access_?)?key|token|kubeconfig|private_?key|credentials?)$`,
-				"Regular expression on property and env names that hold secrets."}},
-			Check: checkPlaintextSecrets,
+			Description: "Secrets stay Pulumi secrets: Kubernetes Secret data and password/token/key/kubeconfig inputs are encrypted in the state, and containers read credentials from Secrets, not literal env values.",
+			Params:      []Param{{paramSensitiveKeys, KindString, sensitiveKeysDefault, "Regular expression on property and env names that hold secrets."}},
+			Check:       checkPlaintextSecrets,
+		},
+		{
+			Name: "stack-outputs-secret", Goal: Security, Level: Mandatory,
+			Description: "Stack outputs whose names say they hold a password, token, key or kubeconfig are Pulumi secrets, so `pulumi stack output` and the state never show them in plain text.",
+			Params:      []Param{{paramSensitiveKeys, KindString, sensitiveKeysDefault, "Regular expression on output names that hold secrets."}},
+			CheckStack:  checkStackOutputs,
 		},
 		{
 			Name: "mesh-mtls-strict", Goal: Security, Level: Mandatory,
@@ -365,9 +377,7 @@ func checkPlaintextSecrets(r Resource, c Config) []string {
 		return []string{violation(r, "cannot be checked: sensitiveKeys is not a regular expression: "+err.Error(), "fix the policy config")}
 	}
 	p := r.Properties
-	plain := func(v property.Value) bool {
-		return !v.Secret() && !v.IsComputed() && v.IsString() && v.AsString() != ""
-	}
+	plain := plaintext
 	var out []string
 	switch {
 	case isK8s(r.Type, "core", "Secret"):
@@ -392,12 +402,37 @@ func checkPlaintextSecrets(r Resource, c Config) []string {
 				}
 			}
 		}
-	case r.Type == "pulumi:pulumi:Stack" || !isKubernetes(r.Type):
-		// Top-level inputs of cloud resources, and the stack's outputs.
+	case r.Type != stackType && !isKubernetes(r.Type):
+		// Top-level inputs of cloud resources; stack-outputs-secret checks the stack's outputs.
 		for k, v := range p.AllStable {
 			if sensitiveName(re, k) && plain(v) {
 				out = append(out, violation(r, fmt.Sprintf("%s is in plain text in the Pulumi state", k),
 					"pass it as a Pulumi secret (pulumi.ToSecret, a secret config value, or the random provider's result) so it stays encrypted"))
+			}
+		}
+	}
+	return out
+}
+
+// plaintext reports whether a value is a known, non-empty string that is not a secret.
+func plaintext(v property.Value) bool {
+	return !v.Secret() && !v.IsComputed() && v.IsString() && v.AsString() != ""
+}
+
+func checkStackOutputs(rs []Resource, c Config) []Finding {
+	re, err := regexp.Compile(c.String(paramSensitiveKeys))
+	var out []Finding
+	for _, r := range rs {
+		if r.Type != stackType {
+			continue
+		}
+		if err != nil {
+			return []Finding{{r, violation(r, "cannot be checked: sensitiveKeys is not a regular expression: "+err.Error(), "fix the policy config")}}
+		}
+		for k, v := range r.Properties.AllStable {
+			if sensitiveName(re, k) && plaintext(v) {
+				out = append(out, Finding{r, violation(r, fmt.Sprintf("output %s is in plain text", k),
+					fmt.Sprintf("export it as a secret: ctx.Export(%q, pulumi.ToSecret(...)), or export the secret Output itself", k))})
 			}
 		}
 	}
