@@ -1,0 +1,37 @@
+// Command notification is the notification service: per-tenant templates and dispatch records.
+// A notification is requested through the API or by a domain event (a welcome message on
+// UserRegistered, an invoice message on InvoiceGenerated, when the tenant has that template);
+// the delivery provider reports progress back (sent, delivered).
+// Events (topic notification.events): NotificationRequested, NotificationSent,
+// DeliveryConfirmed, TemplateUpdated.
+package main
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+
+	"github.com/groundwork/groundwork/services/chassis"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+const name = "notification"
+
+func service() chassis.Service {
+	m, _ := fs.Sub(migrations, "migrations")
+	return chassis.Service{Name: name, Migrations: m, Setup: setup}
+}
+
+func setup(a *chassis.App, _ func(string) string, mux *http.ServeMux) ([]chassis.Consumer, error) {
+	s := &api{app: a}
+	mux.Handle("PUT /v1/templates/{name}", chassis.RequireTenant(chassis.Handler(s.putTemplate)))
+	mux.Handle("POST /v1/notifications", chassis.RequireTenant(chassis.Handler(s.request)))
+	mux.Handle("POST /v1/notifications/{id}/status", chassis.RequireTenant(chassis.Handler(s.report)))
+	mux.Handle("GET /v1/notifications/{id}", chassis.RequireTenant(chassis.Handler(s.get)))
+	return []chassis.Consumer{{Name: "triggers", Topics: []string{chassis.EventsTopic("identity"), chassis.EventsTopic("subscription")},
+		Handle: s.onEvent}}, nil
+}
+
+func main() { chassis.Main(service()) }

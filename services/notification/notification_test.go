@@ -1,0 +1,105 @@
+package main
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/groundwork/groundwork/services/chassis"
+	"github.com/groundwork/groundwork/services/chassis/servicetest"
+)
+
+func TestTemplateValidation(t *testing.T) {
+	tests := []struct {
+		name, tname string
+		give        templateRequest
+		want        []string
+	}{
+		{"valid email", "welcome", templateRequest{"email", "Hi {{.email}}", "Welcome"}, nil},
+		{"valid sms", "otp", templateRequest{"sms", "", "Code {{.code}}"}, nil},
+		{"email without subject", "welcome", templateRequest{"email", "", "x"}, []string{"subject"}},
+		{"bad channel and name", "Welcome!", templateRequest{"fax", "", "x"}, []string{"name", "channel"}},
+		{"unparsable", "welcome", templateRequest{"sms", "", "Hi {{.email"}, []string{"body"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var fields chassis.Problems
+			if ve, ok := tt.give.validate(tt.tname).(*chassis.ValidationError); ok {
+				fields = ve.Fields
+			}
+			if len(fields) != len(tt.want) {
+				t.Fatalf("problems %v, want %v", fields, tt.want)
+			}
+			for _, f := range tt.want {
+				if _, ok := fields[f]; !ok {
+					t.Errorf("%s not reported: %v", f, fields)
+				}
+			}
+		})
+	}
+}
+
+func TestNotificationFromEventAndDeliveryProgress(t *testing.T) {
+	h := servicetest.Start(t, service(), nil, chassis.EventsTopic("identity"), chassis.EventsTopic("subscription"))
+	if code, body := h.Do(t, "PUT", "/v1/templates/welcome", "acme",
+		templateRequest{"email", "Welcome {{.email}}", "Hello {{.email}}, your account is ready."}); code != 200 {
+		t.Fatalf("template: %d %v", code, body)
+	}
+	user := uuid.New()
+	reg, _ := chassis.NewEvent(chassis.EventsTopic("identity"), "UserRegistered", "acme", user.String(),
+		map[string]any{"user_id": user, "email": "ada@example.com"})
+	noTemplate, _ := chassis.NewEvent(chassis.EventsTopic("identity"), "UserRegistered", "other", user.String(),
+		map[string]any{"user_id": user, "email": "bob@example.com"})
+	h.Publish(t, reg, reg, noTemplate) // redelivered once; the other tenant has no welcome template
+
+	var id string
+	servicetest.Eventually(t, 10*time.Second, "welcome notification requested", func() bool {
+		var n int
+		_ = h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM dispatches`).Scan(&n)
+		if n > 0 {
+			_ = h.App.DB.QueryRow(t.Context(), `SELECT id::text FROM dispatches`).Scan(&id)
+		}
+		return n > 0
+	})
+	code, v := h.Do(t, "GET", "/v1/notifications/"+id, "acme", nil)
+	if code != 200 || v["subject"] != "Welcome ada@example.com" || v["status"] != "requested" {
+		t.Fatalf("dispatch: %d %v", code, v)
+	}
+	path := "/v1/notifications/" + id + "/status"
+	if code, _ := h.Do(t, "POST", path, "acme", map[string]string{"status": "delivered"}); code != http.StatusConflict {
+		t.Fatalf("delivered before sent: %d, want 409", code)
+	}
+	for _, st := range []string{"sent", "delivered"} {
+		if code, body := h.Do(t, "POST", path, "acme", map[string]string{"status": st}); code != 200 {
+			t.Fatalf("%s: %d %v", st, code, body)
+		}
+	}
+	if code, _ := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "missing", "recipient": "x"}); code != 404 {
+		t.Fatalf("unknown template: %d, want 404", code)
+	}
+	if code, _ := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "welcome", "recipient": "x", "data": map[string]any{}}); code != 422 {
+		t.Fatalf("data missing a template field: %d, want 422", code)
+	}
+	// Same key, one partition: once the last event is processed, so is the redelivery before it.
+	servicetest.Eventually(t, 10*time.Second, "all three deliveries handled", func() bool {
+		var n int
+		_ = h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM processed_events`).Scan(&n)
+		return n == 2
+	})
+	var n int
+	if err := h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM dispatches`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d dispatches (%v), want 1: a redelivered event must not notify twice", n, err)
+	}
+	want := map[string]int{"TemplateUpdated": 1, "NotificationRequested": 1, "NotificationSent": 1, "DeliveryConfirmed": 1}
+	got := map[string]int{}
+	for _, e := range h.Events(t, chassis.EventsTopic(name), 4) {
+		got[e.Type]++
+	}
+	for k, c := range want {
+		if got[k] != c {
+			t.Fatalf("events %v, want %v", got, want)
+		}
+	}
+}
