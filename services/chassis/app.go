@@ -66,13 +66,19 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
 	a.handler = middleware(log, a.Metrics, mux)
 	return a, nil
 }
 
-// Handler is the service's HTTP handler: its routes, /healthz, /readyz and /metrics.
+// Handler is the service's HTTP handler: its routes, /healthz and /readyz.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves /metrics; it listens on a port of its own, outside the mesh.
+func (a *App) MetricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	return mux
+}
 
 // readyz answers 200 when the database answers within a second and the service is not shutting
 // down. Kafka is not checked: commands only need the database, and the outbox holds their events
@@ -92,10 +98,11 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
 }
 
-// Serve runs the relay, the consumers and the HTTP server on ln until ctx ends, then shuts down
-// gracefully: unready first (DrainDelay, so load balancers stop sending), then in-flight
-// requests finish within ShutdownTimeout, then the relay and consumers stop and the pool closes.
-func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+// Serve runs the relay, the consumers, the API on ln and /metrics on metricsLn (if not nil)
+// until ctx ends, then shuts down gracefully: unready first (DrainDelay, so load balancers stop
+// sending), then in-flight requests finish within ShutdownTimeout, then the relay and consumers
+// stop and the pool closes.
+func (a *App) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	defer a.DB.Close()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -110,8 +117,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	msrv := &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 30 * time.Second}
+	if metricsLn != nil {
+		go func() { errc <- msrv.Serve(metricsLn) }()
+	}
 	a.Log.Info("serving", "addr", ln.Addr().String(), "config", a.Config)
 	var err error
 	select {
@@ -122,6 +133,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		time.Sleep(a.Config.DrainDelay)
 		sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownTimeout)
 		err = srv.Shutdown(sctx)
+		_ = msrv.Shutdown(sctx)
 		cancel()
 	}
 	stopBG()
@@ -154,7 +166,12 @@ func Main(svc Service) {
 		log.Error("listen", "err", err)
 		os.Exit(1)
 	}
-	if err := a.Serve(ctx, ln); err != nil {
+	mln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.MetricsPort))
+	if err != nil {
+		log.Error("listen", "err", err)
+		os.Exit(1)
+	}
+	if err := a.Serve(ctx, ln, mln); err != nil {
 		log.Error("serve", "err", err)
 		os.Exit(1)
 	}

@@ -17,7 +17,8 @@ import (
 // environment only (twelve-factor); DatabaseURL holds a password and is never logged.
 type Config struct {
 	Service         string
-	Port            int           // PORT, default 8080
+	Port            int           // PORT, default 8080: the API, /healthz and /readyz
+	MetricsPort     int           // METRICS_PORT, default 9090: /metrics, scraped outside the mesh
 	DatabaseURL     string        // DATABASE_URL, required, secret
 	KafkaBrokers    []string      // KAFKA_BROKERS, required, comma-separated host:port
 	LogLevel        slog.Level    // LOG_LEVEL: debug, info, warn, error; default info
@@ -30,15 +31,22 @@ type Config struct {
 // returns every problem at once, each naming its variable. Values of secrets never appear in
 // an error.
 func LoadConfig(service string, getenv func(string) string) (Config, error) {
-	c := Config{Service: service, Port: 8080, LogLevel: slog.LevelInfo,
+	c := Config{Service: service, Port: 8080, MetricsPort: 9090, LogLevel: slog.LevelInfo,
 		ShutdownTimeout: 20 * time.Second, DrainDelay: 5 * time.Second, RelayInterval: 200 * time.Millisecond}
 	var errs []error
-	if v := getenv("PORT"); v != "" {
-		p, err := strconv.Atoi(v)
-		if err != nil || p < 1 || p > 65535 {
-			errs = append(errs, fmt.Errorf("PORT: %q is not a port number (1-65535)", v))
+	port := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			p, err := strconv.Atoi(v)
+			if err != nil || p < 1 || p > 65535 {
+				errs = append(errs, fmt.Errorf("%s: %q is not a port number (1-65535)", name, v))
+			}
+			*dst = p
 		}
-		c.Port = p
+	}
+	port("PORT", &c.Port)
+	port("METRICS_PORT", &c.MetricsPort)
+	if c.Port == c.MetricsPort {
+		errs = append(errs, fmt.Errorf("METRICS_PORT: %d is also PORT; metrics need a port of their own", c.MetricsPort))
 	}
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -87,7 +95,7 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 // LogValue keeps the database URL, which holds a password, out of logs.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("service", c.Service), slog.Int("port", c.Port),
+		slog.String("service", c.Service), slog.Int("port", c.Port), slog.Int("metrics_port", c.MetricsPort),
 		slog.String("kafka_brokers", strings.Join(c.KafkaBrokers, ",")),
 		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout))
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -282,4 +283,59 @@ func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
 	}
 	proxy.Restore()
 	eventually(t, 10*time.Second, "readyz 200 after the database is back", func() bool { return status("/readyz") == http.StatusOK })
+}
+
+func TestShutdownFinishesInFlightRequestsAndTurnsUnreadyFirst(t *testing.T) {
+	db := chassistest.Database(t)
+	started := make(chan struct{})
+	svc := Service{Name: "svc", Setup: func(_ *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
+		mux.Handle("GET /slow", Handler(func(*http.Request) (int, any, error) {
+			close(started)
+			time.Sleep(700 * time.Millisecond)
+			return http.StatusOK, map[string]string{"done": "yes"}, nil
+		}))
+		return nil, nil
+	}}
+	cfg := Config{Service: "svc", DatabaseURL: db, KafkaBrokers: []string{"127.0.0.1:1"},
+		DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 5 * time.Second, RelayInterval: time.Second}
+	a, err := New(context.Background(), svc, cfg, func(string) string { return "" }, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln, nil) }()
+
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	<-started
+	cancel() // SIGTERM
+	time.Sleep(100 * time.Millisecond)
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatalf("readyz during the drain delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while draining: %d, want 503", resp.StatusCode)
+	}
+	if code := <-slow; code != http.StatusOK {
+		t.Fatalf("in-flight request got %d, want 200", code)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 }

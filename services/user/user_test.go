@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -86,6 +87,22 @@ func TestProfileLifecycle(t *testing.T) {
 	}
 	if code, _ := h.Do(t, "GET", "/v1/profiles/not-a-uuid", "acme", nil); code != 422 {
 		t.Fatalf("bad id: %d, want 422", code)
+	}
+
+	resp, err := http.Get(h.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, series := range []string{`http_requests_total{code="200",method="PUT",route="PUT /v1/profiles/{id}"} 1`,
+		`events_consumed_total{consumer="user.registrations",result="duplicate"} 1`, "outbox_events_published_total"} {
+		if !strings.Contains(string(metrics), series) {
+			t.Errorf("/metrics lacks %s", series)
+		}
+	}
+	if code, _ := h.Do(t, "GET", "/metrics", "", nil); code != http.StatusNotFound {
+		t.Errorf("/metrics on the API port: %d, want 404 (served on the metrics port only)", code)
 	}
 
 	want := []string{"ProfileCreated", "ProfileUpdated", "PreferenceChanged", "UserDeactivated"}

@@ -22,10 +22,11 @@ import (
 
 // Harness is a running service.
 type Harness struct {
-	URL    string
-	App    *chassis.App
-	Broker string
-	client *http.Client
+	URL        string
+	MetricsURL string
+	App        *chassis.App
+	Broker     string
+	client     *http.Client
 }
 
 // Start runs svc with env (its own settings) until the test ends. topics are the other
@@ -48,16 +49,20 @@ func Start(t testing.TB, svc chassis.Service, env map[string]string, topics ...s
 	if err != nil {
 		t.Fatal(err)
 	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	go func() { done <- a.Serve(ctx, ln, mln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("%s shut down with: %v", svc.Name, err)
 		}
 	})
-	return &Harness{URL: "http://" + ln.Addr().String(), App: a, Broker: broker,
+	return &Harness{URL: "http://" + ln.Addr().String(), MetricsURL: "http://" + mln.Addr().String(), App: a, Broker: broker,
 		client: &http.Client{Timeout: 10 * time.Second}}
 }
 
