@@ -44,6 +44,14 @@ type Registry struct {
 	URL pulumi.StringOutput
 	// Repositories maps a service name to the full repository its images go to.
 	Repositories map[string]pulumi.StringOutput
+	// Login is how the program logs in to push images. Nil: the registry takes pushes
+	// without one (a local registry) or images are built elsewhere.
+	Login *RegistryLogin
+}
+
+// RegistryLogin are push credentials; Password is always a secret.
+type RegistryLogin struct {
+	Server, Username, Password pulumi.StringOutput
 }
 
 // Network describes the network the cluster runs in.
@@ -161,9 +169,9 @@ func LabelValue(s string) string {
 }
 
 // StaticRegistry is a registry Groundwork does not create: each service's repository is the
-// registry URL followed by the service name.
-func StaticRegistry(url string, services []string) Registry {
-	r := Registry{URL: pulumi.String(url).ToStringOutput(), Repositories: map[string]pulumi.StringOutput{}}
+// registry URL followed by the service name. login is optional.
+func StaticRegistry(url string, services []string, login *RegistryLogin) Registry {
+	r := Registry{URL: pulumi.String(url).ToStringOutput(), Repositories: map[string]pulumi.StringOutput{}, Login: login}
 	for _, svc := range services {
 		r.Repositories[svc] = pulumi.String(url + "/" + svc).ToStringOutput()
 	}

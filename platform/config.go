@@ -188,6 +188,10 @@ type RegistryConfig struct {
 	// Server is the registry host and path prefix without a scheme, e.g.
 	// "registry.example.com/groundwork".
 	Server string `json:"server"`
+	// Username and Password log in to push images. Optional; Password must be set as a secret
+	// (pulumi config set --secret --path groundwork:registry.password).
+	Username string `json:"username"`
+	Password string `json:"password"`
 }
 
 // Keys of the top-level settings. Each object key is read into the Config field whose json tag
@@ -243,6 +247,10 @@ func Parse(src Source) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s: is stored in plain text; set it with `pulumi config set --secret %s < kubeconfig`", kubeconfigKey, kubeconfigKey))
 		}
 		cfg.Kubeconfig = kc
+	}
+	const registryKey = Namespace + ":registry"
+	if cfg.Registry.Password != "" && src.IsSecret != nil && !src.IsSecret(registryKey) {
+		errs = append(errs, fmt.Errorf("%s.password: is stored in plain text; set it with `pulumi config set --secret --path %s.password`", registryKey, registryKey))
 	}
 	if len(errs) > 0 {
 		// A value that did not decode would only produce confusing follow-up errors.

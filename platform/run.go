@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -150,6 +151,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Labels:                 o.Labels,
 			NodeGroups:             groups,
 			Registry:               cfg.Registry.Server,
+			RegistryLogin:          registryLogin(cfg.Registry),
 			Services:               svcs,
 			Tags:                   tags,
 			RenderTo:               cfg.Kubernetes.RenderTo,
@@ -164,6 +166,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Zones:                   e.Zones,
 			LoadBalancerAnnotations: e.LoadBalancerAnnotations,
 			Registry:                cfg.Registry.Server,
+			RegistryLogin:           registryLogin(cfg.Registry),
 			Services:                svcs,
 			RenderTo:                cfg.Kubernetes.RenderTo,
 		}
@@ -174,6 +177,19 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 	}
 	// Validate admits no other cloud; this guards a program change that forgets one.
 	return nil, fmt.Errorf("%s:cloud: %q has no implementation", Namespace, cfg.Cloud)
+}
+
+// registryLogin is the configured push login of a registry Groundwork does not create.
+func registryLogin(r RegistryConfig) *infra.RegistryLogin {
+	if r.Username == "" {
+		return nil
+	}
+	host, _, _ := strings.Cut(r.Server, "/")
+	return &infra.RegistryLogin{
+		Server:   pulumi.String(host).ToStringOutput(),
+		Username: pulumi.String(r.Username).ToStringOutput(),
+		Password: pulumi.ToSecret(pulumi.String(r.Password)).(pulumi.StringOutput),
+	}
 }
 
 // tagsOf are the ownership tags and labels of every resource of the stack.

@@ -112,6 +112,9 @@ func (c *Config) Validate() error {
 		case !registryRef.MatchString(r):
 			p.add("registry.server", "%q is not a registry host and path without scheme, e.g. \"registry.example.com/groundwork\"", r)
 		}
+		if (c.Registry.Username == "") != (c.Registry.Password == "") {
+			p.add("registry", "username and password go together: set both to push with a login, or neither")
+		}
 	}
 	return errors.Join(p...)
 }

@@ -364,6 +364,13 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": m.region, "names": names, "zoneIds": ids, "state": "available", "groupNames": []any{m.region},
 		}), nil
+	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": m.region, "userName": "AWS", "password": "eyJwYXlsb2FkIjoiZXhhbXBsZS1lY3ItdG9rZW4ifQ==",
+			"authorizationToken": "QVdTOmV5SndZWGxzYjJGa0lqb2laWGhoYlhCc1pTMWxZM0l0ZEc5clpXNGlmUT09",
+			"proxyEndpoint":      "https://" + accountID + ".dkr.ecr." + m.region + ".amazonaws.com",
+			"expiresAt":          "2026-11-22T16:00:00Z",
+		}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"accountId": accountID, "arn": "arn:aws:sts::" + accountID + ":assumed-role/ci-deployer/session",

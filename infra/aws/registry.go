@@ -18,9 +18,16 @@ const lifecycle = `{"rules":[` +
 // registry creates an ECR repository per domain service: tags immutable, images scanned on push.
 func (b *builder) registry(accountID string) (infra.Registry, error) {
 	a := b.args
+	token := ecr.GetAuthorizationTokenOutput(b.ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: pulumi.String(accountID)})
 	reg := infra.Registry{
 		URL:          pulumi.Sprintf("%s.dkr.ecr.%s.amazonaws.com", accountID, a.Region),
 		Repositories: map[string]pulumi.StringOutput{},
+		// ECR's tokens last 12 hours; each deployment asks for a fresh one.
+		Login: &infra.RegistryLogin{
+			Server:   token.ProxyEndpoint(),
+			Username: token.UserName(),
+			Password: pulumi.ToSecret(token.Password()).(pulumi.StringOutput),
+		},
 	}
 	for _, svc := range a.Services {
 		name := b.name + "-ecr-" + svc

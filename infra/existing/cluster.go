@@ -32,6 +32,8 @@ type Args struct {
 	LoadBalancerAnnotations map[string]string
 	// Registry is the registry host and path prefix images are pushed to.
 	Registry string
+	// RegistryLogin pushes to Registry. Optional.
+	RegistryLogin *infra.RegistryLogin
 	// Services are the domain services that get a repository each. Optional.
 	Services []string
 }
@@ -82,7 +84,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, fmt.Errorf("existing kubernetes provider: %w", err)
 	}
-	c.registry = infra.StaticRegistry(args.Registry, args.Services)
+	c.registry = infra.StaticRegistry(args.Registry, args.Services, args.RegistryLogin)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{"kubeconfig": c.kubeconfig}); err != nil {
 		return nil, err
 	}

@@ -61,6 +61,8 @@ type Args struct {
 	NodeGroups []infra.NodeGroup
 	// Registry is the registry host and path prefix images are pushed to.
 	Registry string
+	// RegistryLogin pushes to Registry. Optional.
+	RegistryLogin *infra.RegistryLogin
 	// Services are the domain services that get a repository each. Optional.
 	Services []string
 	Tags     infra.Tags
@@ -149,7 +151,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"loadbalancer.openstack.org/subnet-id":           net.subnets[roleAPI].ID(),
 		"loadbalancer.openstack.org/floating-network-id": pulumi.String(ext.Id),
 	}.ToStringMapOutput()
-	c.registry = infra.StaticRegistry(args.Registry, args.Services)
+	c.registry = infra.StaticRegistry(args.Registry, args.Services, args.RegistryLogin)
 	c.network = &infra.Network{
 		ID:                  net.networks[roleInternal].ID().ToStringOutput(),
 		CIDR:                args.NetworkCIDR,
