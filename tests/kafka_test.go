@@ -24,7 +24,7 @@ const (
 )
 
 var kafkaUsers = []kafka.User{
-	{Name: "identity", Namespace: "apps", Produces: []string{"identity-events"}, Consumes: []string{"tenant-events"}},
+	{Name: "identity", Namespace: "apps", Produces: []string{"identity.events"}, Consumes: []string{"tenant.events"}},
 	{Name: "analytics", Namespace: "apps", Consumes: kafka.DomainTopics},
 }
 
@@ -223,8 +223,8 @@ func TestKafkaUserMayWriteOnlyWhatItProducesAndReadOnlyWhatItConsumes(t *testing
 		}
 	}
 	want := map[string][]string{
-		"topic:identity-events:literal": {"Describe", "Write"},
-		"topic:tenant-events:literal":   {"Describe", "Read"},
+		"topic:identity.events:literal": {"Describe", "Write"},
+		"topic:tenant.events:literal":   {"Describe", "Read"},
 		"group:identity:prefix":         {"Read"},
 	}
 	if len(got) != len(want) {
@@ -297,12 +297,12 @@ func TestKafkaInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"storage size", func(a *kafka.Args) { a.StorageSize = "10GB" }, []string{`kafka: storageSize "10GB" is not a size like 10Gi`}},
 		{"memory", func(a *kafka.Args) { a.Memory = "8G" }, []string{`kafka: memory "8G" is not a size like 2Gi`}},
 		{"min isr", func(a *kafka.Args) { a.MinInSyncReplicas = 4 }, []string{"kafka: minInSyncReplicas is 4; want 1..3"}},
-		{"replication above brokers", func(a *kafka.Args) { a.Topics[0].ReplicationFactor = 5 }, []string{`kafka: topic "identity-events": replicationFactor is 5; want 1..3`}},
-		{"replication below isr", func(a *kafka.Args) { a.Topics[0].ReplicationFactor = 1 }, []string{`kafka: topic "identity-events": replicationFactor 1 is below minInSyncReplicas 2`}},
-		{"partitions", func(a *kafka.Args) { a.Topics[1].Partitions = 0 }, []string{`kafka: topic "user-events": partitions is 0; want at least 1`}},
-		{"retention", func(a *kafka.Args) { a.Topics[2].Retention = time.Second }, []string{`kafka: topic "subscription-events": retention is 1s; want at least 1m`}},
+		{"replication above brokers", func(a *kafka.Args) { a.Topics[0].ReplicationFactor = 5 }, []string{`kafka: topic "identity.events": replicationFactor is 5; want 1..3`}},
+		{"replication below isr", func(a *kafka.Args) { a.Topics[0].ReplicationFactor = 1 }, []string{`kafka: topic "identity.events": replicationFactor 1 is below minInSyncReplicas 2`}},
+		{"partitions", func(a *kafka.Args) { a.Topics[1].Partitions = 0 }, []string{`kafka: topic "user.events": partitions is 0; want at least 1`}},
+		{"retention", func(a *kafka.Args) { a.Topics[2].Retention = time.Second }, []string{`kafka: topic "subscription.events": retention is 1s; want at least 1m`}},
 		{"topic name", func(a *kafka.Args) { a.Topics[0].Name = "Identity Events" }, []string{`kafka: topic name "Identity Events" is not allowed`}},
-		{"duplicate topic", func(a *kafka.Args) { a.Topics[1].Name = a.Topics[0].Name }, []string{`kafka: topic "identity-events" is declared twice`}},
+		{"duplicate topic", func(a *kafka.Args) { a.Topics[1].Name = a.Topics[0].Name }, []string{`kafka: topic "identity.events" is declared twice`}},
 		{"unknown produced topic", func(a *kafka.Args) { a.Users[0].Produces = []string{"orders"} }, []string{`kafka: user "identity" produces "orders", which is not one of the topics`}},
 		{"unknown consumed topic", func(a *kafka.Args) { a.Users[0].Consumes = []string{"orders"} }, []string{`kafka: user "identity" consumes "orders", which is not one of the topics`}},
 		{"duplicate user", func(a *kafka.Args) { a.Users[1].Name = "identity" }, []string{`kafka: user "identity" is declared twice`}},

@@ -165,8 +165,8 @@ func TestKafkaMSKTopicsAndACLsGoThroughThePinnedKafkaProvider(t *testing.T) {
 		slices.Sort(got[k])
 	}
 	want := map[string][]string{
-		"User:identity Topic:identity-events:Literal": {"Describe", "Write"},
-		"User:identity Topic:tenant-events:Literal":   {"Describe", "Read"},
+		"User:identity Topic:identity.events:Literal": {"Describe", "Write"},
+		"User:identity Topic:tenant.events:Literal":   {"Describe", "Read"},
 		"User:identity Group:identity:Prefixed":       {"Read"},
 		"User:analytics Group:analytics:Prefixed":     {"Read"},
 	}

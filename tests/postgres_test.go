@@ -85,8 +85,8 @@ func TestPostgresDevIsOneInstancePerService(t *testing.T) {
 		}
 	}
 	u := m.byName(t, cnpgClusterType, "postgres-user-profile")
-	if db := propStr(get(u.Inputs, "spec.bootstrap.initdb.database")); db != "user_profile" {
-		t.Errorf("database name = %q; want user_profile (no quoting needed)", db)
+	if db, owner := propStr(get(u.Inputs, "spec.bootstrap.initdb.database")), propStr(get(u.Inputs, "spec.bootstrap.initdb.owner")); db != "user_profile_db" || owner != "user_profile_app" {
+		t.Errorf("database/owner = %q/%q; want user_profile_db/user_profile_app (no quoting, no reserved word)", db, owner)
 	}
 	if len(m.ofType(cnpgBackupType)) != 0 {
 		t.Error("scheduled backups without a store")
@@ -202,8 +202,8 @@ func TestPostgresEndpointHidesWhereTheDatabaseRuns(t *testing.T) {
 			host := awaitOutput(t, e.Host).Value
 			port := awaitOutput(t, e.Port).Value
 			db := awaitOutput(t, e.Database).Value
-			if h, _ := host.(string); !strings.HasSuffix(h, tt.wantHost) || port != 5432 || db != "identity" {
-				t.Errorf("endpoint = %v:%v/%v; want host ending %s, 5432, identity", host, port, db, tt.wantHost)
+			if h, _ := host.(string); !strings.HasSuffix(h, tt.wantHost) || port != 5432 || db != "identity_db" {
+				t.Errorf("endpoint = %v:%v/%v; want host ending %s, 5432, identity_db", host, port, db, tt.wantHost)
 			}
 		})
 	}
@@ -242,6 +242,9 @@ func TestPostgresRDSIsPrivateEncryptedAndHAInProd(t *testing.T) {
 				}
 				if !in["password"].IsSecret() {
 					t.Errorf("%s: master password is not a secret", db.Name)
+				}
+				if u, db := propStr(in["username"]), propStr(in["dbName"]); !strings.HasSuffix(u, "_app") || !strings.HasSuffix(db, "_db") {
+					t.Errorf("%s: username/dbName = %s/%s; want suffixes that keep a service named user off the reserved word", db, u, db)
 				}
 				if propStr(in["dbSubnetGroupName"]) == "" {
 					t.Errorf("%s: no DB subnet group", db.Name)

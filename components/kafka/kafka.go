@@ -27,12 +27,12 @@ const (
 
 // DomainTopics are the event topics of the product brief, one per bounded context.
 var DomainTopics = []string{
-	"identity-events",
-	"user-events",
-	"subscription-events",
-	"notification-events",
-	"analytics-events",
-	"tenant-events",
+	"identity.events",
+	"user.events",
+	"subscription.events",
+	"notification.events",
+	"analytics.events",
+	"tenant.events",
 }
 
 // Topic is one Kafka topic.

@@ -55,7 +55,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	for _, d := range args.Databases {
 		cluster := d.Name + "-pg"
 		owner := cluster + "-owner"
-		user := sqlName(d.Name)
+		user := roleName(d.Name)
 		l := labels(args.Tags, d.Name)
 		password, err := newPassword(ctx, name+"-"+d.Name+"-password", p)
 		if err != nil {
@@ -84,7 +84,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			},
 			"affinity": args.affinity(),
 			"bootstrap": pulumi.Map{"initdb": pulumi.Map{
-				"database": pulumi.String(user),
+				"database": pulumi.String(dbName(d.Name)),
 				"owner":    pulumi.String(user),
 				"secret":   pulumi.Map{"name": pulumi.String(owner)},
 			}},

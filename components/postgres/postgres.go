@@ -33,7 +33,7 @@ const Port = 5432
 // Database is one service's database.
 type Database struct {
 	// Name is the service name (required, a DNS label of at most 40 characters). The
-	// database and its owner are named after it, with '-' turned into '_'.
+	// database is <name>_db and its owner <name>_app, with '-' turned into '_'.
 	Name string
 	// Namespace is the service's namespace, where its credentials Secret is written (required).
 	Namespace string
@@ -276,8 +276,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return p, nil
 }
 
-// sqlName is a service name as a PostgreSQL identifier: no quoting needed.
-func sqlName(service string) string { return strings.ReplaceAll(service, "-", "_") }
+// dbName and roleName turn a service name into PostgreSQL identifiers that need no quoting and
+// are never reserved words: the seed's "user" service would otherwise be named USER, which
+// PostgreSQL and RDS refuse.
+func dbName(service string) string   { return strings.ReplaceAll(service, "-", "_") + "_db" }
+func roleName(service string) string { return strings.ReplaceAll(service, "-", "_") + "_app" }
 
 // newPassword generates a password without characters RDS or URIs reject; the random
 // provider keeps it secret.
@@ -295,9 +298,9 @@ func newPassword(ctx *pulumi.Context, name string, parent pulumi.Resource) (pulu
 // clientSecret writes a service's connection details into its namespace and returns its
 // Endpoint.
 func clientSecret(ctx *pulumi.Context, name string, d Database, host pulumi.StringOutput, port pulumi.IntOutput, password pulumi.StringOutput, labels pulumi.StringMap, parent pulumi.Resource) (database.Endpoint, error) {
-	user := sqlName(d.Name)
+	user, db := roleName(d.Name), dbName(d.Name)
 	secretName := d.Name + "-postgres"
-	uri := pulumi.ToSecret(pulumi.Sprintf("postgresql://%s:%s@%s:%d/%s?sslmode=require", user, password, host, port, user)).(pulumi.StringOutput)
+	uri := pulumi.ToSecret(pulumi.Sprintf("postgresql://%s:%s@%s:%d/%s?sslmode=require", user, password, host, port, db)).(pulumi.StringOutput)
 	if _, err := corev1.NewSecret(ctx, name+"-"+d.Name+"-client", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(secretName), Namespace: pulumi.String(d.Namespace), Labels: labels,
@@ -306,7 +309,7 @@ func clientSecret(ctx *pulumi.Context, name string, d Database, host pulumi.Stri
 		StringData: pulumi.StringMap{
 			database.KeyHost:     host,
 			database.KeyPort:     pulumi.Sprintf("%d", port),
-			database.KeyDatabase: pulumi.String(user),
+			database.KeyDatabase: pulumi.String(db),
 			database.KeyUsername: pulumi.String(user),
 			database.KeyPassword: password,
 			database.KeyURI:      uri,
@@ -317,7 +320,7 @@ func clientSecret(ctx *pulumi.Context, name string, d Database, host pulumi.Stri
 	return database.Endpoint{
 		Host:            host,
 		Port:            port,
-		Database:        pulumi.String(user).ToStringOutput(),
+		Database:        pulumi.String(db).ToStringOutput(),
 		SecretName:      pulumi.String(secretName).ToStringOutput(),
 		SecretNamespace: d.Namespace,
 		TLS:             true,

@@ -44,7 +44,7 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 		if err != nil {
 			return err
 		}
-		user := sqlName(d.Name)
+		user := roleName(d.Name)
 		db, err := rds.NewInstance(ctx, name+"-"+d.Name, &rds.InstanceArgs{
 			Engine:                  pulumi.String("postgres"),
 			EngineVersion:           pulumi.String(r.EngineVersion),
@@ -54,7 +54,7 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			MaxAllocatedStorage:     pulumi.Int(4 * r.AllocatedStorage),
 			StorageType:             pulumi.String("gp3"),
 			StorageEncrypted:        pulumi.Bool(true),
-			DbName:                  pulumi.String(user),
+			DbName:                  pulumi.String(dbName(d.Name)),
 			Username:                pulumi.String(user),
 			Password:                password,
 			Port:                    pulumi.Int(Port),
