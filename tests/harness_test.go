@@ -279,6 +279,19 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("primaryEndpointAddress", fmt.Sprintf("master.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
 		set("readerEndpointAddress", fmt.Sprintf("replica.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
 		set("memberClusters", []any{group + "-001", group + "-002"})
+	case "tls:index/privateKey:PrivateKey":
+		body := base64.StdEncoding.EncodeToString([]byte(fakeID("", name+"key", 64)))
+		set("privateKeyPem", "-----BEGIN RSA PRIVATE KEY-----\n"+body+"\n-----END RSA PRIVATE KEY-----\n")
+		set("privateKeyPemPkcs8", "-----BEGIN PRIVATE KEY-----\n"+body+"\n-----END PRIVATE KEY-----\n")
+		set("publicKeyPem", "-----BEGIN PUBLIC KEY-----\n"+base64.StdEncoding.EncodeToString([]byte(fakeID("", name+"pub", 64)))+"\n-----END PUBLIC KEY-----\n")
+		set("publicKeyFingerprintSha256", "SHA256:"+fakeID("", name+"fp", 43))
+		id = fakeID("", name, 40)
+	case "tls:index/selfSignedCert:SelfSignedCert":
+		set("certPem", "-----BEGIN CERTIFICATE-----\n"+base64.StdEncoding.EncodeToString([]byte(fakeID("", name+"cert", 64)))+"\n-----END CERTIFICATE-----\n")
+		set("validityStartTime", "2026-11-22T04:16:00Z")
+		set("validityEndTime", "2031-11-21T04:16:00Z")
+		set("readyForRenewal", false)
+		id = fmt.Sprint(int(fakeID("", name, 2)[0]) * 7919)
 	case "kafka:index/topic:Topic":
 		id = str("name")
 	case "kafka:index/acl:Acl":

@@ -336,3 +336,46 @@ func TestKafkaInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		})
 	}
 }
+
+func TestKafkaClientsTrustTheClusterCAThePlatformOwns(t *testing.T) {
+	m := runKafka(t, kafkaProdArgs())
+	k := m.byName(t, kafkaType, "kafka-events")
+	if v := get(k.Inputs, "spec.clusterCa.generateCertificateAuthority"); !v.IsBool() || v.BoolValue() {
+		t.Errorf("clusterCa.generateCertificateAuthority = %v; want false (the CA comes from Pulumi)", v)
+	}
+	cert := m.byName(t, secretType, "kafka-cluster-ca-cert")
+	key := m.byName(t, secretType, "kafka-cluster-ca-key")
+	for _, tt := range []struct {
+		r          Recorded
+		name, anno string
+	}{{cert, "events-cluster-ca-cert", "strimzi.io/ca-cert-generation"}, {key, "events-cluster-ca", "strimzi.io/ca-key-generation"}} {
+		if propStr(get(tt.r.Inputs, "metadata.name")) != tt.name || propStr(get(tt.r.Inputs, "metadata.namespace")) != "kafka" {
+			t.Errorf("CA secret %s is %v/%v; Strimzi reads kafka/%s", tt.r.Name, get(tt.r.Inputs, "metadata.namespace"), get(tt.r.Inputs, "metadata.name"), tt.name)
+		}
+		labels := get(tt.r.Inputs, "metadata.labels").ObjectValue()
+		annos := get(tt.r.Inputs, "metadata.annotations").ObjectValue()
+		if labels["strimzi.io/cluster"].StringValue() != "events" || labels["strimzi.io/kind"].StringValue() != "Kafka" || annos[resource.PropertyKey(tt.anno)].StringValue() != "0" {
+			t.Errorf("CA secret %s labels %v annotations %v", tt.r.Name, labels, annos)
+		}
+		if !m.dependsOn(k, secretType, tt.r.Name) {
+			t.Errorf("the Kafka cluster may start before %s exists (Strimzi would make its own CA)", tt.r.Name)
+		}
+	}
+	sd := get(key.Inputs, "stringData")
+	if !sd.IsSecret() && !sd.ObjectValue()["ca.key"].IsSecret() {
+		t.Error("the CA private key is not a Pulumi secret")
+	}
+	pem := propStr(m.ofType("tls:index/selfSignedCert:SelfSignedCert")[0].Outputs["certPem"])
+	client := get(m.byName(t, secretType, "kafka-client-identity").Inputs, "stringData")
+	for client.IsSecret() {
+		client = client.SecretValue().Element
+	}
+	if got := propStr(client.ObjectValue()[kafka.KeyCACert]); got == "" || got != pem {
+		t.Errorf("client ca.crt = %q; want the cluster CA certificate", got)
+	}
+	var keys []string
+	for _, r := range m.ofType("tls:index/privateKey:PrivateKey") {
+		keys = append(keys, strings.Split(propStr(r.Outputs["privateKeyPemPkcs8"]), "\n")[1])
+	}
+	assertNoPlaintext(t, m, keys)
+}

@@ -140,6 +140,9 @@ const (
 	KeySASLMechanism    = "sasl.mechanism"
 	KeyUsername         = "username"
 	KeyPassword         = "password"
+	// KeyCACert is the PEM CA certificate to trust (in-cluster only: MSK's brokers present
+	// certificates from a public CA).
+	KeyCACert = "ca.crt"
 )
 
 // Kafka is the event backbone.

@@ -189,7 +189,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			}
 		}
 		// The service gets its credentials once MSK accepts them.
-		client, err := newClientSecret(ctx, name, args, u, cluster.BootstrapBrokersSaslScram, password, k, pulumi.DependsOn([]pulumi.Resource{assoc}))
+		client, err := newClientSecret(ctx, name, args, u, cluster.BootstrapBrokersSaslScram, password, nil, k, pulumi.DependsOn([]pulumi.Resource{assoc}))
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/chart"
@@ -49,6 +50,11 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	}
 	afterOperator := pulumi.DependsOn([]pulumi.Resource{operator})
 
+	ca, caSecrets, err := newClusterCA(ctx, name, args, k)
+	if err != nil {
+		return err
+	}
+
 	rackAware := args.Brokers > 1 && len(args.Zones) > 1
 	kafkaSpec := pulumi.Map{
 		"listeners": pulumi.Array{pulumi.Map{
@@ -76,8 +82,11 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			"kafka": kafkaSpec,
 			// The topic and user operators reconcile KafkaTopic and KafkaUser objects.
 			"entityOperator": pulumi.Map{"topicOperator": pulumi.Map{}, "userOperator": pulumi.Map{}},
+			// The cluster CA is ours (newClusterCA), so its certificate can reach every
+			// client namespace.
+			"clusterCa": pulumi.Map{"generateCertificateAuthority": pulumi.Bool(false)},
 		}},
-	}, pulumi.Parent(k), afterOperator)
+	}, pulumi.Parent(k), pulumi.DependsOn(append([]pulumi.Resource{operator}, caSecrets...)))
 	if err != nil {
 		return fmt.Errorf("kafka cluster: %w", err)
 	}
@@ -156,7 +165,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		}, pulumi.Parent(k), afterCluster); err != nil {
 			return fmt.Errorf("kafka user %s: %w", u.Name, err)
 		}
-		client, err := newClientSecret(ctx, name, args, u, k.BootstrapServers, password, k)
+		client, err := newClientSecret(ctx, name, args, u, k.BootstrapServers, password, ca, k)
 		if err != nil {
 			return err
 		}
@@ -178,20 +187,26 @@ func newPassword(ctx *pulumi.Context, name string, parent pulumi.Resource) (pulu
 }
 
 // newClientSecret writes what a service needs to connect into its own namespace.
-func newClientSecret(ctx *pulumi.Context, name string, args Args, u User, bootstrap, password pulumi.StringOutput, parent pulumi.Resource, opts ...pulumi.ResourceOption) (Client, error) {
+// caCert is the PEM CA clients must trust, or nil where the brokers' certificates chain to a
+// public CA (MSK).
+func newClientSecret(ctx *pulumi.Context, name string, args Args, u User, bootstrap, password pulumi.StringOutput, caCert pulumi.StringInput, parent pulumi.Resource, opts ...pulumi.ResourceOption) (Client, error) {
 	c := Client{SecretName: u.Name + "-kafka", SecretNamespace: u.Namespace}
+	data := pulumi.StringMap{
+		KeyBootstrapServers: bootstrap,
+		KeySecurityProtocol: pulumi.String("SASL_SSL"),
+		KeySASLMechanism:    pulumi.String("SCRAM-SHA-512"),
+		KeyUsername:         pulumi.String(u.Name),
+		KeyPassword:         password,
+	}
+	if caCert != nil {
+		data[KeyCACert] = caCert
+	}
 	if _, err := corev1.NewSecret(ctx, name+"-client-"+u.Name, &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(c.SecretName), Namespace: pulumi.String(u.Namespace), Labels: args.labels(),
 		},
-		Type: pulumi.String("Opaque"),
-		StringData: pulumi.StringMap{
-			KeyBootstrapServers: bootstrap,
-			KeySecurityProtocol: pulumi.String("SASL_SSL"),
-			KeySASLMechanism:    pulumi.String("SCRAM-SHA-512"),
-			KeyUsername:         pulumi.String(u.Name),
-			KeyPassword:         password,
-		},
+		Type:       pulumi.String("Opaque"),
+		StringData: data,
 	}, append([]pulumi.ResourceOption{pulumi.Parent(parent)}, opts...)...); err != nil {
 		return Client{}, fmt.Errorf("kafka client secret %s: %w", u.Name, err)
 	}
@@ -311,4 +326,62 @@ func (a Args) clusterLabels() pulumi.StringMap {
 	l := a.labels()
 	l["strimzi.io/cluster"] = pulumi.String(a.ClusterName)
 	return l
+}
+
+// CAValidity is how long the cluster CA certificate is valid; Pulumi renews it on the first
+// update in its last CARenewal.
+const (
+	CAValidity = 5 * 365 * 24 // hours
+	CARenewal  = 90 * 24      // hours
+)
+
+// newClusterCA makes the cluster CA that signs the brokers' certificates, as the two Secrets
+// Strimzi reads when it does not generate the CA itself, and returns its certificate.
+func newClusterCA(ctx *pulumi.Context, name string, args Args, k *Kafka) (pulumi.StringOutput, []pulumi.Resource, error) {
+	key, err := tls.NewPrivateKey(ctx, name+"-cluster-ca", &tls.PrivateKeyArgs{
+		Algorithm: pulumi.String("RSA"),
+		RsaBits:   pulumi.Int(4096),
+	}, pulumi.Parent(k), pulumi.AdditionalSecretOutputs([]string{"privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"}))
+	if err != nil {
+		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca key: %w", err)
+	}
+	cert, err := tls.NewSelfSignedCert(ctx, name+"-cluster-ca", &tls.SelfSignedCertArgs{
+		PrivateKeyPem:       key.PrivateKeyPem,
+		IsCaCertificate:     pulumi.Bool(true),
+		ValidityPeriodHours: pulumi.Int(CAValidity),
+		EarlyRenewalHours:   pulumi.Int(CARenewal),
+		AllowedUses:         pulumi.ToStringArray([]string{"cert_signing", "crl_signing", "digital_signature", "key_encipherment"}),
+		Subject: &tls.SelfSignedCertSubjectArgs{
+			CommonName:   pulumi.String("cluster-ca " + args.ClusterName),
+			Organization: pulumi.String("groundwork"),
+		},
+	}, pulumi.Parent(k))
+	if err != nil {
+		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca certificate: %w", err)
+	}
+	meta := func(secret, generation string) *metav1.ObjectMetaArgs {
+		l := args.clusterLabels()
+		l["strimzi.io/kind"] = pulumi.String("Kafka")
+		return &metav1.ObjectMetaArgs{
+			Name: pulumi.String(args.ClusterName + secret), Namespace: pulumi.String(args.Namespace), Labels: l,
+			Annotations: pulumi.StringMap{generation: pulumi.String("0")},
+		}
+	}
+	certSecret, err := corev1.NewSecret(ctx, name+"-cluster-ca-cert", &corev1.SecretArgs{
+		Metadata:   meta("-cluster-ca-cert", "strimzi.io/ca-cert-generation"),
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{KeyCACert: cert.CertPem},
+	}, pulumi.Parent(k))
+	if err != nil {
+		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca cert secret: %w", err)
+	}
+	keySecret, err := corev1.NewSecret(ctx, name+"-cluster-ca-key", &corev1.SecretArgs{
+		Metadata:   meta("-cluster-ca", "strimzi.io/ca-key-generation"),
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{"ca.key": pulumi.ToSecret(key.PrivateKeyPemPkcs8).(pulumi.StringOutput)},
+	}, pulumi.Parent(k))
+	if err != nil {
+		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca key secret: %w", err)
+	}
+	return cert.CertPem, []pulumi.Resource{certSecret, keySecret}, nil
 }
