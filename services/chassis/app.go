@@ -55,7 +55,7 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 	a.Consumers = consumers
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if a.DB, err = Connect(cctx, cfg.DatabaseURL); err != nil {
+	if a.DB, err = Connect(cctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
 		return nil, err
 	}
 	if err := Migrate(ctx, a.DB, svc.Name, svc.Migrations); err != nil {

@@ -25,6 +25,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s: in-flight requests get this long
 	DrainDelay      time.Duration // DRAIN_DELAY, default 5s: unready before closing, so endpoints update
 	RelayInterval   time.Duration // OUTBOX_POLL_INTERVAL, default 200ms
+	DBMaxConns      int           // DB_MAX_CONNS, default 10: connections per replica
 }
 
 // LoadConfig reads the common settings of service from getenv (os.Getenv in production) and
@@ -32,7 +33,7 @@ type Config struct {
 // an error.
 func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	c := Config{Service: service, Port: 8080, MetricsPort: 9090, LogLevel: slog.LevelInfo,
-		ShutdownTimeout: 20 * time.Second, DrainDelay: 5 * time.Second, RelayInterval: 200 * time.Millisecond}
+		ShutdownTimeout: 20 * time.Second, DrainDelay: 5 * time.Second, RelayInterval: 200 * time.Millisecond, DBMaxConns: 10}
 	var errs []error
 	port := func(name string, dst *int) {
 		if v := getenv(name); v != "" {
@@ -42,6 +43,13 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 			}
 			*dst = p
 		}
+	}
+	if v := getenv("DB_MAX_CONNS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 200 {
+			errs = append(errs, fmt.Errorf("DB_MAX_CONNS: %q must be an integer from 2 to 200", v))
+		}
+		c.DBMaxConns = n
 	}
 	port("PORT", &c.Port)
 	port("METRICS_PORT", &c.MetricsPort)

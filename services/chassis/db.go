@@ -20,10 +20,14 @@ var chassisMigrations embed.FS
 
 // Connect opens a pool to url and waits, up to ctx's deadline, for the database to answer, so a
 // pod that starts before its database does not crash-loop at once. Errors never repeat the URL.
-func Connect(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// maxConns 0 keeps pgx's default.
+func Connect(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, errors.New("database: DATABASE_URL cannot be parsed (value not shown)")
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = int32(maxConns)
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 10 * time.Second

@@ -39,7 +39,7 @@ func testPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	pool, err := Connect(ctx, url)
+	pool, err := Connect(ctx, url, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func Start(t testing.TB, svc chassis.Service, env map[string]string, topics ...s
 	db := chassistest.Database(t)
 	broker := chassistest.Kafka(t, 2, append([]string{chassis.EventsTopic(svc.Name), chassis.ProgressTopic(svc.Name)}, topics...)...)
 	cfg := chassis.Config{Service: svc.Name, DatabaseURL: db, KafkaBrokers: []string{broker},
-		ShutdownTimeout: 5 * time.Second, RelayInterval: 20 * time.Millisecond}
+		ShutdownTimeout: 5 * time.Second, RelayInterval: 20 * time.Millisecond, DBMaxConns: 10}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = chassis.NewLogger(testWriter{t}, slog.LevelDebug, svc.Name)
