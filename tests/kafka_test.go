@@ -311,6 +311,9 @@ func TestKafkaInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"msk brokers per zone", func(a *kafka.Args) {
 			a.Mode, a.Network, a.Brokers, a.Topics = kafka.ModeMSK, &infra.Network{}, 4, kafka.Topics(3, 3, time.Hour)
 		}, []string{"kafka: brokers is 4; MSK wants a multiple of the 3 zones"}},
+		{"msk in one zone", func(a *kafka.Args) {
+			a.Mode, a.Network, a.Zones = kafka.ModeMSK, &infra.Network{}, []string{"eu-west-1a"}
+		}, []string{"kafka: mode msk needs at least 2 zones; have [eu-west-1a]"}},
 		{"every problem at once", func(a *kafka.Args) { a.Brokers, a.StorageClass = 0, "" }, []string{"kafka: brokers is 0", "kafka: storageClass is empty"}},
 	}
 	for _, tt := range tests {

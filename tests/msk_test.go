@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/groundwork/groundwork/components/kafka"
 	"github.com/groundwork/groundwork/components/kafka/admin"
@@ -185,6 +186,9 @@ func TestKafkaMSKSecretsStaySecret(t *testing.T) {
 		if !v.Inputs["secretString"].IsSecret() {
 			t.Errorf("%s secretString is not a secret", v.Name)
 		}
+	}
+	for _, r := range m.ofType(secretType) {
+		strictDecode(t, r, &corev1.Secret{})
 	}
 	c := m.byName(t, secretType, "kafka-client-identity")
 	if !inputIsSecret(c.Inputs, "stringData.password") || !m.dependsOn(c, "aws:msk/singleScramSecretAssociation:SingleScramSecretAssociation", "kafka-user-identity") {

@@ -168,6 +168,9 @@ func TestPostgresCredentialsStaySecretEndToEnd(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m, pg := runPostgres(t, args)
 			assertNoPlaintext(t, m, m.secretStrings(t))
+			for _, r := range m.ofType(secretType) {
+				strictDecode(t, r, &corev1.Secret{})
+			}
 			c := m.byName(t, secretType, "postgres-identity-client")
 			if propStr(get(c.Inputs, "metadata.namespace")) != "apps" || propStr(get(c.Inputs, "metadata.name")) != "identity-postgres" {
 				t.Errorf("client secret at %v/%v; want apps/identity-postgres", get(c.Inputs, "metadata.namespace"), get(c.Inputs, "metadata.name"))

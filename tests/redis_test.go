@@ -113,6 +113,7 @@ func TestRedisEachClientNamespaceGetsTheSameEndpoint(t *testing.T) {
 					t.Errorf("endpoint in %s = %s tls %v secret %v/%v", ns, host, e.TLS, e.SecretNamespace, awaitOutput(t, e.SecretName).Value)
 				}
 				s := m.byName(t, secretType, "redis-client-"+ns)
+				strictDecode(t, s, &corev1.Secret{})
 				if !inputIsSecret(s.Inputs, "stringData.password") || !inputIsSecret(s.Inputs, "stringData.uri") {
 					t.Errorf("client secret in %s holds the password outside a Pulumi secret", ns)
 				}

@@ -85,8 +85,8 @@ type MSKArgs struct {
 type Args struct {
 	// Mode is ModeInCluster (default) or ModeMSK.
 	Mode string
-	// Namespace holds the operator, the Kafka cluster and the users' password Secrets
-	// (required; created by the caller). In ModeMSK it holds the admin credentials.
+	// Namespace holds the operator, the Kafka cluster, its CA and the users' password Secrets
+	// (required in-cluster; created by the caller). Unused in ModeMSK.
 	Namespace string
 	// ClusterName is the Kafka cluster's name; default "events".
 	ClusterName string
@@ -220,9 +220,6 @@ func (a Args) validate() error {
 	if a.Mode != ModeInCluster && a.Mode != ModeMSK {
 		bad("kafka: mode %q is not supported; allowed: %s, %s", a.Mode, ModeInCluster, ModeMSK)
 	}
-	if !dnsLabel.MatchString(a.Namespace) {
-		bad("kafka: namespace %q is not a DNS label (lowercase letters, digits and '-')", a.Namespace)
-	}
 	if !dnsLabel.MatchString(a.ClusterName) || len(a.ClusterName) > 40 {
 		bad("kafka: clusterName %q is not a DNS label of at most 40 characters", a.ClusterName)
 	}
@@ -230,6 +227,9 @@ func (a Args) validate() error {
 		bad("kafka: brokers is %d; want at least 1", a.Brokers)
 	}
 	if a.Mode == ModeInCluster {
+		if !dnsLabel.MatchString(a.Namespace) {
+			bad("kafka: namespace %q is not a DNS label (lowercase letters, digits and '-')", a.Namespace)
+		}
 		if a.Controllers < 1 || a.Controllers%2 == 0 {
 			bad("kafka: controllers is %d; want an odd number (1, 3 or 5) so the KRaft quorum survives a minority", a.Controllers)
 		}
