@@ -135,6 +135,27 @@ func TestPostgresFewerZonesThanInstancesOnlyPrefersSpreading(t *testing.T) {
 	}
 }
 
+func TestPostgresDatabaseStorageOverridesTheDefault(t *testing.T) {
+	dbs := []postgres.Database{{Name: "identity", Namespace: "apps", StorageSize: "100Gi"}, {Name: "tenant", Namespace: "apps"}}
+	in := pgDevArgs()
+	in.Databases = dbs
+	m, _ := runPostgres(t, in)
+	for name, want := range map[string]string{"postgres-identity": "100Gi", "postgres-tenant": "5Gi"} {
+		if got := propStr(get(m.byName(t, cnpgClusterType, name).Inputs, "spec.storage.size")); got != want {
+			t.Errorf("%s storage = %q; want %s", name, got, want)
+		}
+	}
+	rds := pgRDSArgs(false)
+	rds.Databases = dbs
+	m, _ = runPostgres(t, rds)
+	for name, want := range map[string]float64{"postgres-identity": 100, "postgres-tenant": 20} {
+		r := m.byName(t, rdsInstanceType, name)
+		if got := r.Inputs["allocatedStorage"].NumberValue(); got != want || r.Inputs["maxAllocatedStorage"].NumberValue() != 4*want {
+			t.Errorf("%s allocated/max storage = %v/%v; want %v/%v", name, got, r.Inputs["maxAllocatedStorage"], want, 4*want)
+		}
+	}
+}
+
 func TestPostgresInstallsTheOperatorBeforeClusters(t *testing.T) {
 	m, _ := runPostgres(t, pgProdArgs())
 	c := m.ofType(chartType)
@@ -312,6 +333,9 @@ func TestPostgresInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"database starts with digit", pgDevArgs, func(a *postgres.Args) { a.Databases = []postgres.Database{{Name: "1st", Namespace: "apps"}} }, []string{`postgres: database name "1st" must start with a letter`}},
 		{"duplicate database", pgDevArgs, func(a *postgres.Args) { a.Databases = append(a.Databases, pgDatabases[0]) }, []string{`postgres: database "identity" is declared twice`}},
 		{"database namespace", pgDevArgs, func(a *postgres.Args) { a.Databases = []postgres.Database{{Name: "identity"}} }, []string{`postgres: database "identity": namespace "" is not a DNS label`}},
+		{"database storage", pgDevArgs, func(a *postgres.Args) {
+			a.Databases = []postgres.Database{{Name: "identity", Namespace: "apps", StorageSize: "10 GB"}}
+		}, []string{`postgres: database "identity": storageSize "10 GB" is not a size like 10Gi`}},
 		{"backup path", pgProdArgs, func(a *postgres.Args) { a.Backup.DestinationPath = "/backups" }, []string{`postgres: backup.destinationPath "/backups" is not an s3://<bucket>/<prefix> path`}},
 		{"backup credentials", pgProdArgs, func(a *postgres.Args) { a.Backup.CredentialsSecret = "" }, []string{`postgres: backup.credentialsSecret "" is not a Secret name`}},
 		{"backup retention", pgProdArgs, func(a *postgres.Args) { a.Backup.RetentionPolicy = "30 days" }, []string{`postgres: backup.retentionPolicy "30 days" is not a duration like 30d`}},

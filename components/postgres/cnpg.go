@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -75,7 +76,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			"primaryUpdateStrategy": pulumi.String("unsupervised"),
 			"enableSuperuserAccess": pulumi.Bool(false),
 			"storage": pulumi.Map{
-				"size":         pulumi.String(args.StorageSize),
+				"size":         pulumi.String(cmp.Or(d.StorageSize, args.StorageSize)),
 				"storageClass": pulumi.String(args.StorageClass),
 			},
 			"resources": pulumi.Map{

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -37,6 +38,25 @@ type Database struct {
 	Name string
 	// Namespace is the service's namespace, where its credentials Secret is written (required).
 	Namespace string
+	// StorageSize, e.g. "10Gi", overrides Args.StorageSize for this database in the cluster;
+	// on RDS the instance gets at least this much. Empty keeps the component's size.
+	StorageSize string
+}
+
+// storageGiB is a size like 10Gi in whole GiB, rounded up.
+func storageGiB(size string) int {
+	m := quantity.FindStringSubmatch(size)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(size, "Mi"), "Gi"), "Ti"))
+	switch m[1] {
+	case "Mi":
+		return (n + 1023) / 1024
+	case "Ti":
+		return n * 1024
+	}
+	return n
 }
 
 // Backup sends base backups and WAL to an S3-compatible object store (in-cluster only).
@@ -242,6 +262,9 @@ func (a Args) validate() error {
 		seen[d.Name] = true
 		if !dnsLabel.MatchString(d.Namespace) {
 			bad("postgres: database %q: namespace %q is not a DNS label", d.Name, d.Namespace)
+		}
+		if d.StorageSize != "" && !quantity.MatchString(d.StorageSize) {
+			bad("postgres: database %q: storageSize %q is not a size like 10Gi (Mi, Gi or Ti)", d.Name, d.StorageSize)
 		}
 	}
 	return errors.Join(errs...)
