@@ -115,6 +115,9 @@ func TestKafkaProdSpreadsThreeBrokersAcrossZonesRackAware(t *testing.T) {
 		if n := propNum(get(p.Inputs, "spec.replicas")); n != 3 {
 			t.Errorf("%s pool replicas = %v; want 3", pool, n)
 		}
+		if propStr(get(p.Inputs, "spec.resources.limits.cpu")) == "" || propStr(get(p.Inputs, "spec.resources.limits.memory")) == "" {
+			t.Errorf("%s pool limits = %v; want cpu and memory capped", pool, get(p.Inputs, "spec.resources.limits"))
+		}
 		if got := propStr(get(p.Inputs, "spec.storage.class")); got != "gp3" {
 			t.Errorf("%s pool storage class = %q; want the cluster's gp3", pool, got)
 		}
@@ -296,6 +299,7 @@ func TestKafkaInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"storage class", func(a *kafka.Args) { a.StorageClass = "" }, []string{"kafka: storageClass is empty"}},
 		{"storage size", func(a *kafka.Args) { a.StorageSize = "10GB" }, []string{`kafka: storageSize "10GB" is not a size like 10Gi`}},
 		{"memory", func(a *kafka.Args) { a.Memory = "8G" }, []string{`kafka: memory "8G" is not a size like 2Gi`}},
+		{"cpu limit", func(a *kafka.Args) { a.CPULimit = "2 cores" }, []string{`kafka: cpuLimit "2 cores" is not a CPU quantity`}},
 		{"min isr", func(a *kafka.Args) { a.MinInSyncReplicas = 4 }, []string{"kafka: minInSyncReplicas is 4; want 1..3"}},
 		{"replication above brokers", func(a *kafka.Args) { a.Topics[0].ReplicationFactor = 5 }, []string{`kafka: topic "identity.events": replicationFactor is 5; want 1..3`}},
 		{"replication below isr", func(a *kafka.Args) { a.Topics[0].ReplicationFactor = 1 }, []string{`kafka: topic "identity.events": replicationFactor 1 is below minInSyncReplicas 2`}},

@@ -103,6 +103,9 @@ func TestPostgresProdIsThreeInstancesInThreeZonesWithBackups(t *testing.T) {
 		if aff["topologyKey"].StringValue() != "topology.kubernetes.io/zone" || aff["podAntiAffinityType"].StringValue() != "required" || !aff["enablePodAntiAffinity"].BoolValue() {
 			t.Errorf("%s affinity = %v; want required anti-affinity across zones", c.Name, aff)
 		}
+		if propStr(get(c.Inputs, "spec.resources.limits.cpu")) == "" || propStr(get(c.Inputs, "spec.resources.limits.memory")) != "2Gi" {
+			t.Errorf("%s limits = %v; want cpu and memory capped", c.Name, get(c.Inputs, "spec.resources.limits"))
+		}
 		if propStr(get(c.Inputs, "spec.resources.requests.memory")) != "2Gi" || propStr(get(c.Inputs, "spec.resources.requests.cpu")) != "1" {
 			t.Errorf("%s resource requests = %v", c.Name, get(c.Inputs, "spec.resources"))
 		}
@@ -329,6 +332,7 @@ func TestPostgresInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"storage class", pgDevArgs, func(a *postgres.Args) { a.StorageClass = "" }, []string{"postgres: storageClass is empty"}},
 		{"storage size", pgDevArgs, func(a *postgres.Args) { a.StorageSize = "5G" }, []string{`postgres: storageSize "5G" is not a size like 10Gi`}},
 		{"cpu", pgDevArgs, func(a *postgres.Args) { a.CPU = "fast" }, []string{`postgres: cpu "fast" is not a CPU quantity`}},
+		{"cpu limit", pgDevArgs, func(a *postgres.Args) { a.CPULimit = "max" }, []string{`postgres: cpuLimit "max" is not a CPU quantity`}},
 		{"database name", pgDevArgs, func(a *postgres.Args) { a.Databases = []postgres.Database{{Name: "Identity", Namespace: "apps"}} }, []string{`postgres: database name "Identity" is not a DNS label`}},
 		{"database starts with digit", pgDevArgs, func(a *postgres.Args) { a.Databases = []postgres.Database{{Name: "1st", Namespace: "apps"}} }, []string{`postgres: database name "1st" must start with a letter`}},
 		{"duplicate database", pgDevArgs, func(a *postgres.Args) { a.Databases = append(a.Databases, pgDatabases[0]) }, []string{`postgres: database "identity" is declared twice`}},

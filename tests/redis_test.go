@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 
 	"github.com/groundwork/groundwork/components/redis"
 )
@@ -52,11 +53,15 @@ func TestRedisInClusterPersistsAndRequiresAPassword(t *testing.T) {
 	if c.Image != "docker.io/library/redis:8.10.2-alpine" {
 		t.Errorf("image = %q; want the pinned official image", c.Image)
 	}
-	args := strings.Join(c.Args, " ")
-	for _, want := range []string{"--requirepass $(REDIS_PASSWORD)", "--appendonly yes", "--dir /data", "--maxmemory 819mb", "--maxmemory-policy allkeys-lru"} {
-		if !strings.Contains(args, want) {
-			t.Errorf("args %q lack %q", args, want)
+	script := strings.Join(c.Command, " ")
+	for _, want := range []string{`--requirepass "$REDIS_PASSWORD"`, "--appendonly yes", "--dir /data", "--maxmemory 819mb", "--maxmemory-policy allkeys-lru",
+		"--replicaof redis-0.redis-headless.data.svc 6379"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("command %q lacks %q", script, want)
 		}
+	}
+	if c.Resources.Limits.Cpu().IsZero() || c.Resources.Limits.Memory().String() != "1Gi" {
+		t.Errorf("limits = %v; want cpu and memory capped", c.Resources.Limits)
 	}
 	if i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "REDIS_PASSWORD" }); i < 0 || c.Env[i].ValueFrom == nil || c.Env[i].ValueFrom.SecretKeyRef.Name != "redis-auth" {
 		t.Errorf("REDIS_PASSWORD does not come from the redis-auth Secret: %+v", c.Env)
@@ -79,6 +84,31 @@ func TestRedisInClusterPersistsAndRequiresAPassword(t *testing.T) {
 	}
 	for _, s := range m.ofType(secretType) {
 		strictDecode(t, s, &corev1.Secret{})
+	}
+}
+
+func TestRedisReplicasCopyThePrimaryWhichAloneServesClients(t *testing.T) {
+	args := redisInClusterArgs()
+	args.Replicas = 3
+	m, _ := runRedis(t, args)
+	var ss appsv1.StatefulSet
+	strictDecode(t, m.byName(t, statefulSetType, "redis"), &ss)
+	if *ss.Spec.Replicas != 3 {
+		t.Errorf("replicas = %d; want 3", *ss.Spec.Replicas)
+	}
+	aff := ss.Spec.Template.Spec.Affinity
+	if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 {
+		t.Errorf("copies are not kept on different nodes: %+v", aff)
+	}
+	var svc corev1.Service
+	strictDecode(t, m.byName(t, serviceType, "redis-service"), &svc)
+	if svc.Spec.Selector["statefulset.kubernetes.io/pod-name"] != "redis-0" {
+		t.Errorf("the redis Service selects %v; want the primary redis-0 only (replicas are read-only)", svc.Spec.Selector)
+	}
+	var pdb policyv1.PodDisruptionBudget
+	strictDecode(t, m.byName(t, "kubernetes:policy/v1:PodDisruptionBudget", "redis"), &pdb)
+	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || pdb.Spec.Selector.MatchLabels["app.kubernetes.io/name"] != "redis" {
+		t.Errorf("disruption budget = %+v", pdb.Spec)
 	}
 }
 
@@ -177,6 +207,8 @@ func TestRedisInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"storage size", redisInClusterArgs, func(a *redis.Args) { a.StorageSize = "2GB" }, []string{`redis: storageSize "2GB" is not a size like 2Gi`}},
 		{"memory", redisInClusterArgs, func(a *redis.Args) { a.Memory = "1Ti" }, []string{`redis: memory "1Ti" is not a size like 256Mi (Mi or Gi)`}},
 		{"cpu", redisInClusterArgs, func(a *redis.Args) { a.CPU = "-1" }, []string{`redis: cpu "-1" is not a CPU quantity`}},
+		{"replicas", redisInClusterArgs, func(a *redis.Args) { a.Replicas = 6 }, []string{"redis: replicas is 6; allowed 1..5"}},
+		{"cpu limit", redisInClusterArgs, func(a *redis.Args) { a.CPULimit = "lots" }, []string{`redis: cpuLimit "lots" is not a CPU quantity`}},
 		{"no clients", redisInClusterArgs, func(a *redis.Args) { a.ClientNamespaces = nil }, []string{"redis: clientNamespaces is empty"}},
 		{"client namespace", redisInClusterArgs, func(a *redis.Args) { a.ClientNamespaces = []string{"apps", "Apps"} }, []string{`redis: clientNamespaces has "Apps", not a DNS label`}},
 		{"duplicate client namespace", redisInClusterArgs, func(a *redis.Args) { a.ClientNamespaces = []string{"apps", "apps"} }, []string{`redis: clientNamespaces has "apps" twice`}},

@@ -106,9 +106,12 @@ type Args struct {
 	StorageClass string
 	// StorageSize is the volume per broker and controller, e.g. "20Gi"; default "10Gi".
 	StorageSize string
-	// CPU and Memory are each broker's resource requests; defaults "500m" and "2Gi".
+	// CPU and Memory are each broker's resource requests; defaults "500m" and "2Gi". Memory
+	// is also the limit.
 	CPU    string
 	Memory string
+	// CPULimit caps each broker's CPU; default "2".
+	CPULimit string
 	// Topics are the topics to create.
 	Topics []Topic
 	// Users are the services that produce or consume.
@@ -200,6 +203,9 @@ func (a Args) withDefaults() Args {
 	if a.Memory == "" {
 		a.Memory = "2Gi"
 	}
+	if a.CPULimit == "" {
+		a.CPULimit = "2"
+	}
 	if a.MSK.InstanceType == "" {
 		a.MSK.InstanceType = "kafka.m7g.large"
 	}
@@ -241,6 +247,9 @@ func (a Args) validate() error {
 		}
 		if !cpuRequest.MatchString(a.CPU) {
 			bad("kafka: cpu %q is not a CPU quantity like 500m or 2", a.CPU)
+		}
+		if !cpuRequest.MatchString(a.CPULimit) {
+			bad("kafka: cpuLimit %q is not a CPU quantity like 500m or 2", a.CPULimit)
 		}
 		if !quantity.MatchString(a.Memory) {
 			bad("kafka: memory %q is not a size like 2Gi (Mi, Gi or Ti)", a.Memory)

@@ -41,7 +41,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			"defaultImageRegistry": pulumi.String(chart.Registry(args.ImageMirror, strimziRegistry)),
 			"resources": pulumi.Map{
 				"requests": pulumi.Map{"cpu": pulumi.String("200m"), "memory": pulumi.String("384Mi")},
-				"limits":   pulumi.Map{"memory": pulumi.String("384Mi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("384Mi")},
 			},
 		},
 	}, pulumi.Parent(k))
@@ -232,6 +232,7 @@ type pool struct {
 	replicas int
 	roles    []string
 	cpu      string
+	cpuLimit string
 	memory   string
 }
 
@@ -239,11 +240,11 @@ type pool struct {
 // controller and broker pools so a broker's load never starves the quorum.
 func (a Args) pools() []pool {
 	if a.Brokers == 1 && a.Controllers == 1 {
-		return []pool{{name: "dual-role", replicas: 1, roles: []string{"controller", "broker"}, cpu: a.CPU, memory: a.Memory}}
+		return []pool{{name: "dual-role", replicas: 1, roles: []string{"controller", "broker"}, cpu: a.CPU, cpuLimit: a.CPULimit, memory: a.Memory}}
 	}
 	return []pool{
-		{name: "controller", replicas: a.Controllers, roles: []string{"controller"}, cpu: "250m", memory: "1Gi"},
-		{name: "broker", replicas: a.Brokers, roles: []string{"broker"}, cpu: a.CPU, memory: a.Memory},
+		{name: "controller", replicas: a.Controllers, roles: []string{"controller"}, cpu: "250m", cpuLimit: "1", memory: "1Gi"},
+		{name: "broker", replicas: a.Brokers, roles: []string{"broker"}, cpu: a.CPU, cpuLimit: a.CPULimit, memory: a.Memory},
 	}
 }
 
@@ -263,7 +264,7 @@ func (p pool) spec(a Args) pulumi.Map {
 		},
 		"resources": pulumi.Map{
 			"requests": pulumi.Map{"cpu": pulumi.String(p.cpu), "memory": pulumi.String(p.memory)},
-			"limits":   pulumi.Map{"memory": pulumi.String(p.memory)},
+			"limits":   pulumi.Map{"cpu": pulumi.String(p.cpuLimit), "memory": pulumi.String(p.memory)},
 		},
 	}
 	if p.replicas > 1 && len(a.Zones) > 1 {

@@ -46,6 +46,10 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 		Values: pulumi.Map{
 			"image": pulumi.Map{"repository": pulumi.String(mirrored(args.ImageMirror, operImage))},
 			"crds":  pulumi.Map{"create": pulumi.Bool(true)},
+			"resources": pulumi.Map{
+				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("200Mi")},
+				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("200Mi")},
+			},
 		},
 	}, pulumi.Parent(p))
 	if err != nil {
@@ -81,7 +85,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			},
 			"resources": pulumi.Map{
 				"requests": pulumi.Map{"cpu": pulumi.String(args.CPU), "memory": pulumi.String(args.Memory)},
-				"limits":   pulumi.Map{"memory": pulumi.String(args.Memory)},
+				"limits":   pulumi.Map{"cpu": pulumi.String(args.CPULimit), "memory": pulumi.String(args.Memory)},
 			},
 			"affinity": args.affinity(),
 			"bootstrap": pulumi.Map{"initdb": pulumi.Map{

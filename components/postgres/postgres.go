@@ -111,8 +111,11 @@ type Args struct {
 	// StorageSize is the volume per instance, e.g. "10Gi"; default "5Gi".
 	StorageSize string
 	// CPU and Memory are each instance's resource requests; defaults "250m" and "512Mi".
+	// Memory is also the limit.
 	CPU    string
 	Memory string
+	// CPULimit caps each instance's CPU; default "1".
+	CPULimit string
 	// Backup, when set, sends backups to object storage (in-cluster).
 	Backup *Backup
 	// Image is the PostgreSQL image; default DefaultImage.
@@ -162,6 +165,9 @@ func (a Args) withDefaults() Args {
 	if a.Memory == "" {
 		a.Memory = "512Mi"
 	}
+	if a.CPULimit == "" {
+		a.CPULimit = "1"
+	}
 	if a.Image == "" {
 		a.Image = DefaultImage
 	}
@@ -209,6 +215,9 @@ func (a Args) validate() error {
 		}
 		if !cpuRequest.MatchString(a.CPU) {
 			bad("postgres: cpu %q is not a CPU quantity like 250m or 2", a.CPU)
+		}
+		if !cpuRequest.MatchString(a.CPULimit) {
+			bad("postgres: cpuLimit %q is not a CPU quantity like 250m or 2", a.CPULimit)
 		}
 		if !quantity.MatchString(a.Memory) {
 			bad("postgres: memory %q is not a size like 512Mi (Mi, Gi or Ti)", a.Memory)

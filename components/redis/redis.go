@@ -16,6 +16,7 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -61,6 +62,11 @@ type Args struct {
 	Mode string
 	// Namespace holds the in-cluster Redis (required in-cluster; created by the caller).
 	Namespace string
+	// Replicas is the number of in-cluster Redis pods (1..5); default 1. Pod 0 is the
+	// primary clients use; the others are asynchronous read-only replicas on other nodes, a
+	// warm copy of the data. Nothing promotes a replica automatically (no Sentinel): while
+	// the primary is down the cache is unavailable.
+	Replicas int
 	// ClientNamespaces are the namespaces of the services that use the cache: each gets the
 	// connection Secret (at least one).
 	ClientNamespaces []string
@@ -68,10 +74,12 @@ type Args struct {
 	// (StorageClass required in-cluster; size default "2Gi").
 	StorageClass string
 	StorageSize  string
-	// CPU and Memory are the in-cluster requests; defaults "100m" and "256Mi". Redis evicts
-	// least-recently-used keys at 80% of Memory.
+	// CPU and Memory are the in-cluster requests; defaults "100m" and "256Mi". Memory is also
+	// the limit; Redis evicts least-recently-used keys at 80% of it.
 	CPU    string
 	Memory string
+	// CPULimit caps Redis's CPU; default "1" (Redis runs commands on one thread).
+	CPULimit string
 	// ImageMirror, when set, replaces the image's registry (air-gapped clusters).
 	ImageMirror string
 
@@ -114,6 +122,12 @@ func (a Args) withDefaults() Args {
 	if a.Memory == "" {
 		a.Memory = "256Mi"
 	}
+	if a.CPULimit == "" {
+		a.CPULimit = "1"
+	}
+	if a.Replicas == 0 {
+		a.Replicas = 1
+	}
 	if a.ElastiCache.NodeType == "" {
 		a.ElastiCache.NodeType = "cache.t4g.micro"
 	}
@@ -142,6 +156,12 @@ func (a Args) validate() error {
 		}
 		if !cpuRequest.MatchString(a.CPU) {
 			bad("redis: cpu %q is not a CPU quantity like 100m or 1", a.CPU)
+		}
+		if !cpuRequest.MatchString(a.CPULimit) {
+			bad("redis: cpuLimit %q is not a CPU quantity like 100m or 1", a.CPULimit)
+		}
+		if a.Replicas < 1 || a.Replicas > 5 {
+			bad("redis: replicas is %d; allowed 1..5", a.Replicas)
 		}
 		if !memory.MatchString(a.Memory) {
 			bad("redis: memory %q is not a size like 256Mi (Mi or Gi)", a.Memory)
@@ -246,9 +266,10 @@ func labels(tags infra.Tags) pulumi.StringMap {
 	return l
 }
 
-// newStatefulSet runs one Redis with append-only persistence and a password. It is a single
-// instance: a restart or a node loss makes the cache unavailable until the pod is back on its
-// volume; nothing fails over. Services must treat the cache as optional.
+// newStatefulSet runs Redis with append-only persistence and a password: a primary and
+// Args.Replicas-1 replicas. Nothing fails over: a restart or a node loss of the primary makes
+// the cache unavailable until the pod is back on its volume. Services must treat the cache as
+// optional.
 func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi.StringOutput, r *Redis) (pulumi.StringOutput, error) {
 	ns := pulumi.String(args.Namespace)
 	l := labels(args.Tags)
@@ -305,13 +326,23 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 	if _, err := appsv1.NewStatefulSet(ctx, name, &appsv1.StatefulSetArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("redis"), Namespace: ns, Labels: l},
 		Spec: &appsv1.StatefulSetSpecArgs{
-			Replicas:    pulumi.Int(1),
+			Replicas:    pulumi.Int(args.Replicas),
 			ServiceName: pulumi.String("redis-headless"),
 			Selector:    &metav1.LabelSelectorArgs{MatchLabels: selector},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{Labels: l},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
+					// Keep the copies on different nodes, so one node's loss leaves a replica.
+					Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
+						PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{&corev1.WeightedPodAffinityTermArgs{
+							Weight: pulumi.Int(100),
+							PodAffinityTerm: &corev1.PodAffinityTermArgs{
+								TopologyKey:   pulumi.String("kubernetes.io/hostname"),
+								LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+							},
+						}},
+					}},
 					SecurityContext: &corev1.PodSecurityContextArgs{
 						RunAsNonRoot:   pulumi.Bool(true),
 						RunAsUser:      pulumi.Int(999),
@@ -322,20 +353,18 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
 						Name:  pulumi.String("redis"),
 						Image: pulumi.String(mirrored(args.ImageMirror, Image)),
-						Args: pulumi.ToStringArray([]string{
-							"redis-server",
-							"--requirepass", "$(REDIS_PASSWORD)",
-							"--appendonly", "yes",
-							"--appendfsync", "everysec",
-							"--dir", "/data",
-							"--maxmemory", maxMemory,
-							"--maxmemory-policy", "allkeys-lru",
-						}),
+						// Pod 0 is the primary; the others replicate it. The password comes from
+						// the environment, never from the pod spec.
+						Command: pulumi.ToStringArray([]string{"sh", "-c", fmt.Sprintf(
+							`if [ "${HOSTNAME##*-}" = 0 ]; then set --; else set -- --replicaof %s %d; fi; `+
+								`exec redis-server --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" `+
+								`--appendonly yes --appendfsync everysec --dir /data --maxmemory %s --maxmemory-policy allkeys-lru "$@"`,
+							primaryHost(args.Namespace), Port, maxMemory)}),
 						Env:   corev1.EnvVarArray{passwordEnv, cliEnv},
 						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(Port)}},
 						Resources: &corev1.ResourceRequirementsArgs{
 							Requests: pulumi.StringMap{"cpu": pulumi.String(args.CPU), "memory": pulumi.String(args.Memory)},
-							Limits:   pulumi.StringMap{"memory": pulumi.String(args.Memory)},
+							Limits:   pulumi.StringMap{"cpu": pulumi.String(args.CPULimit), "memory": pulumi.String(args.Memory)},
 						},
 						ReadinessProbe: probe(5),
 						LivenessProbe:  probe(30),
@@ -362,11 +391,25 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 	}, pulumi.Parent(r), pulumi.DependsOn([]pulumi.Resource{auth, headless})); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis statefulset: %w", err)
 	}
+	primary := pulumi.StringMap{"statefulset.kubernetes.io/pod-name": pulumi.String("redis-0")}
+	for k, v := range selector {
+		primary[k] = v
+	}
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("redis"), Namespace: ns, Labels: l},
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: pulumi.Int(1),
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: selector},
+		},
+	}, pulumi.Parent(r)); err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("redis disruption budget: %w", err)
+	}
+	// Clients reach the primary only: replicas are read-only copies.
 	if _, err := corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("redis"), Namespace: ns, Labels: l},
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
-			Selector: selector,
+			Selector: primary,
 			Ports:    corev1.ServicePortArray{&corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(Port), TargetPort: pulumi.String("redis")}},
 		},
 	}, pulumi.Parent(r)); err != nil {
@@ -433,4 +476,9 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 		return pulumi.StringOutput{}, fmt.Errorf("redis replication group: %w", err)
 	}
 	return group.PrimaryEndpointAddress, nil
+}
+
+// primaryHost is the stable DNS name of pod 0 behind the headless Service.
+func primaryHost(namespace string) string {
+	return "redis-0.redis-headless." + namespace + ".svc"
 }
