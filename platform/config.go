@@ -55,6 +55,7 @@ type Config struct {
 	Registry   RegistryConfig    `json:"registry"`
 	Charts     ChartsConfig      `json:"charts"`
 	Images     ImagesConfig      `json:"images"`
+	Data       DataConfig        `json:"data"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.
@@ -83,6 +84,19 @@ type ImagesConfig struct {
 	// RegistryMirror is a registry host and path that mirrors every platform image, so an
 	// air-gapped cluster pulls nothing from the internet.
 	RegistryMirror string `json:"registryMirror"`
+	// Version deploys images CI built, by tag or sha256 digest, for every service; without it
+	// the program builds each service's image from its folder.
+	Version string `json:"version"`
+	// Versions pin single services' images, by tag or digest; they win over Version.
+	Versions map[string]string `json:"versions"`
+}
+
+// DataConfig is groundwork:data.
+type DataConfig struct {
+	// Managed runs PostgreSQL on RDS, Kafka on MSK and the cache on ElastiCache on aws. Other
+	// clouds have no managed equivalents and always run them in the cluster (CloudNativePG,
+	// Strimzi, Redis), so a stack keeps the setting when it switches clouds.
+	Managed bool `json:"managed"`
 }
 
 // NetworkConfig is groundwork:network.

@@ -3,15 +3,19 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/istio"
+	"github.com/groundwork/groundwork/components/kafka"
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/components/namespace"
 	"github.com/groundwork/groundwork/components/observability"
+	"github.com/groundwork/groundwork/components/postgres"
 	"github.com/groundwork/groundwork/infra"
+	"github.com/groundwork/groundwork/services"
 )
 
 // Namespaces of the platform, one per concern.
@@ -28,7 +32,7 @@ const (
 // Charts lists every chart the platform installs, for the pre-flight check of the chart source.
 func Charts() []chart.Spec {
 	var all []chart.Spec
-	for _, list := range [][]chart.Spec{observability.Charts, istio.Charts, kong.Charts} {
+	for _, list := range [][]chart.Spec{observability.Charts, istio.Charts, kong.Charts, {kafka.StrimziChart, postgres.OperatorChart}} {
 		all = append(all, list...)
 	}
 	return all
@@ -80,12 +84,20 @@ type Platform struct {
 	Observability *observability.Observability
 	Mesh          *istio.Mesh
 	Kong          *kong.Kong
+	namespaces    []pulumi.Resource
+	specs         []services.Spec
+}
+
+// ready are what a domain service waits for: its namespace, the mesh (sidecar injection), the
+// gateway (its routes) and the monitoring CRDs (its ServiceMonitor).
+func (p *Platform) ready() []pulumi.Resource {
+	return slices.Concat(p.namespaces, p.Mesh.Ready, p.Kong.Ready(), p.Observability.Ready)
 }
 
 // newPlatform installs the platform services on the cluster, in dependency order: namespaces,
 // then monitoring (its CRDs come before anything that creates a ServiceMonitor), the mesh (its
 // traces go to monitoring's tracing backend), then the API gateway inside the mesh.
-func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster) (*Platform, error) {
+func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs []services.Spec) (*Platform, error) {
 	src, err := chart.ParseSource(cfg.Charts.Source)
 	if err != nil {
 		// Validate has parsed it already; this guards a program change.
@@ -95,6 +107,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster) (*Plat
 	on := pulumi.Providers(cluster.Provider())
 	mirror := cfg.Images.RegistryMirror
 
+	plat := &Platform{specs: specs}
 	tags := tagsOf(ctx, cfg)
 	var egress []string
 	if n := cluster.Network(); n != nil {
@@ -119,6 +132,9 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster) (*Plat
 		// Only the mesh gateway reaches Kong's proxy; the API server calls its webhook.
 		{NamespaceKong, namespace.Baseline, true, []string{NamespaceIngress, NamespaceMonitoring}, []int{8080}},
 		{NamespaceServices, namespace.Restricted, true, []string{NamespaceKong, NamespaceMonitoring}, nil},
+		// The data stores: reached by the services; the API server calls CloudNativePG's webhook.
+		{NamespaceData, namespace.Baseline, false, []string{NamespaceServices, NamespaceMonitoring}, []int{9443}},
+		{NamespaceKafka, namespace.Baseline, false, []string{NamespaceServices, NamespaceMonitoring}, nil},
 	} {
 		n, err := namespace.New(ctx, "ns-"+ns.name, namespace.Args{
 			Name: ns.name, PodSecurity: ns.podSecurity, MeshInjection: ns.mesh,
@@ -130,6 +146,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster) (*Plat
 			return nil, err
 		}
 		namespaces[ns.name] = n
+		plat.namespaces = append(plat.namespaces, n)
 	}
 	in := func(names ...string) []pulumi.Resource {
 		var deps []pulumi.Resource
@@ -180,5 +197,6 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster) (*Plat
 	if err != nil {
 		return nil, err
 	}
-	return &Platform{Observability: obs, Mesh: mesh, Kong: gw}, nil
+	plat.Observability, plat.Mesh, plat.Kong = obs, mesh, gw
+	return plat, nil
 }

@@ -26,9 +26,13 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	svcs, err := services.Discover(cfg.ServicesDir)
+	specs, err := services.Load(cfg.ServicesDir)
 	if err != nil {
 		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
+	}
+	svcs := make([]string, len(specs))
+	for i, s := range specs {
+		svcs[i] = s.Name
 	}
 	src, err := chart.ParseSource(cfg.Charts.Source)
 	if err != nil {
@@ -46,8 +50,11 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	plat, err := newPlatform(ctx, cfg, cluster)
+	plat, err := newPlatform(ctx, cfg, cluster, specs)
 	if err != nil {
+		return err
+	}
+	if err := deployServices(ctx, cfg, cluster, plat, specs); err != nil {
 		return err
 	}
 

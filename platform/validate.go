@@ -10,7 +10,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/image"
 )
 
 var (
@@ -101,6 +104,16 @@ func (c *Config) Validate() error {
 	c.validateRender(&p)
 	if _, err := chart.ParseSource(c.Charts.Source); err != nil {
 		p.add("charts.source", "%v", err)
+	}
+	if c.Images.Version != "" {
+		if _, err := image.Prebuilt(pulumi.String("r"), c.Images.Version); err != nil {
+			p.add("images.version", "%v", err)
+		}
+	}
+	for _, svc := range sortedKeys(c.Images.Versions) {
+		if _, err := image.Prebuilt(pulumi.String("r"), c.Images.Versions[svc]); err != nil {
+			p.add("images.versions."+svc, "%v", err)
+		}
 	}
 	if m := c.Images.RegistryMirror; m != "" && !registryRef.MatchString(m) {
 		p.add("images.registryMirror", "%q is not a registry host and path without scheme, e.g. \"mirror.example.com/upstream\"", m)
@@ -418,4 +431,13 @@ func checkInsideAndDisjoint(p *problems, parent netip.Prefix, parentKey string, 
 			}
 		}
 	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -64,7 +64,7 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 }
 
 // allKeys is the list the unknown-key error names.
-const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, kubeconfig"
+const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, kubeconfig"
 
 func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 	tests := []struct {

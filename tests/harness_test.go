@@ -298,6 +298,16 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = strings.Join([]string{str("aclPrincipal"), str("aclHost"), str("aclOperation"), str("aclPermissionType"), str("aclResourceType"), str("aclResourceName"), str("resourcePatternTypeFilter")}, "|")
 	case "kafka:index/userScramCredential:UserScramCredential":
 		id = str("username") + "|" + str("scramMechanism")
+	case "docker:index/image:Image":
+		// The provider pushes and reports the digest the registry gave the image.
+		ref := str("imageName")
+		repo := ref
+		if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+			repo = ref[:i]
+		}
+		id = ref
+		set("repoDigest", repo+"@sha256:"+fakeID("", ref, 64))
+		set("baseImageName", ref)
 	case "kubernetes:storage.k8s.io/v1:StorageClass":
 		if md := args.Inputs["metadata"]; md.IsObject() {
 			if n := md.ObjectValue()["name"]; n.IsString() {
@@ -567,9 +577,23 @@ func tempServices(t testing.TB, names ...string) string {
 		if err := os.MkdirAll(filepath.Join(dir, n), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, n, "service.yaml"), []byte("port: 8080\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, n, "service.yaml"), []byte(minimalSpec), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return dir
 }
+
+// minimalSpec is the smallest valid service.yaml: an internal service with no data.
+const minimalSpec = `port: 8080
+metricsPort: 9090
+replicas:
+  default: {min: 1, max: 3}
+  prod: {min: 3, max: 6}
+autoscaling: {cpuTarget: 70, memoryTarget: 80}
+resources:
+  requests: {cpu: 100m, memory: 64Mi}
+  limits: {cpu: 500m, memory: 128Mi}
+timeout: 5s
+retries: 1
+`

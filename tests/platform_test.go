@@ -47,7 +47,12 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 			for _, c := range m.ofType(helmChartType) {
 				charts[c.Name] = c
 			}
-			require.ElementsMatch(t, []string{"observability", "istio-base", "istio-cni", "istio-istiod", "istio-gateway", "kong"}, mapKeys(charts))
+			want := []string{"observability", "istio-base", "istio-cni", "istio-istiod", "istio-gateway", "kong"}
+			if cfg := tt.config(t); cfg["groundwork:cloud"] != "aws" || !strings.Contains(cfg["groundwork:data"], `"managed":true`) {
+				// Data stores run in the cluster: their operators come from charts too.
+				want = append(want, "kafka-operator", "postgres-operator")
+			}
+			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
 				assert.NotContains(t, get(c.Inputs, "version").StringValue(), "latest")
@@ -88,6 +93,7 @@ func TestNamespacesCarryPodSecurityQuotaAndLimits(t *testing.T) {
 	}{
 		"monitoring": {"privileged", false}, "istio-system": {"baseline", false}, "istio-ingress": {"baseline", false},
 		"kong": {"baseline", true}, "services": {"restricted", true},
+		"data": {"baseline", false}, "kafka": {"baseline", false},
 	}
 	nss := m.ofType("kubernetes:core/v1:Namespace")
 	require.Len(t, nss, len(want))
@@ -195,7 +201,13 @@ func TestChartsComeFromTheConfiguredSource(t *testing.T) {
 		name, source string
 		want         func(spec chart.Spec) (chartRef, version, repo string)
 	}{
-		{"remote", "remote", func(s chart.Spec) (string, string, string) { return s.Name, s.Version, s.Repo }},
+		{"remote", "remote", func(s chart.Spec) (string, string, string) {
+			if strings.HasPrefix(s.Repo, "oci://") {
+				// Charts published to an OCI registry are fetched by reference.
+				return s.Repo + "/" + s.Name, s.Version, ""
+			}
+			return s.Name, s.Version, s.Repo
+		}},
 		{"folder", "dir:" + dir, func(s chart.Spec) (string, string, string) {
 			return filepath.Join(dir, s.Name+"-"+s.Version), "", ""
 		}},
@@ -214,9 +226,11 @@ func TestChartsComeFromTheConfiguredSource(t *testing.T) {
 				specs[s.Name] = s
 			}
 			for _, c := range m.ofType(helmChartType) {
-				name := strings.TrimPrefix(c.Name, "istio-")
-				if c.Name == "observability" {
-					name = "kube-prometheus-stack"
+				name := map[string]string{
+					"observability": "kube-prometheus-stack", "kafka-operator": "strimzi-kafka-operator", "postgres-operator": "cloudnative-pg",
+				}[c.Name]
+				if name == "" {
+					name = strings.TrimPrefix(c.Name, "istio-")
 				}
 				spec, ok := specs[name]
 				require.Truef(t, ok, "chart %s", c.Name)

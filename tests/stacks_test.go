@@ -61,7 +61,8 @@ func TestStackFilesRunOnBothClouds(t *testing.T) {
 				if r.Parent == "" || resource.URN(r.Parent).QualifiedType() == resource.RootStackType {
 					assert.Truef(t, strings.HasPrefix(r.Type, "groundwork:"), "%s %s is not parented under a component", r.Type, r.Name)
 				}
-				if strings.HasPrefix(r.Type, "aws:") || strings.HasPrefix(r.Type, "openstack:") {
+				if strings.HasPrefix(r.Type, "aws:eks/") || strings.HasPrefix(r.Type, "openstack:") ||
+					slices.Contains([]string{"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"}, r.Type) {
 					assert.Truef(t, isBelow(m, r, root.URN), "%s %s is not parented under the base layer", r.Type, r.Name)
 				}
 			}
@@ -253,6 +254,7 @@ var taggable = []string{
 func TestAWSTagsEveryTaggableResource(t *testing.T) {
 	cfg := stackConfig(t, "prod")
 	cfg["groundwork:servicesDir"] = tempServices(t, "identity")
+	cfg["groundwork:images"] = `{"version":"v1.4.2"}`
 	m, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err)
 	for _, typ := range taggable {
@@ -261,9 +263,10 @@ func TestAWSTagsEveryTaggableResource(t *testing.T) {
 		for _, r := range rs {
 			tags := get(r.Inputs, "tags")
 			require.Truef(t, tags.IsObject(), "%s %s has no tags", r.Type, r.Name)
-			for k, want := range map[string]string{"project": "groundwork", "stack": "prod", "owner": "platform-team", "environment": "prod", "component": "infra"} {
+			for k, want := range map[string]string{"project": "groundwork", "stack": "prod", "owner": "platform-team", "environment": "prod"} {
 				assert.Equalf(t, want, tags.ObjectValue()[resource.PropertyKey(k)].StringValue(), "%s %s tag %s", r.Type, r.Name, k)
 			}
+			assert.Containsf(t, []string{"infra", "postgres", "kafka", "redis"}, tags.ObjectValue()["component"].StringValue(), "%s %s names its component", r.Type, r.Name)
 		}
 	}
 }
@@ -282,6 +285,7 @@ func TestAWSDevUsesOneNatGatewayAndTwoZones(t *testing.T) {
 func TestAWSCreatesAnImmutableScannedRepositoryPerService(t *testing.T) {
 	cfg := stackConfig(t, "prod")
 	cfg["groundwork:servicesDir"] = tempServices(t, "identity", "tenant")
+	cfg["groundwork:images"] = `{"version":"v1.4.2"}`
 	m, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err)
 	repos := m.ofType("aws:ecr/repository:Repository")

@@ -14,6 +14,7 @@ import (
 	istiosecurity "istio.io/api/security/v1beta1"
 	istiotelemetry "istio.io/api/telemetry/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -26,12 +27,16 @@ import (
 // builtIn are the Kubernetes kinds the platform layer creates, with the k8s.io/api type each is
 // strictly decoded into.
 var builtIn = map[string]func() any{
-	"kubernetes:core/v1:Namespace":                   func() any { return &corev1.Namespace{} },
-	"kubernetes:core/v1:ResourceQuota":               func() any { return &corev1.ResourceQuota{} },
-	"kubernetes:core/v1:LimitRange":                  func() any { return &corev1.LimitRange{} },
-	"kubernetes:core/v1:Secret":                      func() any { return &corev1.Secret{} },
-	"kubernetes:core/v1:Service":                     func() any { return &corev1.Service{} },
-	"kubernetes:core/v1:ConfigMap":                   func() any { return &corev1.ConfigMap{} },
+	"kubernetes:core/v1:Namespace":      func() any { return &corev1.Namespace{} },
+	"kubernetes:core/v1:ResourceQuota":  func() any { return &corev1.ResourceQuota{} },
+	"kubernetes:core/v1:LimitRange":     func() any { return &corev1.LimitRange{} },
+	"kubernetes:core/v1:Secret":         func() any { return &corev1.Secret{} },
+	"kubernetes:core/v1:Service":        func() any { return &corev1.Service{} },
+	"kubernetes:core/v1:ConfigMap":      func() any { return &corev1.ConfigMap{} },
+	"kubernetes:core/v1:ServiceAccount": func() any { return &corev1.ServiceAccount{} },
+	"kubernetes:autoscaling/v2:HorizontalPodAutoscaler": func() any {
+		return &autoscalingv2.HorizontalPodAutoscaler{}
+	},
 	"kubernetes:apps/v1:Deployment":                  func() any { return &appsv1.Deployment{} },
 	"kubernetes:apps/v1:StatefulSet":                 func() any { return &appsv1.StatefulSet{} },
 	"kubernetes:networking.k8s.io/v1:NetworkPolicy":  func() any { return &networkingv1.NetworkPolicy{} },
@@ -59,6 +64,7 @@ var istioSpecs = map[string]func() proto.Message{
 var crdKinds = []string{
 	"kubernetes:configuration.konghq.com/v1:KongPlugin",
 	"kubernetes:configuration.konghq.com/v1:KongClusterPlugin",
+	"kubernetes:configuration.konghq.com/v1:KongConsumer",
 	"kubernetes:kafka.strimzi.io/v1:Kafka",
 	"kubernetes:kafka.strimzi.io/v1:KafkaNodePool",
 	"kubernetes:kafka.strimzi.io/v1:KafkaTopic",

@@ -159,6 +159,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	return k, ctx.RegisterResourceOutputs(k, pulumi.Map{"proxyHost": pulumi.String(k.ProxyHost)})
 }
 
+// Ready are what objects served by Kong (routes, plugins, consumers) wait for: its chart, which
+// brings the CRDs and the controller.
+func (k *Kong) Ready() []pulumi.Resource { return []pulumi.Resource{k.chart} }
+
 // ProxyHost is the cluster DNS name of the proxy Service of a Kong installed in namespace: the
 // release is named after the chart, so Helm names the Service kong-proxy. The mesh needs it
 // before Kong exists.

@@ -95,7 +95,7 @@ type Args struct {
 	Routes []Route
 	// Kong publishes the routes; required when Routes is not empty.
 	Kong *kong.Kong
-	// Timeout caps a request through the mesh, e.g. "5s"; Retries is how often an idempotent
+	// Timeout caps a request through the mesh, in seconds, e.g. "5s" or "0.5s"; Retries is how often an idempotent
 	// failure (connection refused, reset, 503) is retried.
 	Timeout string
 	Retries int
@@ -111,7 +111,8 @@ type Args struct {
 var (
 	dnsLabel = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 	quantity = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$`)
-	duration = regexp.MustCompile(`^[0-9]+(ms|s|m)$`)
+	// duration is the protobuf JSON form Istio's API takes: seconds with an optional fraction.
+	duration = regexp.MustCompile(`^[0-9]+(\.[0-9]{1,9})?s$`)
 )
 
 func (a Args) validate() error {
@@ -187,7 +188,7 @@ func (a Args) validate() error {
 		}
 	}
 	if !duration.MatchString(a.Timeout) {
-		bad("timeout %q is not a duration like 5s or 500ms", a.Timeout)
+		bad("timeout %q is not a duration in seconds like 5s or 0.5s", a.Timeout)
 	}
 	if a.Retries < 0 || a.Retries > 5 {
 		bad("retries %d: want 0-5", a.Retries)

@@ -1,0 +1,341 @@
+package platform
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/database"
+	"github.com/groundwork/groundwork/components/image"
+	"github.com/groundwork/groundwork/components/kafka"
+	"github.com/groundwork/groundwork/components/kong"
+	"github.com/groundwork/groundwork/components/microservice"
+	"github.com/groundwork/groundwork/components/postgres"
+	"github.com/groundwork/groundwork/components/redis"
+	"github.com/groundwork/groundwork/infra"
+	"github.com/groundwork/groundwork/services"
+)
+
+// Data namespaces.
+const (
+	NamespaceData  = "data"
+	NamespaceKafka = "kafka"
+)
+
+// jwtIssuer is the issuer of the identity service's tokens, which Kong verifies.
+const jwtIssuer = "groundwork-identity"
+
+// buildPlatform is the OS/architecture service images are built for.
+const buildPlatform = "linux/amd64"
+
+// dataSizing is what the environment decides about the data stores.
+type dataSizing struct {
+	brokers, pgInstances, cacheNodes int
+	kafkaStorage, pgStorage          string
+	retention                        time.Duration
+}
+
+func dataSizingFor(env string) dataSizing {
+	if env == EnvProd {
+		return dataSizing{brokers: 3, pgInstances: 3, cacheNodes: 2, kafkaStorage: "100Gi", pgStorage: "20Gi", retention: 7 * 24 * time.Hour}
+	}
+	return dataSizing{brokers: 1, pgInstances: 1, cacheNodes: 1, kafkaStorage: "10Gi", pgStorage: "5Gi", retention: 24 * time.Hour}
+}
+
+// deployServices deploys every service of services/ with what it needs: its database, its Kafka
+// user and topics, the shared cache, its image and its workload, in dependency order.
+func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat *Platform, specs []services.Spec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	src, err := chart.ParseSource(cfg.Charts.Source)
+	if err != nil {
+		return err
+	}
+	on := pulumi.Providers(cluster.Provider())
+	tags := tagsOf(ctx, cfg)
+	size := dataSizingFor(cfg.Environment)
+	mirror := cfg.Images.RegistryMirror
+	managed := cfg.Cloud == CloudAWS && cfg.Data.Managed
+
+	var dbs []postgres.Database
+	var users []kafka.User
+	partitions := map[string]int{}
+	for _, s := range specs {
+		if s.Database != nil {
+			dbs = append(dbs, postgres.Database{Name: s.Name, Namespace: NamespaceServices})
+		}
+		u := kafka.User{Name: s.Name, Namespace: NamespaceServices, Consumes: s.Topics.Consumes}
+		for _, t := range s.Topics.Produces {
+			u.Produces = append(u.Produces, t.Name)
+			partitions[t.Name] = t.Partitions
+		}
+		users = append(users, u)
+	}
+	var topics []kafka.Topic
+	for _, name := range sortedKeys(partitions) {
+		topics = append(topics, kafka.Topic{Name: name, Partitions: partitions[name], ReplicationFactor: size.brokers, Retention: size.retention})
+	}
+	after := pulumi.DependsOn(plat.namespaces)
+
+	pgArgs := postgres.Args{
+		Mode: postgres.ModeInCluster, Namespace: NamespaceData, Databases: dbs,
+		Instances: size.pgInstances, Zones: cluster.Zones(), StorageClass: cluster.StorageClass(), StorageSize: size.pgStorage,
+		ChartSource: src, ImageMirror: mirror, Network: cluster.Network(), Tags: tags,
+	}
+	kArgs := kafka.Args{
+		Mode: kafka.ModeInCluster, Namespace: NamespaceKafka, Brokers: size.brokers, MinInSyncReplicas: min(2, size.brokers),
+		Controllers: map[bool]int{false: 1, true: 3}[size.brokers > 1],
+		Zones:       cluster.Zones(), StorageClass: cluster.StorageClass(), StorageSize: size.kafkaStorage,
+		Topics: topics, Users: users, ChartSource: src, ImageMirror: mirror, Network: cluster.Network(), Tags: tags,
+	}
+	cacheArgs := redis.Args{
+		Mode: redis.ModeInCluster, Namespace: NamespaceData, ClientNamespaces: []string{NamespaceServices},
+		StorageClass: cluster.StorageClass(), ImageMirror: mirror, Network: cluster.Network(), Tags: tags,
+		ElastiCache: redis.ElastiCacheArgs{Nodes: size.cacheNodes},
+	}
+	var protect []pulumi.ResourceOption
+	if managed {
+		pgArgs.Mode, kArgs.Mode, cacheArgs.Mode = postgres.ModeRDS, kafka.ModeMSK, redis.ModeElastiCache
+		if cfg.Environment == EnvProd {
+			pgArgs.RDS = postgres.RDSArgs{MultiAZ: true, DeletionProtection: true, BackupRetentionDays: 14}
+			// A day of snapshots restores a warm cache after a failure of every node.
+			cacheArgs.ElastiCache.SnapshotRetentionDays = 1
+			// MSK and ElastiCache have no deletion protection of their own: Pulumi refuses to
+			// delete or replace them until the protection is lifted on purpose.
+			protect = append(protect, pulumi.Protect(true))
+		}
+	}
+	pg, err := postgres.New(ctx, "postgres", pgArgs, on, after)
+	if err != nil {
+		return err
+	}
+	events, err := kafka.New(ctx, "kafka", kArgs, append([]pulumi.ResourceOption{on, after}, protect...)...)
+	if err != nil {
+		return err
+	}
+	cache, err := redis.New(ctx, "redis", cacheArgs, append([]pulumi.ResourceOption{on, after}, protect...)...)
+	if err != nil {
+		return err
+	}
+	// The services' own resources (images, keys, workloads) hang below one component.
+	group := &servicesGroup{}
+	if err := ctx.RegisterComponentResource("groundwork:services:DomainServices", "services", group); err != nil {
+		return err
+	}
+	in := pulumi.Parent(group)
+	signing, err := jwtTrust(ctx, specs, plat, tags, on, in)
+	if err != nil {
+		return err
+	}
+	for _, s := range specs {
+		if err := deployService(ctx, cfg, cluster, plat, s, serviceDeps{pg: pg, events: events, cache: cache, signing: signing}, on, in); err != nil {
+			return fmt.Errorf("service %s: %w", s.Name, err)
+		}
+	}
+	return ctx.RegisterResourceOutputs(group, pulumi.Map{})
+}
+
+type servicesGroup struct {
+	pulumi.ResourceState
+}
+
+type serviceDeps struct {
+	pg      *postgres.Postgres
+	events  *kafka.Kafka
+	cache   *redis.Redis
+	signing *tls.PrivateKey
+}
+
+// jwtTrust gives the identity service its ES256 signing key, a generated secret, and makes Kong
+// trust the tokens it signs: a consumer whose JWT credential is the key's public half.
+func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags infra.Tags, opts ...pulumi.ResourceOption) (*tls.PrivateKey, error) {
+	needed := false
+	for _, s := range specs {
+		for _, r := range s.Routes {
+			needed = needed || r.Auth == "jwt"
+		}
+		for _, sec := range s.Secrets {
+			needed = needed || sec == "JWT_SIGNING_KEY"
+		}
+	}
+	if !needed {
+		return nil, nil
+	}
+	key, err := tls.NewPrivateKey(ctx, "jwt-signing", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ECDSA"), EcdsaCurve: pulumi.String("P256")}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	labels := infra.WithLabels(tags.LabelMap("kong"), map[string]string{"konghq.com/credential": "jwt"})
+	cred, err := corev1.NewSecret(ctx, "jwt-consumer-credential", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("identity-jwt"), Namespace: pulumi.String(NamespaceKong), Labels: labels},
+		StringData: pulumi.StringMap{
+			"key":            pulumi.String(jwtIssuer),
+			"algorithm":      pulumi.String("ES256"),
+			"rsa_public_key": key.PublicKeyPem,
+		},
+	}, append(opts, pulumi.DependsOn(plat.namespaces))...)
+	if err != nil {
+		return nil, err
+	}
+	_, err = apiextensions.NewCustomResource(ctx, "jwt-consumer", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("configuration.konghq.com/v1"),
+		Kind:       pulumi.String("KongConsumer"),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String("identity"), Namespace: pulumi.String(NamespaceKong),
+			Labels:      pulumi.ToStringMap(tags.LabelMap("kong")),
+			Annotations: pulumi.StringMap{"kubernetes.io/ingress.class": pulumi.String(kong.IngressClass)},
+		},
+		OtherFields: map[string]any{"username": "identity-tokens", "credentials": []string{"identity-jwt"}},
+	}, append(opts, pulumi.DependsOn([]pulumi.Resource{cred}), pulumi.DependsOn(plat.Kong.Ready()))...)
+	return key, err
+}
+
+func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat *Platform, s services.Spec, deps serviceDeps, on, parent pulumi.ResourceOption) error {
+	tags := tagsOf(ctx, cfg)
+	img, err := serviceImage(ctx, cfg, cluster, s, parent)
+	if err != nil {
+		return err
+	}
+	env := map[string]string{
+		"PORT": fmt.Sprint(s.Port), "METRICS_PORT": fmt.Sprint(s.MetricsPort),
+		"LOG_LEVEL": "info", "SERVICE_NAME": s.Name,
+		"OTEL_EXPORTER_OTLP_ENDPOINT": fmt.Sprintf("http://%s:%d", plat.Observability.TracingHost, plat.Observability.TracingPort),
+	}
+	var secretEnv []microservice.SecretEnv
+	var egress []microservice.Peer
+	after := append([]pulumi.Resource{deps.events, deps.cache}, plat.ready()...)
+	if s.Database != nil {
+		ep, ok := deps.pg.Endpoints[s.Name]
+		if !ok {
+			return fmt.Errorf("no database was made for it")
+		}
+		secretEnv = append(secretEnv, microservice.SecretEnv{Name: "DATABASE_URL", Secret: ep.SecretName, Key: database.KeyURI})
+		egress = append(egress, dataPeer(cfg, cluster, NamespaceData, postgres.Port))
+		after = append(after, deps.pg)
+	}
+	if c, ok := deps.events.Clients[s.Name]; ok {
+		for envName, key := range map[string]string{
+			"KAFKA_BROKERS": kafka.KeyBootstrapServers, "KAFKA_SECURITY_PROTOCOL": kafka.KeySecurityProtocol,
+			"KAFKA_SASL_MECHANISM": kafka.KeySASLMechanism, "KAFKA_USERNAME": kafka.KeyUsername, "KAFKA_PASSWORD": kafka.KeyPassword,
+		} {
+			secretEnv = append(secretEnv, microservice.SecretEnv{Name: envName, Secret: pulumi.String(c.SecretName), Key: key})
+		}
+		egress = append(egress, dataPeer(cfg, cluster, NamespaceKafka, 9093, 9096))
+	}
+	secretEnv = append(secretEnv, microservice.SecretEnv{Name: "REDIS_URL", Secret: pulumi.String(redis.SecretName), Key: database.KeyURI})
+	egress = append(egress, dataPeer(cfg, cluster, NamespaceData, 6379))
+	egress = append(egress, microservice.Peer{Namespace: NamespaceMonitoring, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{plat.Observability.TracingPort, 4318}})
+	for _, d := range s.DependsOn {
+		for _, o := range plat.specs {
+			if o.Name == d {
+				egress = append(egress, microservice.Peer{Namespace: NamespaceServices, PodLabels: map[string]string{"app.kubernetes.io/name": d}, Ports: []int{o.Port}})
+			}
+		}
+	}
+	for _, name := range s.Secrets {
+		if name != "JWT_SIGNING_KEY" {
+			return fmt.Errorf("secret %s: Groundwork generates JWT_SIGNING_KEY only; provide others through the service's own configuration", name)
+		}
+		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-jwt", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-jwt"), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
+			StringData: pulumi.StringMap{"signing-key": deps.signing.PrivateKeyPemPkcs8},
+		}, on, parent, pulumi.DependsOn(plat.namespaces))
+		if err != nil {
+			return err
+		}
+		env["JWT_ISSUER"] = jwtIssuer
+		secretEnv = append(secretEnv, microservice.SecretEnv{Name: name, Secret: sec.Metadata.Name().Elem(), Key: "signing-key"})
+	}
+
+	scale := s.ScaleFor(cfg.Stack)
+	var routes []microservice.Route
+	for _, r := range s.Routes {
+		plugins := []kong.Plugin{kong.RateLimiting{Second: r.RateLimit.Second, Minute: r.RateLimit.Minute, Hour: r.RateLimit.Hour, Policy: "local"}}
+		if r.Auth == "jwt" {
+			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp"}, KeyClaimName: "iss"})
+		}
+		routes = append(routes, microservice.Route{Paths: r.Paths, Plugins: plugins})
+	}
+	var callers []string
+	for _, o := range plat.specs {
+		for _, d := range o.DependsOn {
+			if d == s.Name {
+				callers = append(callers, o.Name)
+			}
+		}
+	}
+	args := microservice.Args{
+		Name: s.Name, Namespace: NamespaceServices, Image: img.Ref,
+		Port: s.Port, MetricsPort: s.MetricsPort,
+		Scale:     microservice.Scale{Min: scale.Min, Max: scale.Max},
+		CPUTarget: s.Autoscaling.CPUTarget, MemoryTarget: s.Autoscaling.MemoryTarget,
+		Resources: microservice.Resources{RequestCPU: s.Resources.RequestCPU, RequestMemory: s.Resources.RequestMemory, LimitCPU: s.Resources.LimitCPU, LimitMemory: s.Resources.LimitMemory},
+		Env:       env, SecretEnv: secretEnv, Zones: cluster.Zones(),
+		GatewayNamespace: NamespaceKong, MonitoringNamespace: NamespaceMonitoring,
+		Callers: callers, Egress: egress, Routes: routes, Kong: plat.Kong,
+		Timeout: strconv.FormatFloat(s.Timeout.Seconds(), 'f', -1, 64) + "s", Retries: s.Retries,
+		Labels: tags.LabelMap("services"),
+		After:  after,
+	}
+	_, err = microservice.New(ctx, "svc-"+s.Name, args, on, parent)
+	return err
+}
+
+// dataPeer is where a service reaches a data store: its namespace in the cluster, or the
+// network's range where the stores are managed by the cloud.
+func dataPeer(cfg *Config, cluster infra.Cluster, namespace string, ports ...int) microservice.Peer {
+	if cfg.Cloud == CloudAWS && cfg.Data.Managed && cluster.Network() != nil {
+		return microservice.Peer{CIDR: cluster.Network().CIDR, Ports: ports}
+	}
+	return microservice.Peer{Namespace: namespace, Ports: ports}
+}
+
+// serviceImage builds the service's image from its folder, or refers to the version CI built.
+func serviceImage(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, s services.Spec, opts ...pulumi.ResourceOption) (*image.Image, error) {
+	reg := cluster.Registry()
+	repo, ok := reg.Repositories[s.Name]
+	if !ok {
+		return nil, fmt.Errorf("the registry has no repository for it")
+	}
+	if v := cfg.Images.Versions[s.Name]; v != "" {
+		return image.Prebuilt(repo, v)
+	}
+	if cfg.Images.Version != "" {
+		return image.Prebuilt(repo, cfg.Images.Version)
+	}
+	if rel, err := filepath.Rel(".", s.Dir); err != nil || filepath.IsAbs(s.Dir) || strings.HasPrefix(rel, "..") {
+		return nil, fmt.Errorf("its folder %s is outside the project, the images' build context; deploy prebuilt images with %s:images.version instead", s.Dir, Namespace)
+	}
+	sources := []string{"go.mod", "go.sum", s.Dir}
+	// The shared chassis is built into every service that sits beside it.
+	if chassis := filepath.Join(filepath.Dir(s.Dir), "chassis"); isDir(chassis) {
+		sources = append(sources, chassis)
+	}
+	args := image.BuildArgs{
+		Root:       ".",
+		Dockerfile: filepath.Join(s.Dir, "Dockerfile"),
+		Sources:    sources,
+		Repository: repo,
+		Platform:   buildPlatform,
+	}
+	if l := reg.Login; l != nil {
+		args.Auth = &image.Auth{Server: l.Server, Username: l.Username, Password: l.Password}
+	}
+	return image.Build(ctx, "image-"+s.Name, args, opts...)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
