@@ -46,7 +46,7 @@ type App struct {
 // New connects to the database (waiting up to a minute for it), runs the migrations and sets up
 // the service's routes and consumers.
 func New(ctx context.Context, svc Service, cfg Config, getenv func(string) string, log *slog.Logger) (*App, error) {
-	a := &App{Config: cfg, Log: log, Metrics: NewMetrics()}
+	a := &App{Config: cfg, Log: log, Metrics: NewMetrics(), KafkaOpts: cfg.Kafka.Opts()}
 	mux := http.NewServeMux()
 	consumers, err := svc.Setup(a, getenv, mux)
 	if err != nil {

@@ -26,6 +26,7 @@ type Config struct {
 	DrainDelay      time.Duration // DRAIN_DELAY, default 5s: unready before closing, so endpoints update
 	RelayInterval   time.Duration // OUTBOX_POLL_INTERVAL, default 200ms
 	DBMaxConns      int           // DB_MAX_CONNS, default 10: connections per replica
+	Kafka           KafkaAuth     // KAFKA_SECURITY_PROTOCOL and friends; see KafkaAuth
 }
 
 // LoadConfig reads the common settings of service from getenv (os.Getenv in production) and
@@ -91,6 +92,9 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 			*dst = d
 		}
 	}
+	var kerrs []error
+	c.Kafka, kerrs = loadKafkaAuth(getenv)
+	errs = append(errs, kerrs...)
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("DRAIN_DELAY", &c.DrainDelay)
 	dur("OUTBOX_POLL_INTERVAL", &c.RelayInterval)
@@ -104,6 +108,6 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("service", c.Service), slog.Int("port", c.Port), slog.Int("metrics_port", c.MetricsPort),
-		slog.String("kafka_brokers", strings.Join(c.KafkaBrokers, ",")),
+		slog.String("kafka_brokers", strings.Join(c.KafkaBrokers, ",")), slog.String("kafka_security_protocol", c.Kafka.Protocol),
 		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout))
 }

@@ -60,3 +60,52 @@ func TestConfigNeverLogsTheDatabaseURL(t *testing.T) {
 		t.Fatalf("log line: %s", buf.String())
 	}
 }
+
+func TestLoadConfigKafkaAuth(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://u@db/x", "KAFKA_BROKERS": "k:9093"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	tests := []struct {
+		name    string
+		give    map[string]string
+		wantErr string
+		opts    int
+	}{
+		{"plaintext by default", base, "", 0},
+		{"scram over TLS", with("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "KAFKA_USERNAME", "user", "KAFKA_PASSWORD", "s3cret-pw"), "", 2},
+		{"missing credentials", with("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"), "KAFKA_USERNAME, KAFKA_PASSWORD: both required", 0},
+		{"bad mechanism", with("KAFKA_SECURITY_PROTOCOL", "SASL_SSL", "KAFKA_SASL_MECHANISM", "GSSAPI", "KAFKA_USERNAME", "u", "KAFKA_PASSWORD", "s3cret-pw"), `KAFKA_SASL_MECHANISM: "GSSAPI"`, 0},
+		{"bad protocol", with("KAFKA_SECURITY_PROTOCOL", "TLS"), `KAFKA_SECURITY_PROTOCOL: "TLS"`, 0},
+		{"bad CA", with("KAFKA_SECURITY_PROTOCOL", "SSL", "KAFKA_CA_CERT", "not pem"), "KAFKA_CA_CERT: no PEM certificate", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig("svc", envOf(tt.give))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len(c.Kafka.Opts()); n != tt.opts {
+					t.Fatalf("%d kafka options, want %d", n, tt.opts)
+				}
+				var buf bytes.Buffer
+				slog.New(slog.NewJSONHandler(&buf, nil)).Info("start", "config", c)
+				if strings.Contains(buf.String(), "s3cret-pw") {
+					t.Fatal("config log shows the Kafka password")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "s3cret-pw") {
+				t.Fatalf("got %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}

@@ -94,13 +94,18 @@ func (r *Relay) lead(ctx context.Context) error {
 		}
 	}
 	opts := append([]kgo.Opt{kgo.SeedBrokers(r.brokers...),
-		kgo.TransactionalID(r.service + "-outbox-relay"), kgo.TransactionTimeout(30 * time.Second),
+		kgo.TransactionalID(r.service + "-outbox-relay"), kgo.TransactionTimeout(30 * time.Second), kgo.RetryTimeout(10 * time.Second),
 		kgo.ProducerLinger(0)}, r.kafkaOpt...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("relay producer: %w", err)
 	}
 	defer cl.Close()
+	// Fail fast (wrong credentials, no broker): BeginTransaction would wait out the producer ID
+	// retries without looking at ctx.
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
 	if err := r.recover(ctx, cl); err != nil {
 		return err
 	}
@@ -176,7 +181,10 @@ func (r *Relay) transact(ctx context.Context, cl *kgo.Client, recs []*kgo.Record
 		return fmt.Errorf("kafka begin transaction: %w", err)
 	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		_ = cl.EndTransaction(context.WithoutCancel(ctx), kgo.TryAbort)
+		// Best effort: the next relay's producer aborts a transaction left open anyway.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		_ = cl.EndTransaction(actx, kgo.TryAbort)
+		cancel()
 		return fmt.Errorf("kafka produce: %w", err)
 	}
 	// Not ctx: cancelling an in-flight EndTxn leaves its outcome unknown.
