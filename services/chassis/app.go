@@ -107,6 +107,7 @@ func (a *App) Serve(ctx context.Context, ln, metricsLn net.Listener) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = NewRelay(a.DB, a.Config, a.Log, a.Metrics, a.KafkaOpts...).Run(bg) })
+	wg.Go(func() { housekeeping(bg, a.DB, a.Metrics, a.Log, 5*time.Second) })
 	for _, c := range a.Consumers {
 		wg.Go(func() {
 			if err := runConsumer(bg, a.DB, a.Config, c, a.Log, a.Metrics, a.KafkaOpts...); err != nil {

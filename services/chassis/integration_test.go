@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -337,5 +338,47 @@ func TestShutdownFinishesInFlightRequestsAndTurnsUnreadyFirst(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+}
+
+func TestHousekeepingPrunesPastRetentionAndReportsTheBacklog(t *testing.T) {
+	pool := testPool(t, chassistest.Database(t))
+	ctx := context.Background()
+	createItem(t, pool, "old")
+	createItem(t, pool, "recent")
+	createItem(t, pool, "pending")
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		if _, err := pool.Exec(ctx, sql, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	exec(`UPDATE outbox SET published_at = $1 WHERE event_key = 'old'`, now.Add(-OutboxRetention-time.Hour))
+	exec(`UPDATE outbox SET published_at = $1 WHERE event_key = 'recent'`, now.Add(-time.Hour))
+	exec(`INSERT INTO processed_events (consumer, event_id, processed_at) VALUES
+		('c', gen_random_uuid(), $1), ('c', gen_random_uuid(), $2)`, now.Add(-ProcessedRetention-time.Hour), now)
+
+	m := NewMetrics()
+	hctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { housekeeping(hctx, pool, m, quiet, time.Hour); close(done) }()
+	eventually(t, 5*time.Second, "pruned", func() bool {
+		var outbox, processed int
+		_ = pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM processed_events)`).Scan(&outbox, &processed)
+		return outbox == 2 && processed == 1
+	})
+	cancel()
+	<-done
+	rows, err := pool.Query(ctx, `SELECT event_key FROM outbox ORDER BY event_key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || strings.Join(keys, ",") != "pending,recent" {
+		t.Fatalf("outbox keeps %v (%v), want the pending and the recent event", keys, err)
+	}
+	if v := gaugeValue(t, m.outboxPending); v != 1 {
+		t.Fatalf("outbox_events_pending %v, want 1", v)
 	}
 }

@@ -35,7 +35,7 @@ func NewMetrics() *Metrics {
 			Name: "outbox_events_published_total", Help: "Outbox events committed to Kafka by the relay.",
 		}),
 		outboxPending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "outbox_events_pending", Help: "Outbox events not yet published, as last seen by the relay.",
+			Name: "outbox_events_pending", Help: "Outbox events not yet published (counted every 5s, also while Kafka is down).",
 		}),
 		relayErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "outbox_relay_errors_total", Help: "Relay rounds that failed and were retried.",

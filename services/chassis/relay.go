@@ -155,7 +155,6 @@ func (r *Relay) publishBatch(ctx context.Context, cl *kgo.Client) (int, error) {
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("outbox read: %w", err)
 	}
-	r.metrics.outboxPending.Set(float64(len(ids)))
 	if len(ids) == 0 {
 		return 0, nil
 	}

@@ -1,0 +1,50 @@
+package chassis
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Retention of the chassis tables. processed_events must outlive any redelivery, so it is kept
+// well beyond Kafka's default 7-day retention; published outbox rows are only kept for audit.
+const (
+	OutboxRetention    = 7 * 24 * time.Hour
+	ProcessedRetention = 30 * 24 * time.Hour
+)
+
+// housekeeping reports the outbox backlog every tick, whether or not Kafka is reachable (that
+// is when the backlog matters), and prunes rows past their retention once a minute.
+func housekeeping(ctx context.Context, pool *pgxpool.Pool, m *Metrics, log *slog.Logger, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var lastPrune time.Time
+	for {
+		var n int64
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err == nil {
+			m.outboxPending.Set(float64(n))
+		}
+		if time.Since(lastPrune) >= time.Minute {
+			if err := prune(ctx, pool, time.Now()); err != nil && ctx.Err() == nil {
+				log.Warn("pruning chassis tables failed", "err", err)
+			}
+			lastPrune = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune deletes published outbox rows and processed-event records past their retention.
+func prune(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
+	if _, err := pool.Exec(ctx, `DELETE FROM outbox WHERE published_at < $1`, now.Add(-OutboxRetention)); err != nil {
+		return err
+	}
+	_, err := pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`, now.Add(-ProcessedRetention))
+	return err
+}
