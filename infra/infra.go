@@ -35,6 +35,18 @@ type Cluster interface {
 	// Network holds the facts that managed services outside the cluster (RDS, MSK,
 	// ElastiCache) need. It is nil where Groundwork does not own the network (cloud existing).
 	Network() *Network
+	// BackupStore is an S3-compatible bucket for in-cluster database backups. It is nil where
+	// the cloud gives none (managed databases back themselves up).
+	BackupStore() *ObjectStore
+}
+
+// ObjectStore is an S3-compatible bucket with credentials scoped to it.
+type ObjectStore struct {
+	// Bucket is the bucket's name; Endpoint the S3 API's URL.
+	Bucket   pulumi.StringOutput
+	Endpoint string
+	// AccessKeyID and SecretAccessKey are secrets.
+	AccessKeyID, SecretAccessKey pulumi.StringOutput
 }
 
 // Registry is a container registry with one repository per domain service.

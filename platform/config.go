@@ -173,6 +173,9 @@ type OpenStackConfig struct {
 	ManagementAllowedCIDRs []string `json:"managementAllowedCidrs"`
 	// Labels are extra Magnum cluster-template labels; they override Groundwork's.
 	Labels map[string]string `json:"labels"`
+	// S3Endpoint is the URL of the cloud's S3-compatible object storage (Swift's s3api). With
+	// it, in-cluster databases back up to a container made for them; prod requires it.
+	S3Endpoint string `json:"s3Endpoint"`
 }
 
 // OpenStackNetworks are the three logical networks of the seed brief.

@@ -162,6 +162,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Services:               svcs,
 			Tags:                   tags,
 			RenderTo:               cfg.Kubernetes.RenderTo,
+			S3Endpoint:             o.S3Endpoint,
 			Protect:                protect,
 		})
 	case CloudExisting:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -104,6 +105,33 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 		StorageClass: cluster.StorageClass(), ImageMirror: mirror, Network: cluster.Network(), Tags: tags,
 		ElastiCache: redis.ElastiCacheArgs{Nodes: size.cacheNodes},
 	}
+	// The services' own resources (images, keys, workloads, backup credentials) hang below one
+	// component.
+	group := &servicesGroup{}
+	if err := ctx.RegisterComponentResource("groundwork:services:DomainServices", "services", group); err != nil {
+		return err
+	}
+	in := pulumi.Parent(group)
+	if store := cluster.BackupStore(); store != nil && !managed {
+		creds, err := corev1.NewSecret(ctx, "postgres-backup-credentials", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("postgres-backup"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("postgres"))},
+			StringData: pulumi.StringMap{"ACCESS_KEY_ID": store.AccessKeyID, "ACCESS_SECRET_KEY": store.SecretAccessKey},
+		}, on, in, after)
+		if err != nil {
+			return err
+		}
+		pgArgs.Backup = &postgres.Backup{
+			DestinationPath:   "s3://" + bucketName(cfg) + "/postgres",
+			EndpointURL:       store.Endpoint,
+			CredentialsSecret: "postgres-backup",
+			RetentionPolicy:   map[bool]string{false: "7d", true: "30d"}[cfg.Environment == EnvProd],
+		}
+		after = pulumi.DependsOn(append(slices.Clone(plat.namespaces), creds))
+	}
+	if cfg.Environment == EnvProd {
+		// A read replica in another zone keeps the cached data when the primary's node goes.
+		cacheArgs.Replicas = 2
+	}
 	var protect []pulumi.ResourceOption
 	if managed {
 		pgArgs.Mode, kArgs.Mode, cacheArgs.Mode = postgres.ModeRDS, kafka.ModeMSK, redis.ModeElastiCache
@@ -128,12 +156,6 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	if err != nil {
 		return err
 	}
-	// The services' own resources (images, keys, workloads) hang below one component.
-	group := &servicesGroup{}
-	if err := ctx.RegisterComponentResource("groundwork:services:DomainServices", "services", group); err != nil {
-		return err
-	}
-	in := pulumi.Parent(group)
 	signing, err := jwtTrust(ctx, specs, plat, tags, on, in)
 	if err != nil {
 		return err
@@ -339,3 +361,6 @@ func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
 }
+
+// bucketName is the backup container the OpenStack base layer makes: "<cluster>-backups".
+func bucketName(cfg *Config) string { return cfg.ClusterName + "-backups" }

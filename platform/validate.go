@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -239,6 +240,9 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 		p.add("aws.zoneCount", "%d: prod needs 3 zones or more for high availability", a.ZoneCount)
 	}
 	oneOf(p, "aws.natGateways", a.NatGateways, natLayouts)
+	if prod && !c.Data.Managed {
+		p.add("data.managed", "false in prod on aws: in-cluster databases there would have no backup store; prod runs RDS, MSK and ElastiCache (managed: true)")
+	}
 	if prod && a.NatGateways == NatSingle {
 		p.add("aws.natGateways", "%q: prod needs %q so that losing a zone does not cut the others off", a.NatGateways, NatPerZone)
 	}
@@ -315,6 +319,12 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 	}
 	oneOf(p, "openstack.networkDriver", o.NetworkDriver, networkDrivers)
+	switch u, err := url.Parse(o.S3Endpoint); {
+	case o.S3Endpoint == "" && prod:
+		p.add("openstack.s3Endpoint", "required in prod: the in-cluster databases back up to the cloud's S3-compatible object storage (e.g. \"https://object-store.example.com\")")
+	case o.S3Endpoint != "" && (err != nil || u.Scheme != "https" || u.Host == ""):
+		p.add("openstack.s3Endpoint", "%q is not an https URL", o.S3Endpoint)
+	}
 	for i, z := range o.AvailabilityZones {
 		if strings.TrimSpace(z) == "" {
 			p.add(fmt.Sprintf("openstack.availabilityZones[%d]", i), "must not be blank")

@@ -50,6 +50,7 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 		t.Run(tt.env, func(t *testing.T) {
 			cfg, err := platform.Parse(source("s", map[string]string{
 				"groundwork:cloud": "aws", "groundwork:environment": tt.env, "groundwork:owner": "team", "aws:region": "eu-west-1",
+				"groundwork:data": `{"managed":true}`,
 			}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.zones, cfg.AWS.ZoneCount)

@@ -298,6 +298,13 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		id = strings.Join([]string{str("aclPrincipal"), str("aclHost"), str("aclOperation"), str("aclPermissionType"), str("aclResourceType"), str("aclResourceName"), str("resourcePatternTypeFilter")}, "|")
 	case "kafka:index/userScramCredential:UserScramCredential":
 		id = str("username") + "|" + str("scramMechanism")
+	case "openstack:identity/ec2CredentialV3:Ec2CredentialV3":
+		set("access", fakeID("", name+"access", 32))
+		set("secret", fakeID("", name+"secret", 32))
+		set("projectId", uuid("project"))
+		set("userId", uuid("user"))
+	case "openstack:objectstorage/container:Container":
+		id = physical
 	case "docker:index/image:Image":
 		// The provider pushes and reports the digest the registry gave the image.
 		ref := str("imageName")

@@ -349,3 +349,36 @@ func TestRenderModeErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestInClusterDatabasesBackUpToTheOpenStackObjectStore(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:cloud"] = "openstack"
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	container := m.byName(t, "openstack:objectstorage/container:Container", "groundwork-prod-backups")
+	assert.True(t, get(container.Inputs, "versioning").BoolValue(), "backups are versioned")
+	creds := m.byName(t, "kubernetes:core/v1:Secret", "postgres-backup-credentials")
+	require.True(t, creds.Inputs["stringData"].IsSecret(), "the object store's keys stay secrets")
+	for _, c := range m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster") {
+		store := get(c.Inputs, "spec.backup.barmanObjectStore")
+		require.Truef(t, store.IsObject(), "%s backs up", c.Name)
+		// One prefix per database cluster, so their WAL archives never mix.
+		assert.Equal(t, "s3://groundwork-prod-backups/postgres/"+get(c.Inputs, "metadata.name").StringValue(), store.ObjectValue()["destinationPath"].StringValue())
+		assert.Equal(t, "https://object-store.example.com", store.ObjectValue()["endpointURL"].StringValue())
+	}
+	assert.NotEmpty(t, m.ofType("kubernetes:postgresql.cnpg.io/v1:ScheduledBackup"))
+}
+
+func TestProdOnAWSRunsManagedDataStores(t *testing.T) {
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	assert.Empty(t, m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster"))
+	rds := m.ofType("aws:rds/instance:Instance")
+	require.Len(t, rds, 6, "one database per service that declares one")
+	for _, db := range rds {
+		assert.True(t, get(db.Inputs, "multiAz").BoolValue(), db.Name)
+		assert.True(t, get(db.Inputs, "deletionProtection").BoolValue(), db.Name)
+	}
+	assert.Len(t, m.ofType("aws:msk/cluster:Cluster"), 1)
+	assert.Len(t, m.ofType("aws:elasticache/replicationGroup:ReplicationGroup"), 1)
+}

@@ -97,8 +97,15 @@ func TestRedisReplicasCopyThePrimaryWhichAloneServesClients(t *testing.T) {
 		t.Errorf("replicas = %d; want 3", *ss.Spec.Replicas)
 	}
 	aff := ss.Spec.Template.Spec.Affinity
-	if aff == nil || aff.PodAntiAffinity == nil || len(aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) != 1 {
-		t.Errorf("copies are not kept on different nodes: %+v", aff)
+	if aff == nil || aff.PodAntiAffinity == nil {
+		t.Fatalf("copies are not kept apart: %+v", aff)
+	}
+	var keys []string
+	for _, term := range aff.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+		keys = append(keys, term.PodAffinityTerm.TopologyKey)
+	}
+	if !slices.Equal(keys, []string{"topology.kubernetes.io/zone", "kubernetes.io/hostname"}) {
+		t.Errorf("copies are not kept in different zones, then nodes: %v", keys)
 	}
 	var svc corev1.Service
 	strictDecode(t, m.byName(t, serviceType, "redis-service"), &svc)

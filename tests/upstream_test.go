@@ -70,6 +70,7 @@ var crdKinds = []string{
 	"kubernetes:kafka.strimzi.io/v1:KafkaTopic",
 	"kubernetes:kafka.strimzi.io/v1:KafkaUser",
 	"kubernetes:postgresql.cnpg.io/v1:Cluster",
+	"kubernetes:postgresql.cnpg.io/v1:ScheduledBackup",
 }
 
 func TestEveryKubernetesObjectMatchesItsUpstreamAPI(t *testing.T) {

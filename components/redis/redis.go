@@ -333,15 +333,25 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 				Metadata: &metav1.ObjectMetaArgs{Labels: l},
 				Spec: &corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
-					// Keep the copies on different nodes, so one node's loss leaves a replica.
+					// Keep the copies in different zones where there are several, and on different
+					// nodes always, so one zone's or node's loss leaves a replica.
 					Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-						PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{&corev1.WeightedPodAffinityTermArgs{
-							Weight: pulumi.Int(100),
-							PodAffinityTerm: &corev1.PodAffinityTermArgs{
-								TopologyKey:   pulumi.String("kubernetes.io/hostname"),
-								LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+						PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{
+							&corev1.WeightedPodAffinityTermArgs{
+								Weight: pulumi.Int(100),
+								PodAffinityTerm: &corev1.PodAffinityTermArgs{
+									TopologyKey:   pulumi.String("topology.kubernetes.io/zone"),
+									LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+								},
 							},
-						}},
+							&corev1.WeightedPodAffinityTermArgs{
+								Weight: pulumi.Int(50),
+								PodAffinityTerm: &corev1.PodAffinityTermArgs{
+									TopologyKey:   pulumi.String("kubernetes.io/hostname"),
+									LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
+								},
+							},
+						},
 					}},
 					SecurityContext: &corev1.PodSecurityContextArgs{
 						RunAsNonRoot:   pulumi.Bool(true),

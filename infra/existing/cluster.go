@@ -117,3 +117,6 @@ func (c *Cluster) Zones() []string { return c.args.Zones }
 
 // Network implements infra.Cluster: nil, as Groundwork does not own this cluster's network.
 func (c *Cluster) Network() *infra.Network { return nil }
+
+// BackupStore implements infra.Cluster: nil, as no bucket is made for in-cluster backups here.
+func (c *Cluster) BackupStore() *infra.ObjectStore { return nil }

@@ -69,6 +69,9 @@ type Args struct {
 	// RenderTo writes the cluster's Kubernetes objects as YAML to this folder instead of
 	// applying them. Optional.
 	RenderTo string
+	// S3Endpoint is the URL of the cloud's S3-compatible object storage API (Swift's s3api).
+	// Optional: with it, a versioned container and credentials for backups are made.
+	S3Endpoint string
 	// Protect retains volumes when their claims are deleted.
 	Protect bool
 }
@@ -84,6 +87,7 @@ type Cluster struct {
 	registry     infra.Registry
 	zones        []string
 	network      *infra.Network
+	backups      *infra.ObjectStore
 }
 
 var _ infra.Cluster = (*Cluster)(nil)
@@ -158,6 +162,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		PrivateSubnetIDs:    pulumi.StringArray{net.subnets[roleInternal].ID()}.ToStringArrayOutput(),
 		NodeSecurityGroupID: net.groups["nodes"].ID().ToStringOutput(),
 	}
+	if args.S3Endpoint != "" {
+		if c.backups, err = b.backupStore(); err != nil {
+			return nil, fmt.Errorf("openstack backup store: %w", err)
+		}
+	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"clusterName": c.name,
 		"kubeconfig":  c.kubeconfig,
@@ -202,3 +211,6 @@ type builder struct {
 func (b *builder) opts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append([]pulumi.ResourceOption{pulumi.Parent(b.parent)}, extra...)
 }
+
+// BackupStore implements infra.Cluster.
+func (c *Cluster) BackupStore() *infra.ObjectStore { return c.backups }
