@@ -87,7 +87,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	for _, name := range sortedKeys(partitions) {
 		topics = append(topics, kafka.Topic{Name: name, Partitions: partitions[name], ReplicationFactor: size.brokers, Retention: size.retention})
 	}
-	after := pulumi.DependsOn(plat.namespaces)
+	after := slices.Clone(plat.namespaces)
 
 	pgArgs := postgres.Args{
 		Mode: postgres.ModeInCluster, Namespace: NamespaceData, Databases: dbs,
@@ -116,7 +116,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 		creds, err := corev1.NewSecret(ctx, "postgres-backup-credentials", &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("postgres-backup"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("postgres"))},
 			StringData: pulumi.StringMap{"ACCESS_KEY_ID": store.AccessKeyID, "ACCESS_SECRET_KEY": store.SecretAccessKey},
-		}, on, in, after)
+		}, on, in, pulumi.DependsOn(after))
 		if err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 			CredentialsSecret: "postgres-backup",
 			RetentionPolicy:   map[bool]string{false: "7d", true: "30d"}[cfg.Environment == EnvProd],
 		}
-		after = pulumi.DependsOn(append(slices.Clone(plat.namespaces), creds))
+		after = append(after, creds)
 	}
 	if cfg.Environment == EnvProd {
 		// A read replica in another zone keeps the cached data when the primary's node goes.
@@ -144,15 +144,16 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 			protect = append(protect, pulumi.Protect(true))
 		}
 	}
-	pg, err := postgres.New(ctx, "postgres", pgArgs, on, after)
+	pgArgs.After, kArgs.After, cacheArgs.After = after, after, after
+	pg, err := postgres.New(ctx, "postgres", pgArgs, on)
 	if err != nil {
 		return err
 	}
-	events, err := kafka.New(ctx, "kafka", kArgs, append([]pulumi.ResourceOption{on, after}, protect...)...)
+	events, err := kafka.New(ctx, "kafka", kArgs, append([]pulumi.ResourceOption{on}, protect...)...)
 	if err != nil {
 		return err
 	}
-	cache, err := redis.New(ctx, "redis", cacheArgs, append([]pulumi.ResourceOption{on, after}, protect...)...)
+	cache, err := redis.New(ctx, "redis", cacheArgs, append([]pulumi.ResourceOption{on}, protect...)...)
 	if err != nil {
 		return err
 	}
@@ -247,11 +248,17 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		after = append(after, deps.pg)
 	}
 	if c, ok := deps.events.Clients[s.Name]; ok {
-		for envName, key := range map[string]string{
+		keys := map[string]string{
 			"KAFKA_BROKERS": kafka.KeyBootstrapServers, "KAFKA_SECURITY_PROTOCOL": kafka.KeySecurityProtocol,
 			"KAFKA_SASL_MECHANISM": kafka.KeySASLMechanism, "KAFKA_USERNAME": kafka.KeyUsername, "KAFKA_PASSWORD": kafka.KeyPassword,
-		} {
-			secretEnv = append(secretEnv, microservice.SecretEnv{Name: envName, Secret: pulumi.String(c.SecretName), Key: key})
+		}
+		if !(cfg.Cloud == CloudAWS && cfg.Data.Managed) {
+			// In the cluster, Strimzi's brokers present a certificate of the platform's own CA;
+			// MSK's are signed by a public CA the image already trusts.
+			keys["KAFKA_CA_CERT"] = kafka.KeyCACert
+		}
+		for _, envName := range sortedKeys(keys) {
+			secretEnv = append(secretEnv, microservice.SecretEnv{Name: envName, Secret: pulumi.String(c.SecretName), Key: keys[envName]})
 		}
 		egress = append(egress, dataPeer(cfg, cluster, NamespaceKafka, 9093, 9096))
 	}

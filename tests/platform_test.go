@@ -64,6 +64,14 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 			} {
 				assert.Truef(t, m.waitsFor(charts[order[0]], charts[order[1]]), "%s must wait for %s", order[0], order[1])
 			}
+			// Every chart waits for the namespace it installs into.
+			nsOf := map[string]string{"observability": "ns-monitoring", "istio-istiod": "ns-istio-system", "istio-gateway": "ns-istio-ingress",
+				"kong": "ns-kong", "kafka-operator": "ns-kafka", "postgres-operator": "ns-data"}
+			for chartName, ns := range nsOf {
+				if c, ok := charts[chartName]; ok {
+					assert.Truef(t, m.waitsFor(c, m.byName(t, "groundwork:platform:Namespace", ns)), "%s must wait for %s", chartName, ns)
+				}
+			}
 			mtls := m.byName(t, "kubernetes:security.istio.io/v1:PeerAuthentication", "istio-mtls")
 			assert.Equal(t, "STRICT", get(mtls.Inputs, "spec.mtls.mode").StringValue())
 			assert.Equal(t, "istio-system", get(mtls.Inputs, "metadata.namespace").StringValue(), "mesh-wide: the root namespace")

@@ -83,6 +83,9 @@ type MSKArgs struct {
 // Args configure the Kafka component. Plain values shape the graph; the Network's IDs are
 // Outputs known once the base layer exists.
 type Args struct {
+	// After are resources every object of the component waits for, e.g. its namespace. A
+	// component's own dependencies do not reach its children, so they are passed here.
+	After []pulumi.Resource
 	// Mode is ModeInCluster (default) or ModeMSK.
 	Mode string
 	// Namespace holds the operator, the Kafka cluster, its CA and the users' password Secrets
@@ -151,6 +154,7 @@ const (
 // Kafka is the event backbone.
 type Kafka struct {
 	pulumi.ResourceState
+	after []pulumi.Resource
 
 	// BootstrapServers is the comma-separated bootstrap list for SASL/SCRAM over TLS.
 	BootstrapServers pulumi.StringOutput `pulumi:"bootstrapServers"`
@@ -336,7 +340,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
-	k := &Kafka{Clients: map[string]Client{}}
+	k := &Kafka{Clients: map[string]Client{}, after: args.After}
 	if err := ctx.RegisterComponentResource("groundwork:platform:Kafka", name, k, opts...); err != nil {
 		return nil, err
 	}
@@ -392,3 +396,9 @@ func sortedUnique(s []string) []string {
 // adminUser is the platform's own Kafka identity where topics and ACLs are managed through the
 // Kafka API (MSK).
 const adminUser = "groundwork-admin"
+
+// child is the option every object of the component is created with: parented to it, and
+// waiting for what the component waits for.
+func (k *Kafka) child() pulumi.ResourceOption {
+	return pulumi.Composite(pulumi.Parent(k), pulumi.DependsOn(k.after))
+}

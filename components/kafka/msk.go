@@ -30,7 +30,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		EnableKeyRotation:    pulumi.Bool(true),
 		DeletionWindowInDays: pulumi.Int(30),
 		Tags:                 args.Tags.Map("kafka", name+"-key"),
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka kms key: %w", err)
 	}
@@ -45,7 +45,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			SecurityGroups: pulumi.StringArray{net.NodeSecurityGroupID},
 		}},
 		Tags: args.Tags.Map("kafka", name+"-sg"),
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka security group: %w", err)
 	}
@@ -62,7 +62,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			"allow.everyone.if.no.acl.found=false",
 			"super.users=User:" + adminUser,
 		}, "\n")),
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka msk configuration: %w", err)
 	}
@@ -93,7 +93,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		},
 		ConfigurationInfo: &msk.ClusterConfigurationInfoArgs{Arn: cfg.Arn, Revision: cfg.LatestRevision},
 		Tags:              args.Tags.Map("kafka", clusterName),
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka msk cluster: %w", err)
 	}
@@ -111,21 +111,21 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			KmsKeyId:             key.Arn,
 			RecoveryWindowInDays: pulumi.Int(7),
 			Tags:                 args.Tags.Map("kafka", user),
-		}, pulumi.Parent(k))
+		}, k.child())
 		if err != nil {
 			return pulumi.StringOutput{}, nil, fmt.Errorf("kafka user %s secret: %w", user, err)
 		}
 		version, err := secretsmanager.NewSecretVersion(ctx, name+"-user-"+user, &secretsmanager.SecretVersionArgs{
 			SecretId:     secret.ID(),
 			SecretString: pulumi.ToSecret(pulumi.Sprintf(`{"username":%q,"password":"%s"}`, user, password)).(pulumi.StringOutput),
-		}, pulumi.Parent(k))
+		}, k.child())
 		if err != nil {
 			return pulumi.StringOutput{}, nil, fmt.Errorf("kafka user %s secret version: %w", user, err)
 		}
 		assoc, err := msk.NewSingleScramSecretAssociation(ctx, name+"-user-"+user, &msk.SingleScramSecretAssociationArgs{
 			ClusterArn: cluster.Arn,
 			SecretArn:  secret.Arn,
-		}, pulumi.Parent(k), pulumi.DependsOn([]pulumi.Resource{version}))
+		}, k.child(), pulumi.DependsOn([]pulumi.Resource{version}))
 		if err != nil {
 			return pulumi.StringOutput{}, nil, fmt.Errorf("kafka user %s association: %w", user, err)
 		}
@@ -144,11 +144,11 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		SASLMechanism: pulumi.String("scram-sha512"),
 		SASLUsername:  pulumi.String(adminUser),
 		SASLPassword:  adminPassword,
-	}, pulumi.Parent(k), pulumi.DependsOn([]pulumi.Resource{adminAssoc}))
+	}, k.child(), pulumi.DependsOn([]pulumi.Resource{adminAssoc}))
 	if err != nil {
 		return fmt.Errorf("kafka provider: %w", err)
 	}
-	asAdmin := []pulumi.ResourceOption{pulumi.Parent(k), pulumi.Provider(provider), pulumi.DependsOn([]pulumi.Resource{adminAssoc})}
+	asAdmin := []pulumi.ResourceOption{k.child(), pulumi.Provider(provider), pulumi.DependsOn([]pulumi.Resource{adminAssoc})}
 
 	for _, t := range args.Topics {
 		if _, err := admin.NewTopic(ctx, name+"-topic-"+t.Name, &admin.TopicArgs{

@@ -44,7 +44,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("384Mi")},
 			},
 		},
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka operator: %w", err)
 	}
@@ -86,7 +86,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			// client namespace.
 			"clusterCa": pulumi.Map{"generateCertificateAuthority": pulumi.Bool(false)},
 		}},
-	}, pulumi.Parent(k), pulumi.DependsOn(append([]pulumi.Resource{operator}, caSecrets...)))
+	}, k.child(), pulumi.DependsOn(append([]pulumi.Resource{operator}, caSecrets...)))
 	if err != nil {
 		return fmt.Errorf("kafka cluster: %w", err)
 	}
@@ -101,7 +101,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 				Labels:    args.clusterLabels(),
 			},
 			OtherFields: kubernetes.UntypedArgs{"spec": p.spec(args)},
-		}, pulumi.Parent(k), afterOperator); err != nil {
+		}, k.child(), afterOperator); err != nil {
 			return fmt.Errorf("kafka node pool %s: %w", p.name, err)
 		}
 	}
@@ -125,7 +125,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 					"min.insync.replicas": pulumi.Int(min(args.MinInSyncReplicas, t.ReplicationFactor)),
 				},
 			}},
-		}, pulumi.Parent(k), afterCluster); err != nil {
+		}, k.child(), afterCluster); err != nil {
 			return fmt.Errorf("kafka topic %s: %w", t.Name, err)
 		}
 	}
@@ -142,7 +142,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(pwSecret), Namespace: ns, Labels: args.labels()},
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{KeyPassword: password},
-		}, pulumi.Parent(k)); err != nil {
+		}, k.child()); err != nil {
 			return fmt.Errorf("kafka user %s: %w", u.Name, err)
 		}
 		if _, err := apiextensions.NewCustomResource(ctx, name+"-user-"+u.Name, &apiextensions.CustomResourceArgs{
@@ -162,7 +162,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 				},
 				"authorization": pulumi.Map{"type": pulumi.String("simple"), "acls": strimziACLs(u.acls())},
 			}},
-		}, pulumi.Parent(k), afterCluster); err != nil {
+		}, k.child(), afterCluster); err != nil {
 			return fmt.Errorf("kafka user %s: %w", u.Name, err)
 		}
 		client, err := newClientSecret(ctx, name, args, u, k.BootstrapServers, password, ca, k)
@@ -342,7 +342,7 @@ func newClusterCA(ctx *pulumi.Context, name string, args Args, k *Kafka) (pulumi
 	key, err := tls.NewPrivateKey(ctx, name+"-cluster-ca", &tls.PrivateKeyArgs{
 		Algorithm: pulumi.String("RSA"),
 		RsaBits:   pulumi.Int(4096),
-	}, pulumi.Parent(k), pulumi.AdditionalSecretOutputs([]string{"privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"}))
+	}, k.child(), pulumi.AdditionalSecretOutputs([]string{"privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"}))
 	if err != nil {
 		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca key: %w", err)
 	}
@@ -356,7 +356,7 @@ func newClusterCA(ctx *pulumi.Context, name string, args Args, k *Kafka) (pulumi
 			CommonName:   pulumi.String("cluster-ca " + args.ClusterName),
 			Organization: pulumi.String("groundwork"),
 		},
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca certificate: %w", err)
 	}
@@ -372,7 +372,7 @@ func newClusterCA(ctx *pulumi.Context, name string, args Args, k *Kafka) (pulumi
 		Metadata:   meta("-cluster-ca-cert", "strimzi.io/ca-cert-generation"),
 		Type:       pulumi.String("Opaque"),
 		StringData: pulumi.StringMap{KeyCACert: cert.CertPem},
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca cert secret: %w", err)
 	}
@@ -380,7 +380,7 @@ func newClusterCA(ctx *pulumi.Context, name string, args Args, k *Kafka) (pulumi
 		Metadata:   meta("-cluster-ca", "strimzi.io/ca-key-generation"),
 		Type:       pulumi.String("Opaque"),
 		StringData: pulumi.StringMap{"ca.key": pulumi.ToSecret(key.PrivateKeyPemPkcs8).(pulumi.StringOutput)},
-	}, pulumi.Parent(k))
+	}, k.child())
 	if err != nil {
 		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca key secret: %w", err)
 	}

@@ -51,7 +51,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("200Mi")},
 			},
 		},
-	}, pulumi.Parent(p))
+	}, p.child())
 	if err != nil {
 		return fmt.Errorf("postgres operator: %w", err)
 	}
@@ -71,7 +71,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(owner), Namespace: ns, Labels: l},
 			Type:       pulumi.String("kubernetes.io/basic-auth"),
 			StringData: pulumi.StringMap{"username": pulumi.String(user), "password": password},
-		}, pulumi.Parent(p)); err != nil {
+		}, p.child()); err != nil {
 			return fmt.Errorf("postgres %s owner secret: %w", d.Name, err)
 		}
 		spec := pulumi.Map{
@@ -114,7 +114,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			Kind:        pulumi.String("Cluster"),
 			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(cluster), Namespace: ns, Labels: l},
 			OtherFields: kubernetes.UntypedArgs{"spec": spec},
-		}, pulumi.Parent(p), afterOperator)
+		}, p.child(), afterOperator)
 		if err != nil {
 			return fmt.Errorf("postgres %s cluster: %w", d.Name, err)
 		}
@@ -129,7 +129,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 					"method":               pulumi.String("barmanObjectStore"),
 					"backupOwnerReference": pulumi.String("self"),
 				}},
-			}, pulumi.Parent(p), pulumi.DependsOn([]pulumi.Resource{operator, c})); err != nil {
+			}, p.child(), pulumi.DependsOn([]pulumi.Resource{operator, c})); err != nil {
 				return fmt.Errorf("postgres %s scheduled backup: %w", d.Name, err)
 			}
 		}

@@ -93,6 +93,9 @@ type RDSArgs struct {
 
 // Args configure the databases. Plain values shape the graph; the Network's IDs are Outputs.
 type Args struct {
+	// After are resources every object of the component waits for, e.g. its namespace. A
+	// component's own dependencies do not reach its children, so they are passed here.
+	After []pulumi.Resource
 	// Mode is ModeInCluster (default) or ModeRDS.
 	Mode string
 	// Namespace holds the operator and the clusters (in-cluster; required there, created by
@@ -136,6 +139,7 @@ type Args struct {
 // Postgres is the set of databases.
 type Postgres struct {
 	pulumi.ResourceState
+	after []pulumi.Resource
 
 	// Endpoints maps a service name to its database.
 	Endpoints map[string]database.Endpoint
@@ -285,7 +289,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
-	p := &Postgres{Endpoints: map[string]database.Endpoint{}}
+	p := &Postgres{Endpoints: map[string]database.Endpoint{}, after: args.After}
 	if err := ctx.RegisterComponentResource("groundwork:platform:Postgres", name, p, opts...); err != nil {
 		return nil, err
 	}
@@ -364,4 +368,10 @@ func labels(tags infra.Tags, service string) pulumi.StringMap {
 	l["app.kubernetes.io/name"] = pulumi.String("postgres")
 	l["app.kubernetes.io/instance"] = pulumi.String(service)
 	return l
+}
+
+// child is the option every object of the component is created with: parented to it, and
+// waiting for what the component waits for.
+func (p *Postgres) child() pulumi.ResourceOption {
+	return pulumi.Composite(pulumi.Parent(p), pulumi.DependsOn(p.after))
 }

@@ -19,7 +19,7 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 		Description: pulumi.String("Groundwork PostgreSQL: private subnets only"),
 		SubnetIds:   net.PrivateSubnetIDs,
 		Tags:        args.Tags.Map("postgres", name+"-subnets"),
-	}, pulumi.Parent(p))
+	}, p.child())
 	if err != nil {
 		return fmt.Errorf("postgres subnet group: %w", err)
 	}
@@ -34,7 +34,7 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			SecurityGroups: pulumi.StringArray{net.NodeSecurityGroupID},
 		}},
 		Tags: args.Tags.Map("postgres", name+"-sg"),
-	}, pulumi.Parent(p))
+	}, p.child())
 	if err != nil {
 		return fmt.Errorf("postgres security group: %w", err)
 	}
@@ -69,7 +69,7 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			SkipFinalSnapshot:       pulumi.Bool(!r.DeletionProtection),
 			FinalSnapshotIdentifier: finalSnapshot(r.DeletionProtection, name+"-"+d.Name),
 			Tags:                    args.Tags.Map("postgres", name+"-"+d.Name),
-		}, pulumi.Parent(p), pulumi.AdditionalSecretOutputs([]string{"password"}))
+		}, p.child(), pulumi.AdditionalSecretOutputs([]string{"password"}))
 		if err != nil {
 			return fmt.Errorf("postgres %s rds instance: %w", d.Name, err)
 		}

@@ -58,6 +58,9 @@ type ElastiCacheArgs struct {
 
 // Args configure the cache.
 type Args struct {
+	// After are resources every object of the component waits for, e.g. its namespace. A
+	// component's own dependencies do not reach its children, so they are passed here.
+	After []pulumi.Resource
 	// Mode is ModeInCluster (default) or ModeElastiCache.
 	Mode string
 	// Namespace holds the in-cluster Redis (required in-cluster; created by the caller).
@@ -94,6 +97,7 @@ type Args struct {
 // Redis is the shared cache.
 type Redis struct {
 	pulumi.ResourceState
+	after []pulumi.Resource
 
 	// Endpoints maps a client namespace to the cache's endpoint there.
 	Endpoints map[string]database.Endpoint
@@ -202,7 +206,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
-	r := &Redis{Endpoints: map[string]database.Endpoint{}}
+	r := &Redis{Endpoints: map[string]database.Endpoint{}, after: args.After}
 	if err := ctx.RegisterComponentResource("groundwork:platform:Redis", name, r, opts...); err != nil {
 		return nil, err
 	}
@@ -210,7 +214,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		// ElastiCache auth tokens: 16..128 printable characters without @, " or /.
 		Length:  pulumi.Int(32),
 		Special: pulumi.Bool(false),
-	}, pulumi.Parent(r), pulumi.AdditionalSecretOutputs([]string{"result"}))
+	}, r.child(), pulumi.AdditionalSecretOutputs([]string{"result"}))
 	if err != nil {
 		return nil, fmt.Errorf("redis password: %w", err)
 	}
@@ -242,7 +246,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				database.KeyURI:      pulumi.ToSecret(pulumi.Sprintf("%s://:%s@%s:%d/0", scheme, password, host, Port)).(pulumi.StringOutput),
 				"tls":                pulumi.String(fmt.Sprint(tls)),
 			},
-		}, pulumi.Parent(r)); err != nil {
+		}, r.child()); err != nil {
 			return nil, fmt.Errorf("redis client secret %s: %w", ns, err)
 		}
 		r.Endpoints[ns] = database.Endpoint{
@@ -281,7 +285,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("redis-auth"), Namespace: ns, Labels: l},
 		Type:       pulumi.String("Opaque"),
 		StringData: pulumi.StringMap{"password": password},
-	}, pulumi.Parent(r))
+	}, r.child())
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis auth secret: %w", err)
 	}
@@ -319,7 +323,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 			Selector:  selector,
 			Ports:     corev1.ServicePortArray{&corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(Port), TargetPort: pulumi.String("redis")}},
 		},
-	}, pulumi.Parent(r))
+	}, r.child())
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis headless service: %w", err)
 	}
@@ -398,7 +402,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 				},
 			}},
 		},
-	}, pulumi.Parent(r), pulumi.DependsOn([]pulumi.Resource{auth, headless})); err != nil {
+	}, r.child(), pulumi.DependsOn([]pulumi.Resource{auth, headless})); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis statefulset: %w", err)
 	}
 	primary := pulumi.StringMap{"statefulset.kubernetes.io/pod-name": pulumi.String("redis-0")}
@@ -411,7 +415,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 			MaxUnavailable: pulumi.Int(1),
 			Selector:       &metav1.LabelSelectorArgs{MatchLabels: selector},
 		},
-	}, pulumi.Parent(r)); err != nil {
+	}, r.child()); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis disruption budget: %w", err)
 	}
 	// Clients reach the primary only: replicas are read-only copies.
@@ -422,7 +426,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 			Selector: primary,
 			Ports:    corev1.ServicePortArray{&corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(Port), TargetPort: pulumi.String("redis")}},
 		},
-	}, pulumi.Parent(r)); err != nil {
+	}, r.child()); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis service: %w", err)
 	}
 	return pulumi.Sprintf("redis.%s.svc", args.Namespace), nil
@@ -442,7 +446,7 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 		Description: pulumi.String("Groundwork Redis: private subnets only"),
 		SubnetIds:   net.PrivateSubnetIDs,
 		Tags:        args.Tags.Map("redis", name+"-subnets"),
-	}, pulumi.Parent(r))
+	}, r.child())
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis subnet group: %w", err)
 	}
@@ -457,7 +461,7 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 			SecurityGroups: pulumi.StringArray{net.NodeSecurityGroupID},
 		}},
 		Tags: args.Tags.Map("redis", name+"-sg"),
-	}, pulumi.Parent(r))
+	}, r.child())
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis security group: %w", err)
 	}
@@ -481,7 +485,7 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 		AutoMinorVersionUpgrade:  pulumi.Bool(true),
 		ApplyImmediately:         pulumi.Bool(false),
 		Tags:                     args.Tags.Map("redis", name),
-	}, pulumi.Parent(r), pulumi.AdditionalSecretOutputs([]string{"authToken"}))
+	}, r.child(), pulumi.AdditionalSecretOutputs([]string{"authToken"}))
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis replication group: %w", err)
 	}
@@ -491,4 +495,10 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 // primaryHost is the stable DNS name of pod 0 behind the headless Service.
 func primaryHost(namespace string) string {
 	return "redis-0.redis-headless." + namespace + ".svc"
+}
+
+// child is the option every object of the component is created with: parented to it, and
+// waiting for what the component waits for.
+func (r *Redis) child() pulumi.ResourceOption {
+	return pulumi.Composite(pulumi.Parent(r), pulumi.DependsOn(r.after))
 }
