@@ -11,6 +11,7 @@ import (
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/components/microservice"
+	"github.com/groundwork/groundwork/platform"
 )
 
 // identityArgs are realistic args for the identity service in prod.
@@ -189,4 +190,52 @@ func TestMicroserviceRejectsBadArgs(t *testing.T) {
 			assert.Empty(t, m.ofType("kubernetes:apps/v1:Deployment"), "nothing is deployed")
 		})
 	}
+}
+
+// theServices are the folders of services/.
+var theServices = []string{"analytics", "identity", "notification", "subscription", "tenant", "user"}
+
+func TestEveryServiceIsDeployedOnEveryStack(t *testing.T) {
+	for _, tt := range stackCases {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := run(t, tt.stack, tt.config(t), nil, platform.Run)
+			require.NoError(t, err)
+			for _, svc := range theServices {
+				for _, kind := range []string{
+					"kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Service", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+					"kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+					"kubernetes:networking.istio.io/v1:VirtualService", "kubernetes:networking.istio.io/v1:DestinationRule",
+				} {
+					found := false
+					for _, r := range m.ofType(kind) {
+						found = found || get(r.Inputs, "metadata.name").StringValue() == svc
+					}
+					assert.Truef(t, found, "%s has a %s", svc, kind)
+				}
+			}
+			// Every service reads its credentials from Secrets: its database (when it has one)
+			// and its Kafka user.
+			dep := m.byName(t, "kubernetes:apps/v1:Deployment", "svc-identity-stable")
+			var fromSecret []string
+			for _, e := range get(dep.Inputs, "spec.template.spec.containers").ArrayValue()[0].ObjectValue()["env"].ArrayValue() {
+				if e.ObjectValue()["valueFrom"].IsObject() {
+					fromSecret = append(fromSecret, e.ObjectValue()["name"].StringValue())
+				}
+			}
+			assert.Subset(t, fromSecret, []string{"DATABASE_URL", "KAFKA_BROKERS", "KAFKA_PASSWORD", "JWT_SIGNING_KEY", "REDIS_URL"})
+		})
+	}
+}
+
+func TestAddingAServiceFolderDeploysIt(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:servicesDir"] = tempServices(t, "billing")
+	cfg["groundwork:images"] = `{"version":"v0.1.0"}`
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	dep := m.byName(t, "kubernetes:apps/v1:Deployment", "svc-billing-stable")
+	image := get(dep.Inputs, "spec.template.spec.containers").ArrayValue()[0].ObjectValue()["image"].StringValue()
+	assert.Equal(t, "registry.dev.example.com/groundwork/billing:v0.1.0", image)
+	m.byName(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "svc-billing")
+	assert.Empty(t, m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster"), "a service without a database gets none")
 }
