@@ -74,7 +74,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	partitions := map[string]int{}
 	for _, s := range specs {
 		if s.Database != nil {
-			dbs = append(dbs, postgres.Database{Name: s.Name, Namespace: NamespaceServices})
+			dbs = append(dbs, postgres.Database{Name: s.Name, Namespace: NamespaceServices, StorageSize: s.Database.Storage})
 		}
 		u := kafka.User{Name: s.Name, Namespace: NamespaceServices, Consumes: s.Topics.Consumes}
 		for _, t := range s.Topics.Produces {
