@@ -418,3 +418,6 @@ func truncate(s string, n int) string {
 
 // Keys returns the top-level keys Groundwork reads, without the "groundwork:" namespace.
 func Keys() []string { return slices.Clone(keys) }
+
+// managedData reports whether the cloud runs the data stores (RDS, MSK, ElastiCache).
+func (c *Config) managedData() bool { return c.Cloud == CloudAWS && c.Data.Managed }

@@ -29,20 +29,25 @@ const (
 	namespaceCNI = "kube-system"
 )
 
-// Charts lists every chart the platform installs, for the pre-flight check of the chart source.
+// Charts lists every chart the platform can install: the platform services' and the operators of
+// the in-cluster data stores.
 func Charts() []chart.Spec {
-	var all []chart.Spec
-	for _, list := range [][]chart.Spec{observability.Charts, istio.Charts, kong.Charts, {kafka.StrimziChart, postgres.OperatorChart}} {
-		all = append(all, list...)
-	}
-	return all
+	return slices.Concat(observability.Charts, istio.Charts, kong.Charts, dataCharts)
 }
 
-// checkCharts resolves every chart against the configured source before anything is created, so
-// an air-gapped folder missing a chart fails with its name and version up front.
-func checkCharts(src chart.Source) error {
+// dataCharts are the operators of the in-cluster data stores, not installed where the cloud runs
+// them (RDS, MSK).
+var dataCharts = []chart.Spec{kafka.StrimziChart, postgres.OperatorChart}
+
+// checkCharts resolves every chart the stack installs against the configured source before
+// anything is created, so an air-gapped folder missing a chart fails with its name and version.
+func checkCharts(cfg *Config, src chart.Source) error {
+	needed := Charts()
+	if cfg.managedData() {
+		needed = slices.Concat(observability.Charts, istio.Charts, kong.Charts)
+	}
 	var errs []error
-	for _, spec := range Charts() {
+	for _, spec := range needed {
 		if _, err := src.Resolve(spec); err != nil {
 			errs = append(errs, fmt.Errorf("%s:charts.source: %w", Namespace, err))
 		}

@@ -38,7 +38,7 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s:charts.source: %w", Namespace, err)
 	}
-	if err := checkCharts(src); err != nil {
+	if err := checkCharts(cfg, src); err != nil {
 		return err
 	}
 	if cfg.Kubernetes.RenderTo != "" {

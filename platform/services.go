@@ -67,7 +67,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	tags := tagsOf(ctx, cfg)
 	size := dataSizingFor(cfg.Environment)
 	mirror := cfg.Images.RegistryMirror
-	managed := cfg.Cloud == CloudAWS && cfg.Data.Managed
+	managed := cfg.managedData()
 
 	var dbs []postgres.Database
 	var users []kafka.User
@@ -252,7 +252,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 			"KAFKA_BROKERS": kafka.KeyBootstrapServers, "KAFKA_SECURITY_PROTOCOL": kafka.KeySecurityProtocol,
 			"KAFKA_SASL_MECHANISM": kafka.KeySASLMechanism, "KAFKA_USERNAME": kafka.KeyUsername, "KAFKA_PASSWORD": kafka.KeyPassword,
 		}
-		if !(cfg.Cloud == CloudAWS && cfg.Data.Managed) {
+		if !cfg.managedData() {
 			// In the cluster, Strimzi's brokers present a certificate of the platform's own CA;
 			// MSK's are signed by a public CA the image already trusts.
 			keys["KAFKA_CA_CERT"] = kafka.KeyCACert
@@ -324,7 +324,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 // dataPeer is where a service reaches a data store: its namespace in the cluster, or the
 // network's range where the stores are managed by the cloud.
 func dataPeer(cfg *Config, cluster infra.Cluster, namespace string, ports ...int) microservice.Peer {
-	if cfg.Cloud == CloudAWS && cfg.Data.Managed && cluster.Network() != nil {
+	if cfg.managedData() && cluster.Network() != nil {
 		return microservice.Peer{CIDR: cluster.Network().CIDR, Ports: ports}
 	}
 	return microservice.Peer{Namespace: namespace, Ports: ports}

@@ -390,3 +390,19 @@ func TestProdOnAWSRunsManagedDataStores(t *testing.T) {
 	assert.Len(t, m.ofType("aws:msk/cluster:Cluster"), 1)
 	assert.Len(t, m.ofType("aws:elasticache/replicationGroup:ReplicationGroup"), 1)
 }
+
+func TestManagedDataStoresNeedNoOperatorCharts(t *testing.T) {
+	dir := t.TempDir()
+	for _, spec := range platform.Charts() {
+		if spec.Name != "strimzi-kafka-operator" && spec.Name != "cloudnative-pg" {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, spec.Name+"-"+spec.Version), 0o755))
+		}
+	}
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:charts"] = `{"source":"dir:` + dir + `"}`
+	_, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err, "prod on aws runs MSK and RDS: their operators' charts are not needed")
+	cfg["groundwork:cloud"] = "openstack"
+	_, err = run(t, "prod", cfg, nil, platform.Run)
+	require.ErrorContains(t, err, "chart strimzi-kafka-operator 1.2.0 is missing from "+dir)
+}
