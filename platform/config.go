@@ -56,6 +56,8 @@ type Config struct {
 	Charts     ChartsConfig      `json:"charts"`
 	Images     ImagesConfig      `json:"images"`
 	Data       DataConfig        `json:"data"`
+	// Observability is groundwork:observability.
+	Observability ObservabilityConfig `json:"observability"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.
@@ -89,6 +91,14 @@ type ImagesConfig struct {
 	Version string `json:"version"`
 	// Versions pin single services' images, by tag or digest; they win over Version.
 	Versions map[string]string `json:"versions"`
+}
+
+// ObservabilityConfig is groundwork:observability.
+type ObservabilityConfig struct {
+	// Logs aggregates every pod's logs in Loki, searchable from Grafana.
+	Logs bool `json:"logs"`
+	// LogRetentionDays is how long logs are kept; default 7, 30 in prod.
+	LogRetentionDays int `json:"logRetentionDays"`
 }
 
 // DataConfig is groundwork:data.

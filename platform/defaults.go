@@ -100,6 +100,9 @@ func (c *Config) applyDefaults() {
 
 	setDefault(&c.Existing.StorageClass, DefaultStorageClass)
 	setDefault(&c.Charts.Source, chart.SourceRemote)
+	if c.Observability.LogRetentionDays == 0 {
+		c.Observability.LogRetentionDays = map[bool]int{false: 7, true: 30}[prod]
+	}
 }
 
 func setDefault(s *string, v string) {

@@ -29,10 +29,10 @@ const (
 	namespaceCNI = "kube-system"
 )
 
-// Charts lists every chart the platform can install: the platform services' and the operators of
-// the in-cluster data stores.
+// Charts lists every chart the platform can install: the platform services', the operators of
+// the in-cluster data stores and the log pipeline.
 func Charts() []chart.Spec {
-	return slices.Concat(observability.Charts, istio.Charts, kong.Charts, dataCharts)
+	return slices.Concat(observability.Charts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts)
 }
 
 // dataCharts are the operators of the in-cluster data stores, not installed where the cloud runs
@@ -42,9 +42,12 @@ var dataCharts = []chart.Spec{kafka.StrimziChart, postgres.OperatorChart}
 // checkCharts resolves every chart the stack installs against the configured source before
 // anything is created, so an air-gapped folder missing a chart fails with its name and version.
 func checkCharts(cfg *Config, src chart.Source) error {
-	needed := Charts()
-	if cfg.managedData() {
-		needed = slices.Concat(observability.Charts, istio.Charts, kong.Charts)
+	needed := slices.Concat(observability.Charts, istio.Charts, kong.Charts)
+	if !cfg.managedData() {
+		needed = append(needed, dataCharts...)
+	}
+	if cfg.Observability.Logs {
+		needed = append(needed, observability.LogCharts...)
 	}
 	var errs []error
 	for _, spec := range needed {
@@ -166,9 +169,12 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		StorageClass:       cluster.StorageClass(),
 		PrometheusReplicas: size.prometheus, AlertmanagerReplicas: size.alertmanager,
 		Retention: size.retention, StorageSize: size.metricsStorage,
-		Zones:  cluster.Zones(),
-		Labels: tags.LabelMap("observability"),
-		After:  in(NamespaceMonitoring),
+		Zones:            cluster.Zones(),
+		Logs:             cfg.Observability.Logs,
+		LogRetentionDays: cfg.Observability.LogRetentionDays,
+		LogStorageSize:   map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
+		Labels:           tags.LabelMap("observability"),
+		After:            in(NamespaceMonitoring),
 	}, on)
 	if err != nil {
 		return nil, err

@@ -106,6 +106,9 @@ func (c *Config) Validate() error {
 	if _, err := chart.ParseSource(c.Charts.Source); err != nil {
 		p.add("charts.source", "%v", err)
 	}
+	if d := c.Observability.LogRetentionDays; d < 1 || d > 365 {
+		p.add("observability.logRetentionDays", "%d is out of range; allowed 1 to 365", d)
+	}
 	if c.Images.Version != "" {
 		if _, err := image.Prebuilt(pulumi.String("r"), c.Images.Version); err != nil {
 			p.add("images.version", "%v", err)

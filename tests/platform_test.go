@@ -406,3 +406,37 @@ func TestManagedDataStoresNeedNoOperatorCharts(t *testing.T) {
 	_, err = run(t, "prod", cfg, nil, platform.Run)
 	require.ErrorContains(t, err, "chart strimzi-kafka-operator 1.2.0 is missing from "+dir)
 }
+
+func TestLogAggregationIsOptional(t *testing.T) {
+	m, err := run(t, "dev", stackConfig(t, "dev"), nil, platform.Run)
+	require.NoError(t, err)
+	for _, c := range m.ofType(helmChartType) {
+		assert.NotContains(t, []string{"observability-loki", "observability-alloy"}, c.Name, "off unless asked for")
+	}
+
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:observability"] = `{"logs":true}`
+	cfg["groundwork:images"] = `{"registryMirror":"mirror.example.com/upstream"}`
+	m, err = run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	loki := m.byName(t, helmChartType, "observability-loki")
+	assert.Equal(t, "7.3.0", get(loki.Inputs, "version").StringValue())
+	assert.Equal(t, "720h", get(loki.Inputs, "values.loki.limits_config.retention_period").StringValue(), "prod keeps 30 days")
+	assert.Equal(t, "gp3", get(loki.Inputs, "values.singleBinary.persistence.storageClass").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream", get(loki.Inputs, "values.global.image.registry").StringValue())
+	alloy := m.byName(t, helmChartType, "observability-alloy")
+	assert.True(t, m.waitsFor(alloy, loki), "the collector starts after the store")
+	assert.Contains(t, get(alloy.Inputs, "values.alloy.configMap.content").StringValue(), `url = "http://loki.monitoring.svc.cluster.local:3100/loki/api/v1/push"`)
+	var sources []string
+	for _, d := range get(m.byName(t, helmChartType, "observability").Inputs, "values.grafana.additionalDataSources").ArrayValue() {
+		sources = append(sources, d.ObjectValue()["name"].StringValue())
+	}
+	assert.ElementsMatch(t, []string{"Jaeger", "Loki"}, sources)
+
+	cfg["groundwork:observability"] = `{"logs":true,"logRetentionDays":0}`
+	_, err = platform.Parse(source("prod", cfg))
+	require.NoError(t, err, "0 means the default")
+	cfg["groundwork:observability"] = `{"logs":true,"logRetentionDays":400}`
+	_, err = platform.Parse(source("prod", cfg))
+	require.EqualError(t, err, "groundwork:observability.logRetentionDays: 400 is out of range; allowed 1 to 365")
+}

@@ -49,6 +49,11 @@ type Args struct {
 	Retention   string
 	StorageSize string
 	Zones       []string
+	// Logs installs log aggregation: Loki and the Alloy collector. Optional.
+	Logs bool
+	// LogRetentionDays and LogStorageSize size Loki when Logs is set.
+	LogRetentionDays int
+	LogStorageSize   string
 	// Labels go on every object the component creates (ownership labels).
 	Labels map[string]string
 	// After are resources every object of the stack waits for, e.g. its namespace. A
@@ -69,6 +74,9 @@ func (a Args) validate() error {
 	}
 	if a.Retention == "" || a.StorageSize == "" {
 		errs = append(errs, errors.New("observability: Retention and StorageSize are required"))
+	}
+	if a.Logs && (a.LogRetentionDays < 1 || a.LogStorageSize == "") {
+		errs = append(errs, fmt.Errorf("observability: logs need a retention of at least one day (have %d) and a storage size", a.LogRetentionDays))
 	}
 	return errors.Join(errs...)
 }
@@ -122,6 +130,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"resources":        pulumi.Map{"requests": pulumi.Map{"storage": pulumi.String(size)}},
 		}}}
 	}
+	dataSources := pulumi.Array{pulumi.Map{
+		"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "access": pulumi.String("proxy"),
+		"url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort),
+	}}
+	if args.Logs {
+		lokiURL, err := logs(ctx, name, args, parent, after)
+		if err != nil {
+			return nil, fmt.Errorf("observability logs: %w", err)
+		}
+		dataSources = append(dataSources, pulumi.Map{
+			"name": pulumi.String("Loki"), "type": pulumi.String("loki"), "access": pulumi.String("proxy"), "url": pulumi.String(lokiURL),
+		})
+	}
 	values := pulumi.Map{
 		"crds": pulumi.Map{"enabled": pulumi.Bool(true)},
 		"prometheus": pulumi.Map{"prometheusSpec": pulumi.Map{
@@ -154,10 +175,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("256Mi")},
 				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("1Gi")},
 			},
-			"additionalDataSources": pulumi.Array{pulumi.Map{
-				"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "access": pulumi.String("proxy"),
-				"url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort),
-			}},
+			"additionalDataSources": dataSources,
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
 		"commonLabels": pulumi.ToStringMap(args.Labels),
