@@ -128,27 +128,29 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		mesh              bool
 		allowFrom         []string
 		openPorts         []int
+		workloadPolicies  bool
 	}{
 		// node-exporter reads the host: the monitoring namespace alone is privileged. Every
 		// sidecar sends traces to the collector; the API server calls the operator's webhook.
-		{NamespaceMonitoring, namespace.Privileged, false, nil, []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 10250}},
+		{NamespaceMonitoring, namespace.Privileged, false, nil, []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort, 10250}, false},
 		// Sidecars everywhere fetch config and certificates from istiod; the API server calls
 		// its injection and validation webhook.
-		{NamespaceIstio, namespace.Baseline, false, []string{NamespaceMonitoring}, []int{15010, 15012, 15017, 15014}},
+		{NamespaceIstio, namespace.Baseline, false, []string{NamespaceMonitoring}, []int{15010, 15012, 15017, 15014}, false},
 		// The load balancer reaches the gateway's listeners and health port from outside.
-		{NamespaceIngress, namespace.Baseline, false, []string{NamespaceMonitoring}, []int{80, 8080, 443, 8443, 15021}},
+		{NamespaceIngress, namespace.Baseline, false, []string{NamespaceMonitoring}, []int{80, 8080, 443, 8443, 15021}, false},
 		// Only the mesh gateway reaches Kong's proxy; the API server calls its webhook.
-		{NamespaceKong, namespace.Baseline, true, []string{NamespaceIngress, NamespaceMonitoring}, []int{8080}},
-		{NamespaceServices, namespace.Restricted, true, []string{NamespaceKong, NamespaceMonitoring}, nil},
+		{NamespaceKong, namespace.Baseline, true, []string{NamespaceIngress, NamespaceMonitoring}, []int{8080}, false},
+		// Each service's own policy admits exactly its gateway, callers and Prometheus.
+		{NamespaceServices, namespace.Restricted, true, nil, nil, true},
 		// The data stores: reached by the services; the API server calls CloudNativePG's webhook.
-		{NamespaceData, namespace.Baseline, false, []string{NamespaceServices, NamespaceMonitoring}, []int{9443}},
-		{NamespaceKafka, namespace.Baseline, false, []string{NamespaceServices, NamespaceMonitoring}, nil},
+		{NamespaceData, namespace.Baseline, false, []string{NamespaceServices, NamespaceMonitoring}, []int{9443}, false},
+		{NamespaceKafka, namespace.Baseline, false, []string{NamespaceServices, NamespaceMonitoring}, nil, false},
 	} {
 		n, err := namespace.New(ctx, "ns-"+ns.name, namespace.Args{
 			Name: ns.name, PodSecurity: ns.podSecurity, MeshInjection: ns.mesh,
 			Quota: size.quota, Defaults: size.defaults,
 			Labels:    tags.LabelMap("namespace"),
-			AllowFrom: ns.allowFrom, OpenPorts: ns.openPorts, EgressCIDRs: egress,
+			AllowFrom: ns.allowFrom, OpenPorts: ns.openPorts, EgressCIDRs: egress, WorkloadPolicies: ns.workloadPolicies,
 		}, on)
 		if err != nil {
 			return nil, err

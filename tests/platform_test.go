@@ -440,3 +440,18 @@ func TestLogAggregationIsOptional(t *testing.T) {
 	_, err = platform.Parse(source("prod", cfg))
 	require.EqualError(t, err, "groundwork:observability.logRetentionDays: 400 is out of range; allowed 1 to 365")
 }
+
+// Network policies add up: a namespace-wide allow in the services namespace would let every
+// service call every other, whatever each service's own policy says.
+func TestServicesNamespaceHasNoBlanketAllow(t *testing.T) {
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	var inServices []string
+	for _, np := range m.ofType("kubernetes:networking.k8s.io/v1:NetworkPolicy") {
+		if get(np.Inputs, "metadata.namespace").StringValue() == "services" {
+			inServices = append(inServices, get(np.Inputs, "metadata.name").StringValue())
+		}
+	}
+	assert.ElementsMatch(t, append([]string{"default-deny"}, theServices...), inServices)
+	m.byName(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "ns-kong-allow")
+}

@@ -58,6 +58,10 @@ type Args struct {
 	// OpenPorts are pod ports anyone may reach: webhooks the API server calls, a gateway's
 	// listeners, a collector every sidecar sends to.
 	OpenPorts []int
+	// WorkloadPolicies says every workload of the namespace brings its own NetworkPolicy: only
+	// the default deny is made, as a namespace-wide allow would widen each workload's policy
+	// (policies add up) to the whole namespace. AllowFrom, OpenPorts and EgressCIDRs are unused.
+	WorkloadPolicies bool
 	// EgressCIDRs are address ranges pods may reach on any port besides other pods and DNS: the
 	// node network (kubelets, the API server's private endpoint, managed databases). Anything
 	// else is reachable on HTTPS (443, 6443) only, so nothing leaves the cluster in plain text.
@@ -203,6 +207,9 @@ func networkPolicies(ctx *pulumi.Context, name string, args Args, ns pulumi.Stri
 			Ingress:     rules,
 			Egress:      egress,
 		}},
+	}
+	if args.WorkloadPolicies {
+		policies = policies[:1]
 	}
 	for _, p := range policies {
 		if _, err := networkingv1.NewNetworkPolicy(ctx, name+"-"+p.suffix, &networkingv1.NetworkPolicyArgs{
