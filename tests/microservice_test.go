@@ -129,8 +129,11 @@ func TestMicroserviceNetworkPolicyAdmitsOnlyGatewayCallersAndMonitoring(t *testi
 	}
 	assert.ElementsMatch(t, []string{"ns:kong", "app:user", "app:tenant"}, from)
 	assert.Equal(t, 8080.0, api["ports"].ArrayValue()[0].ObjectValue()["port"].NumberValue())
-	metrics := ingress[1].ObjectValue()
-	assert.Equal(t, 9090.0, metrics["ports"].ArrayValue()[0].ObjectValue()["port"].NumberValue())
+	var scraped []float64
+	for _, p := range ingress[1].ObjectValue()["ports"].ArrayValue() {
+		scraped = append(scraped, p.ObjectValue()["port"].NumberValue())
+	}
+	assert.Equal(t, []float64{9090, 15090}, scraped, "Prometheus reaches the service's metrics and its sidecar's")
 	assert.Equal(t, []string{"Ingress", "Egress"}, strs(get(np.Inputs, "spec.policyTypes")))
 	assert.Len(t, get(np.Inputs, "spec.egress").ArrayValue(), 4, "DNS, istiod, the database and Kafka")
 }

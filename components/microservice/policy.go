@@ -8,6 +8,9 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// envoyStatsPort is where every Istio sidecar serves its Prometheus metrics (http-envoy-prom).
+const envoyStatsPort = 15090
+
 func (b *builder) autoscaling() error {
 	a := b.args
 	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Namespace: pulumi.String(a.Namespace), Labels: b.labels(nil)}
@@ -93,7 +96,8 @@ func (b *builder) networkPolicy() error {
 			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress"), pulumi.String("Egress")},
 			Ingress: networkingv1.NetworkPolicyIngressRuleArray{
 				&networkingv1.NetworkPolicyIngressRuleArgs{From: apiFrom, Ports: ports(a.Port)},
-				&networkingv1.NetworkPolicyIngressRuleArgs{From: networkingv1.NetworkPolicyPeerArray{inNamespace(a.MonitoringNamespace)}, Ports: ports(a.MetricsPort)},
+				// Prometheus scrapes the service's metrics and its sidecar's Envoy statistics.
+				&networkingv1.NetworkPolicyIngressRuleArgs{From: networkingv1.NetworkPolicyPeerArray{inNamespace(a.MonitoringNamespace)}, Ports: ports(a.MetricsPort, envoyStatsPort)},
 			},
 			Egress: egress,
 		},
