@@ -5,12 +5,12 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/msk"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/database"
 	"github.com/groundwork/groundwork/components/kafka/admin"
 )
 
@@ -34,18 +34,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	if err != nil {
 		return fmt.Errorf("kafka kms key: %w", err)
 	}
-	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
-		Description: pulumi.String("Groundwork Kafka (MSK): open to the cluster's nodes only"),
-		VpcId:       net.ID,
-		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
-			Description:    pulumi.String("Kafka SASL/SCRAM over TLS from the cluster's nodes"),
-			Protocol:       pulumi.String("tcp"),
-			FromPort:       pulumi.Int(scramPort),
-			ToPort:         pulumi.Int(scramPort),
-			SecurityGroups: pulumi.StringArray{net.NodeSecurityGroupID},
-		}},
-		Tags: args.Tags.Map("kafka", name+"-sg"),
-	}, k.child())
+	sg, err := database.NodesOnlySecurityGroup(ctx, name+"-sg", net, args.Tags, "kafka", "Kafka (MSK)", "Kafka SASL/SCRAM over TLS", scramPort, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka security group: %w", err)
 	}

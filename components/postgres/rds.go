@@ -3,9 +3,10 @@ package postgres
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/database"
 )
 
 // DefaultEngineVersion is the RDS PostgreSQL version: 17.6, the same major as DefaultImage.
@@ -23,18 +24,7 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	if err != nil {
 		return fmt.Errorf("postgres subnet group: %w", err)
 	}
-	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
-		Description: pulumi.String("Groundwork PostgreSQL: open to the cluster's nodes only"),
-		VpcId:       net.ID,
-		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
-			Description:    pulumi.String("PostgreSQL from the cluster's nodes"),
-			Protocol:       pulumi.String("tcp"),
-			FromPort:       pulumi.Int(Port),
-			ToPort:         pulumi.Int(Port),
-			SecurityGroups: pulumi.StringArray{net.NodeSecurityGroupID},
-		}},
-		Tags: args.Tags.Map("postgres", name+"-sg"),
-	}, p.child())
+	sg, err := database.NodesOnlySecurityGroup(ctx, name+"-sg", net, args.Tags, "postgres", "PostgreSQL", "PostgreSQL", Port, p.child())
 	if err != nil {
 		return fmt.Errorf("postgres security group: %w", err)
 	}

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -450,18 +449,7 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis subnet group: %w", err)
 	}
-	sg, err := ec2.NewSecurityGroup(ctx, name+"-sg", &ec2.SecurityGroupArgs{
-		Description: pulumi.String("Groundwork Redis: open to the cluster's nodes only"),
-		VpcId:       net.ID,
-		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
-			Description:    pulumi.String("Redis from the cluster's nodes"),
-			Protocol:       pulumi.String("tcp"),
-			FromPort:       pulumi.Int(Port),
-			ToPort:         pulumi.Int(Port),
-			SecurityGroups: pulumi.StringArray{net.NodeSecurityGroupID},
-		}},
-		Tags: args.Tags.Map("redis", name+"-sg"),
-	}, r.child())
+	sg, err := database.NodesOnlySecurityGroup(ctx, name+"-sg", net, args.Tags, "redis", "Redis", "Redis", Port, r.child())
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis security group: %w", err)
 	}
