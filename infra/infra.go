@@ -38,16 +38,53 @@ type Cluster interface {
 	// BackupStore is an S3-compatible bucket for in-cluster database backups. It is nil where
 	// the cloud gives none (managed databases back themselves up).
 	BackupStore() *ObjectStore
+	// ObjectStore is the bucket made for the Bucket of that name the base layer was asked for.
+	// It is nil where the cloud gives no object storage (OpenStack without an S3 endpoint, an
+	// existing cluster) or no such bucket was asked for.
+	ObjectStore(name string) *ObjectStore
 }
 
-// ObjectStore is an S3-compatible bucket with credentials scoped to it.
+// Bucket asks the base layer for object storage for one purpose of the platform (log chunks,
+// trace blocks), with the service accounts that use it. Buckets are made in the base layer
+// because on AWS their access is an IAM role bound to the cluster's OIDC issuer.
+type Bucket struct {
+	// Name is the bucket's purpose, a DNS label unique in the stack ("logs", "traces"); the
+	// cloud's bucket is named after the cluster and it.
+	Name string
+	// ExpireDays removes objects that many days after they were written, where the cloud has
+	// lifecycle rules (S3; Swift has none). The bucket's user should delete data sooner itself
+	// (a compactor's retention): this is the backstop that keeps a bucket from growing forever.
+	// 0 keeps objects.
+	ExpireDays int
+	// Users are the Kubernetes service accounts that read and write the bucket.
+	Users []ServiceAccount
+}
+
+// ServiceAccount names a Kubernetes service account.
+type ServiceAccount struct {
+	Namespace, Name string
+}
+
+// ObjectStore is an S3-compatible bucket and how its users authenticate: an IAM role their
+// service accounts assume (AWS), or keys (elsewhere).
 type ObjectStore struct {
-	// Bucket is the bucket's name; Endpoint the S3 API's URL.
+	// Bucket is the bucket's name; Endpoint the S3 API's URL; Region the region requests are
+	// signed for.
 	Bucket   pulumi.StringOutput
 	Endpoint string
-	// AccessKeyID and SecretAccessKey are secrets.
+	Region   string
+	// PathStyle addresses the bucket in the URL's path, as S3-compatible stores other than AWS
+	// need, rather than in the host name.
+	PathStyle bool
+	// AccessKeyID and SecretAccessKey are secrets, set where RoleARN is nil.
 	AccessKeyID, SecretAccessKey pulumi.StringOutput
+	// RoleARN, where not nil, is the IAM role the users assume through the
+	// eks.amazonaws.com/role-arn annotation of their service account (IRSA); there are no keys.
+	RoleARN *pulumi.StringOutput
 }
+
+// RoleAnnotation is the service-account annotation that makes a pod assume an IAM role (IRSA).
+const RoleAnnotation = "eks.amazonaws.com/role-arn"
 
 // Registry is a container registry with one repository per domain service.
 type Registry struct {

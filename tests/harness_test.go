@@ -181,6 +181,16 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
 		id = physical
 		set("registryId", accountID)
+	case "aws:s3/bucketV2:BucketV2":
+		// AWS completes a bucket_prefix with a 26-digit timestamp and counter.
+		id = str("bucketPrefix") + "20261122074512345600000001"
+		if b := str("bucket"); b != "" {
+			id = b
+		}
+		set("bucket", id)
+		set("arn", "arn:aws:s3:::"+id)
+		set("bucketRegionalDomainName", id+".s3."+m.region+".amazonaws.com")
+		set("region", m.region)
 	case "openstack:networking/subnet:Subnet":
 		if p, err := netip.ParsePrefix(str("cidr")); err == nil {
 			set("gatewayIp", p.Addr().Next().String())

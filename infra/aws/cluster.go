@@ -51,8 +51,11 @@ type Args struct {
 	// RenderTo writes the cluster's Kubernetes objects as YAML to this folder instead of
 	// applying them. Optional.
 	RenderTo string
+	// Buckets are the S3 buckets the platform asks for, each with an IAM role for its service
+	// accounts. Optional.
+	Buckets []infra.Bucket
 	// Protect turns on what guards data in production: retained volumes, no forced deletion of
-	// repositories holding images.
+	// repositories holding images or of buckets holding objects.
 	Protect bool
 }
 
@@ -68,6 +71,7 @@ type Cluster struct {
 	registry     infra.Registry
 	zones        []string
 	network      *infra.Network
+	buckets      map[string]*infra.ObjectStore
 }
 
 var _ infra.Cluster = (*Cluster)(nil)
@@ -104,7 +108,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, fmt.Errorf("aws: caller identity: %w", err)
 	}
 
-	c := &Cluster{zones: args.Zones, storageClass: "gp3"}
+	c := &Cluster{zones: args.Zones, storageClass: "gp3", buckets: map[string]*infra.ObjectStore{}}
 	if err := ctx.RegisterComponentResource("groundwork:infra:AwsCluster", name, c, opts...); err != nil {
 		return nil, err
 	}
@@ -121,6 +125,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	reg, err := b.registry(identity.AccountId)
 	if err != nil {
 		return nil, fmt.Errorf("aws ecr: %w", err)
+	}
+	for _, spec := range args.Buckets {
+		if c.buckets[spec.Name], err = b.bucket(spec, eks.oidc); err != nil {
+			return nil, fmt.Errorf("aws bucket %s: %w", spec.Name, err)
+		}
 	}
 
 	c.name = eks.cluster.Name

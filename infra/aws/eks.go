@@ -27,6 +27,8 @@ type cluster struct {
 	ready []pulumi.Resource
 	// ebsCSI is the add-on that provisions the volumes of the default StorageClass.
 	ebsCSI pulumi.Resource
+	// oidc is the cluster's OIDC identity provider, which IAM roles for service accounts trust.
+	oidc *iam.OpenIdConnectProvider
 }
 
 func (b *builder) eks(net *network) (*cluster, error) {
@@ -151,7 +153,7 @@ func (b *builder) eks(net *network) (*cluster, error) {
 		beforeNodes = append(beforeNodes, r)
 	}
 
-	out := &cluster{cluster: c}
+	out := &cluster{cluster: c, oidc: oidc}
 	for _, ng := range a.NodeGroups {
 		r, err := b.nodeGroup(c, nodeRole, net, ng, beforeNodes)
 		if err != nil {
@@ -350,19 +352,32 @@ func (b *builder) role(name string, trust pulumi.StringInput, managed ...string)
 // serviceAccountRole is an IAM role that only the named Kubernetes service account can assume,
 // through the cluster's OIDC provider (IAM roles for service accounts).
 func (b *builder) serviceAccountRole(name string, oidc *iam.OpenIdConnectProvider, namespace, serviceAccount string, managed ...string) (*iam.Role, error) {
-	trust := pulumi.All(oidc.Arn, oidc.Url).ApplyT(func(v []any) string {
+	return b.role(name, webIdentityTrust(oidc, infra.ServiceAccount{Namespace: namespace, Name: serviceAccount}), managed...)
+}
+
+// webIdentityTrust is a trust policy that lets exactly the given service accounts assume a role
+// through the cluster's OIDC provider.
+func webIdentityTrust(oidc *iam.OpenIdConnectProvider, accounts ...infra.ServiceAccount) pulumi.StringOutput {
+	subjects := make([]string, len(accounts))
+	for i, sa := range accounts {
+		subjects[i] = "system:serviceaccount:" + sa.Namespace + ":" + sa.Name
+	}
+	return pulumi.All(oidc.Arn, oidc.Url).ApplyT(func(v []any) string {
 		arn, url := v[0].(string), strings.TrimPrefix(v[1].(string), "https://")
+		var sub any = subjects
+		if len(subjects) == 1 {
+			sub = subjects[0]
+		}
 		return policyJSON(map[string]any{
 			"Effect":    "Allow",
 			"Principal": map[string]any{"Federated": arn},
 			"Action":    "sts:AssumeRoleWithWebIdentity",
-			"Condition": map[string]any{"StringEquals": map[string]string{
-				url + ":sub": "system:serviceaccount:" + namespace + ":" + serviceAccount,
+			"Condition": map[string]any{"StringEquals": map[string]any{
+				url + ":sub": sub,
 				url + ":aud": "sts.amazonaws.com",
 			}},
 		})
 	}).(pulumi.StringOutput)
-	return b.role(name, trust, managed...)
 }
 
 func servicePrincipal(service string) pulumi.StringInput {

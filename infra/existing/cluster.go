@@ -36,6 +36,21 @@ type Args struct {
 	RegistryLogin *infra.RegistryLogin
 	// Services are the domain services that get a repository each. Optional.
 	Services []string
+	// ObjectStorage is S3-compatible storage the cluster's owners run, with buckets they made.
+	// Optional: without it the platform has no object storage here.
+	ObjectStorage *ObjectStorage
+}
+
+// ObjectStorage is S3-compatible storage Groundwork does not create (MinIO, Ceph RGW, a cloud's
+// S3): its endpoint, keys, and a bucket per purpose (infra.Bucket.Name) the platform asks for.
+type ObjectStorage struct {
+	Endpoint  string
+	Region    string
+	PathStyle bool
+	// AccessKeyID and SecretAccessKey sign requests; SecretAccessKey is a secret.
+	AccessKeyID, SecretAccessKey pulumi.StringOutput
+	// Buckets maps a purpose ("traces", "logs") to the name of the bucket made for it.
+	Buckets map[string]string
 }
 
 // Cluster is a cluster that exists already.
@@ -120,3 +135,16 @@ func (c *Cluster) Network() *infra.Network { return nil }
 
 // BackupStore implements infra.Cluster: nil, as no bucket is made for in-cluster backups here.
 func (c *Cluster) BackupStore() *infra.ObjectStore { return nil }
+
+// ObjectStore implements infra.Cluster: the configured bucket for that purpose, or nil.
+func (c *Cluster) ObjectStore(name string) *infra.ObjectStore {
+	o := c.args.ObjectStorage
+	if o == nil || o.Buckets[name] == "" {
+		return nil
+	}
+	return &infra.ObjectStore{
+		Bucket:   pulumi.String(o.Buckets[name]).ToStringOutput(),
+		Endpoint: o.Endpoint, Region: o.Region, PathStyle: o.PathStyle,
+		AccessKeyID: o.AccessKeyID, SecretAccessKey: pulumi.ToSecret(o.SecretAccessKey).(pulumi.StringOutput),
+	}
+}

@@ -70,8 +70,11 @@ type Args struct {
 	// applying them. Optional.
 	RenderTo string
 	// S3Endpoint is the URL of the cloud's S3-compatible object storage API (Swift's s3api).
-	// Optional: with it, a versioned container and credentials for backups are made.
+	// Optional: with it, a versioned container and credentials for backups are made, and a
+	// container for each of Buckets.
 	S3Endpoint string
+	// Buckets are the containers the platform asks for. Optional; made only with S3Endpoint.
+	Buckets []infra.Bucket
 	// Protect retains volumes when their claims are deleted.
 	Protect bool
 }
@@ -88,6 +91,7 @@ type Cluster struct {
 	zones        []string
 	network      *infra.Network
 	backups      *infra.ObjectStore
+	buckets      map[string]*infra.ObjectStore
 }
 
 var _ infra.Cluster = (*Cluster)(nil)
@@ -163,8 +167,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		NodeSecurityGroupID: net.groups["nodes"].ID().ToStringOutput(),
 	}
 	if args.S3Endpoint != "" {
-		if c.backups, err = b.backupStore(); err != nil {
-			return nil, fmt.Errorf("openstack backup store: %w", err)
+		if c.backups, c.buckets, err = b.objectStorage(); err != nil {
+			return nil, fmt.Errorf("openstack object storage: %w", err)
 		}
 	}
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
@@ -214,3 +218,6 @@ func (b *builder) opts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
 
 // BackupStore implements infra.Cluster.
 func (c *Cluster) BackupStore() *infra.ObjectStore { return c.backups }
+
+// ObjectStore implements infra.Cluster.
+func (c *Cluster) ObjectStore(name string) *infra.ObjectStore { return c.buckets[name] }
