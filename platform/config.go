@@ -207,6 +207,31 @@ type ExistingConfig struct {
 	Zones []string `json:"zones"`
 	// LoadBalancerAnnotations are added to the gateway's LoadBalancer Service.
 	LoadBalancerAnnotations map[string]string `json:"loadBalancerAnnotations"`
+	// NodeCIDRs are the address ranges of the cluster's nodes: the platform namespaces' egress
+	// policies open them, as they open the network's CIDR on the clouds Groundwork builds.
+	NodeCIDRs []string `json:"nodeCidrs"`
+	// ObjectStorage is S3-compatible storage with buckets made for the platform. Optional in
+	// dev; prod keeps traces (and logs) in it.
+	ObjectStorage *ObjectStorageConfig `json:"objectStorage"`
+}
+
+// ObjectStorageConfig is groundwork:existing.objectStorage: S3-compatible storage Groundwork
+// does not create (MinIO, Ceph RGW, a cloud's S3).
+type ObjectStorageConfig struct {
+	// Endpoint is the S3 API's URL, e.g. "https://minio.example.com".
+	Endpoint string `json:"endpoint"`
+	// Region requests are signed for; default us-east-1.
+	Region string `json:"region"`
+	// PathStyle addresses buckets in the URL's path; default true, what most S3-compatible
+	// stores need.
+	PathStyle *bool `json:"pathStyle"`
+	// AccessKeyID and SecretAccessKey (a secret: pulumi config set --secret --path
+	// groundwork:existing.objectStorage.secretAccessKey) sign requests.
+	AccessKeyID     string `json:"accessKeyId"`
+	SecretAccessKey string `json:"secretAccessKey"`
+	// Buckets names the bucket made for each purpose: traces, and logs when
+	// groundwork:observability.logs is on.
+	Buckets map[string]string `json:"buckets"`
 }
 
 // RegistryConfig is groundwork:registry: the registry images are pushed to where the cloud
@@ -274,6 +299,10 @@ func Parse(src Source) (*Config, error) {
 			errs = append(errs, fmt.Errorf("%s: is stored in plain text; set it with `pulumi config set --secret %s < kubeconfig`", kubeconfigKey, kubeconfigKey))
 		}
 		cfg.Kubeconfig = kc
+	}
+	const existingKey = Namespace + ":existing"
+	if o := cfg.Existing.ObjectStorage; o != nil && o.SecretAccessKey != "" && src.IsSecret != nil && !src.IsSecret(existingKey) {
+		errs = append(errs, fmt.Errorf("%s.objectStorage.secretAccessKey: is stored in plain text; set it with `pulumi config set --secret --path %s.objectStorage.secretAccessKey`", existingKey, existingKey))
 	}
 	const registryKey = Namespace + ":registry"
 	if cfg.Registry.Password != "" && src.IsSecret != nil && !src.IsSecret(registryKey) {

@@ -99,6 +99,12 @@ func (c *Config) applyDefaults() {
 	}
 
 	setDefault(&c.Existing.StorageClass, DefaultStorageClass)
+	if o := c.Existing.ObjectStorage; o != nil {
+		setDefault(&o.Region, "us-east-1")
+		if o.PathStyle == nil {
+			o.PathStyle = new(true)
+		}
+	}
 	setDefault(&c.Charts.Source, chart.SourceRemote)
 	if c.Observability.LogRetentionDays == 0 {
 		c.Observability.LogRetentionDays = map[bool]int{false: 7, true: 30}[prod]

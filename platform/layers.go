@@ -32,7 +32,7 @@ const (
 // Charts lists every chart the platform can install: the platform services', the operators of
 // the in-cluster data stores and the log pipeline.
 func Charts() []chart.Spec {
-	return slices.Concat(observability.Charts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts)
+	return slices.Concat(observability.Charts, observability.TraceCharts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts)
 }
 
 // dataCharts are the operators of the in-cluster data stores, not installed where the cloud runs
@@ -46,6 +46,9 @@ func checkCharts(cfg *Config, src chart.Source) error {
 	if !cfg.managedData() {
 		needed = append(needed, dataCharts...)
 	}
+	if cfg.objectStorage() {
+		needed = append(needed, observability.TraceCharts...)
+	}
 	if cfg.Observability.Logs {
 		needed = append(needed, observability.LogCharts...)
 	}
@@ -58,12 +61,46 @@ func checkCharts(cfg *Config, src chart.Source) error {
 	return errors.Join(errs...)
 }
 
+// objectStorage tells whether the stack's cloud gives object storage for the platform's buckets:
+// always on aws, with an S3 endpoint on openstack, with configured storage on an existing
+// cluster. It decides, before the cluster exists, whether traces go to Tempo.
+func (c *Config) objectStorage() bool {
+	switch c.Cloud {
+	case CloudAWS:
+		return true
+	case CloudOpenStack:
+		return c.OpenStack.S3Endpoint != ""
+	case CloudExisting:
+		return c.Existing.ObjectStorage != nil
+	}
+	return false
+}
+
+// buckets are the object storage the platform services ask the base layer for: trace blocks
+// always, log chunks when logs are aggregated. Each expires a week after its data's retention,
+// a backstop behind the store's own compactor.
+func buckets(cfg *Config) []infra.Bucket {
+	size := sizingFor(cfg.Environment)
+	out := []infra.Bucket{{
+		Name: observability.TracesBucket, ExpireDays: size.traceRetentionDays + 7,
+		Users: []infra.ServiceAccount{{Namespace: NamespaceMonitoring, Name: observability.TempoServiceAccount}},
+	}}
+	if cfg.Observability.Logs {
+		out = append(out, infra.Bucket{
+			Name: observability.LogsBucket, ExpireDays: cfg.Observability.LogRetentionDays + 7,
+			Users: []infra.ServiceAccount{{Namespace: NamespaceMonitoring, Name: observability.LokiServiceAccount}},
+		})
+	}
+	return out
+}
+
 // sizing is what the environment decides about the platform services' capacity.
 type sizing struct {
 	istiod, gateway, kong     istio.Scale
 	prometheus, alertmanager  int
 	retention, metricsStorage string
 	traceSampling             float64
+	traceRetentionDays        int
 	quota                     namespace.Quota
 	defaults                  namespace.Defaults
 }
@@ -73,17 +110,17 @@ func sizingFor(env string) sizing {
 		return sizing{
 			istiod: istio.Scale{Min: 2, Max: 5}, gateway: istio.Scale{Min: 3, Max: 10}, kong: istio.Scale{Min: 3, Max: 10},
 			prometheus: 2, alertmanager: 3, retention: "15d", metricsStorage: "100Gi",
-			traceSampling: 10,
-			quota:         namespace.Quota{RequestsCPU: "16", RequestsMemory: "64Gi", LimitsCPU: "48", LimitsMemory: "128Gi", Pods: 200},
-			defaults:      namespace.Defaults{RequestCPU: "100m", RequestMemory: "128Mi", LimitCPU: "1", LimitMemory: "512Mi"},
+			traceSampling: 10, traceRetentionDays: 14,
+			quota:    namespace.Quota{RequestsCPU: "16", RequestsMemory: "64Gi", LimitsCPU: "48", LimitsMemory: "128Gi", Pods: 200},
+			defaults: namespace.Defaults{RequestCPU: "100m", RequestMemory: "128Mi", LimitCPU: "1", LimitMemory: "512Mi"},
 		}
 	}
 	return sizing{
 		istiod: istio.Scale{Min: 1, Max: 2}, gateway: istio.Scale{Min: 1, Max: 3}, kong: istio.Scale{Min: 1, Max: 3},
 		prometheus: 1, alertmanager: 1, retention: "3d", metricsStorage: "20Gi",
-		traceSampling: 100,
-		quota:         namespace.Quota{RequestsCPU: "4", RequestsMemory: "16Gi", LimitsCPU: "16", LimitsMemory: "32Gi", Pods: 100},
-		defaults:      namespace.Defaults{RequestCPU: "50m", RequestMemory: "64Mi", LimitCPU: "500m", LimitMemory: "256Mi"},
+		traceSampling: 100, traceRetentionDays: 3,
+		quota:    namespace.Quota{RequestsCPU: "4", RequestsMemory: "16Gi", LimitsCPU: "16", LimitsMemory: "32Gi", Pods: 100},
+		defaults: namespace.Defaults{RequestCPU: "50m", RequestMemory: "64Mi", LimitCPU: "500m", LimitMemory: "256Mi"},
 	}
 }
 
@@ -117,9 +154,9 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 
 	plat := &Platform{specs: specs}
 	tags := tagsOf(ctx, cfg)
-	var egress []string
+	// Kubelets, node-exporters, the API server's private endpoint and managed data stores.
+	egress := cfg.Existing.NodeCIDRs
 	if n := cluster.Network(); n != nil {
-		// Kubelets, node-exporters, the API server's private endpoint and managed data stores.
 		egress = []string{n.CIDR}
 	}
 	namespaces := map[string]pulumi.Resource{}
@@ -171,12 +208,16 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		StorageClass:       cluster.StorageClass(),
 		PrometheusReplicas: size.prometheus, AlertmanagerReplicas: size.alertmanager,
 		Retention: size.retention, StorageSize: size.metricsStorage,
-		Zones:            cluster.Zones(),
-		Logs:             cfg.Observability.Logs,
-		LogRetentionDays: cfg.Observability.LogRetentionDays,
-		LogStorageSize:   map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
-		Labels:           tags.LabelMap("observability"),
-		After:            in(NamespaceMonitoring),
+		Zones:              cluster.Zones(),
+		HA:                 cfg.Environment == EnvProd,
+		Traces:             cluster.ObjectStore(observability.TracesBucket),
+		TraceRetentionDays: size.traceRetentionDays,
+		LogStore:           cluster.ObjectStore(observability.LogsBucket),
+		Logs:               cfg.Observability.Logs,
+		LogRetentionDays:   cfg.Observability.LogRetentionDays,
+		LogStorageSize:     map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
+		Labels:             tags.LabelMap("observability"),
+		After:              in(NamespaceMonitoring),
 	}, on)
 	if err != nil {
 		return nil, err

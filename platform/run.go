@@ -132,6 +132,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Services:              svcs,
 			Tags:                  tags,
 			RenderTo:              cfg.Kubernetes.RenderTo,
+			Buckets:               buckets(cfg),
 			Protect:               protect,
 		})
 	case CloudOpenStack:
@@ -163,6 +164,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Tags:                   tags,
 			RenderTo:               cfg.Kubernetes.RenderTo,
 			S3Endpoint:             o.S3Endpoint,
+			Buckets:                buckets(cfg),
 			Protect:                protect,
 		})
 	case CloudExisting:
@@ -177,6 +179,14 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			RegistryLogin:           registryLogin(cfg.Registry),
 			Services:                svcs,
 			RenderTo:                cfg.Kubernetes.RenderTo,
+		}
+		if o := e.ObjectStorage; o != nil {
+			args.ObjectStorage = &existing.ObjectStorage{
+				Endpoint: o.Endpoint, Region: o.Region, PathStyle: *o.PathStyle,
+				AccessKeyID:     pulumi.String(o.AccessKeyID).ToStringOutput(),
+				SecretAccessKey: pulumi.ToSecret(pulumi.String(o.SecretAccessKey)).(pulumi.StringOutput),
+				Buckets:         o.Buckets,
+			}
 		}
 		if cfg.Kubeconfig != "" {
 			args.Kubeconfig = pulumi.ToSecret(pulumi.String(cfg.Kubeconfig)).(pulumi.StringOutput)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/image"
+	"github.com/groundwork/groundwork/components/observability"
 )
 
 var (
@@ -400,6 +401,66 @@ func (c *Config) validateExisting(p *problems) {
 	if !dnsSubdomain(e.StorageClass) {
 		p.add("existing.storageClass", "%q is not a StorageClass name", e.StorageClass)
 	}
+	if len(e.NodeCIDRs) == 0 {
+		p.add("existing.nodeCidrs", "missing: the address ranges of the cluster's nodes (the INTERNAL-IP column of `kubectl get nodes -o wide`), e.g. [\"10.0.0.0/16\"]; "+
+			"the platform's network policies let Prometheus reach kubelets and node-exporters there, and nothing else")
+	}
+	for i, cidr := range e.NodeCIDRs {
+		parseCIDR(p, fmt.Sprintf("existing.nodeCidrs[%d]", i), cidr)
+	}
+	o := e.ObjectStorage
+	if o == nil {
+		if c.Environment == EnvProd {
+			p.add("existing.objectStorage", "required in prod: traces%s are kept in S3-compatible object storage, in buckets made for them, e.g. "+
+				"{endpoint: https://minio.example.com, accessKeyId: ..., secretAccessKey: (a secret), buckets: {%s}}",
+				map[bool]string{false: "", true: " and logs"}[c.Observability.Logs], bucketExample(c))
+		}
+		return
+	}
+	switch u, err := url.Parse(o.Endpoint); {
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		p.add("existing.objectStorage.endpoint", "%q is not an http(s) URL such as \"https://minio.example.com\"", o.Endpoint)
+	case inCluster(u.Hostname()):
+		// Pods reach other pods on any port.
+	case u.Scheme != "https" || (u.Port() != "" && u.Port() != "443"):
+		p.add("existing.objectStorage.endpoint", "%q: outside the cluster the platform's network policies let pods reach HTTPS on port 443 only; "+
+			"use an https URL on 443, or an in-cluster Service (http://minio.storage.svc:9000)", o.Endpoint)
+	}
+	if o.AccessKeyID == "" || o.SecretAccessKey == "" {
+		p.add("existing.objectStorage", "accessKeyId and secretAccessKey are both required")
+	}
+	wanted := map[string]bool{}
+	for _, b := range buckets(c) {
+		wanted[b.Name] = true
+		if o.Buckets[b.Name] == "" {
+			p.add("existing.objectStorage.buckets."+b.Name, "missing: the name of the bucket made for %s", b.Name)
+		}
+	}
+	for _, name := range sortedKeys(o.Buckets) {
+		switch {
+		case !wanted[name] && name != observability.LogsBucket:
+			p.add("existing.objectStorage.buckets."+name, "unknown purpose; allowed: %s, %s", observability.TracesBucket, observability.LogsBucket)
+		case !s3Bucket.MatchString(o.Buckets[name]):
+			p.add("existing.objectStorage.buckets."+name, "%q is not a bucket name (3 to 63 lowercase letters, digits, '.' and '-')", o.Buckets[name])
+		}
+	}
+}
+
+// inCluster tells whether a host name is a Kubernetes Service's.
+func inCluster(host string) bool {
+	return strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".svc.cluster.local")
+}
+
+// s3Bucket is an S3 bucket name.
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// bucketExample is the buckets map a stack's config needs, as an example.
+func bucketExample(c *Config) string {
+	var parts []string
+	for _, b := range buckets(c) {
+		parts = append(parts, b.Name+": groundwork-"+b.Name)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func dnsSubdomain(s string) bool {

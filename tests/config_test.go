@@ -183,6 +183,7 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			name: "missing kubeconfig secret for an existing cluster",
 			change: func(t *testing.T, c map[string]string) {
 				c["groundwork:cloud"] = "existing"
+				c["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
 			},
 			want: "groundwork:kubeconfig: missing: cloud existing needs the cluster's kubeconfig, either as a secret (`pulumi config set --secret groundwork:kubeconfig < kubeconfig.yaml`) or as a file (groundwork:existing.kubeconfigPath)",
 		},
@@ -190,6 +191,7 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			name: "kubeconfig in plain text",
 			change: func(t *testing.T, c map[string]string) {
 				c["groundwork:cloud"] = "existing"
+				c["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
 				c["groundwork:kubeconfig"] = "apiVersion: v1\nkind: Config\n"
 			},
 			want: "groundwork:kubeconfig: is stored in plain text; set it with `pulumi config set --secret groundwork:kubeconfig < kubeconfig`",
@@ -258,6 +260,7 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 func TestExistingClusterTakesASecretKubeconfig(t *testing.T) {
 	cfg := stackConfig(t, "dev")
 	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
 	cfg["groundwork:kubeconfig"] = magnumKubeconfig("kind-groundwork", "https://127.0.0.1:6443")
 	m, err := run(t, "dev", cfg, []string{"groundwork:kubeconfig"}, platform.Run)
 	require.NoError(t, err)
@@ -270,7 +273,7 @@ func TestExistingClusterTakesASecretKubeconfig(t *testing.T) {
 func TestExistingClusterKubeconfigFileMustExist(t *testing.T) {
 	cfg := stackConfig(t, "dev")
 	cfg["groundwork:cloud"] = "existing"
-	cfg["groundwork:existing"] = `{"kubeconfigPath":"/nonexistent/kubeconfig"}`
+	cfg["groundwork:existing"] = `{"kubeconfigPath":"/nonexistent/kubeconfig","nodeCidrs":["10.0.0.0/16"]}`
 	m, err := run(t, "dev", cfg, nil, platform.Run)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "existing: kubeconfig: open /nonexistent/kubeconfig: no such file or directory")

@@ -52,6 +52,10 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				// Data stores run in the cluster: their operators come from charts too.
 				want = append(want, "kafka-operator", "postgres-operator")
 			}
+			if cfg := tt.config(t); cfg["groundwork:cloud"] == "aws" || strings.Contains(cfg["groundwork:openstack"], `"s3Endpoint"`) {
+				// The cloud gives object storage: traces are kept in Tempo.
+				want = append(want, "observability-tempo")
+			}
 			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
@@ -65,7 +69,7 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				assert.Truef(t, m.waitsFor(charts[order[0]], charts[order[1]]), "%s must wait for %s", order[0], order[1])
 			}
 			// Every chart waits for the namespace it installs into.
-			nsOf := map[string]string{"observability": "ns-monitoring", "istio-istiod": "ns-istio-system", "istio-gateway": "ns-istio-ingress",
+			nsOf := map[string]string{"observability": "ns-monitoring", "observability-tempo": "ns-monitoring", "istio-istiod": "ns-istio-system", "istio-gateway": "ns-istio-ingress",
 				"kong": "ns-kong", "kafka-operator": "ns-kafka", "postgres-operator": "ns-data"}
 			for chartName, ns := range nsOf {
 				if c, ok := charts[chartName]; ok {
@@ -281,6 +285,14 @@ func TestImageMirrorRewritesEveryPlatformRegistry(t *testing.T) {
 	assert.Equal(t, "mirror.example.com/upstream/library/kong", get(kong, "values.image.repository").StringValue())
 	assert.Equal(t, "mirror.example.com/upstream/kong/kubernetes-ingress-controller", get(kong, "values.ingressController.image.repository").StringValue())
 	assert.Equal(t, "mirror.example.com/upstream", get(m.byName(t, helmChartType, "observability").Inputs, "values.global.imageRegistry").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream", get(m.byName(t, helmChartType, "observability-tempo").Inputs, "values.global.image.registry").StringValue(),
+		"prod keeps traces in Tempo: its images and memcached's come from the mirror")
+
+	// Jaeger runs where there is no bucket for traces: dev on OpenStack without an S3 endpoint.
+	cfg = stackConfig(t, "dev")
+	cfg["groundwork:images"] = `{"registryMirror":"mirror.example.com/upstream"}`
+	m, err = run(t, "dev", cfg, nil, platform.Run)
+	require.NoError(t, err)
 	jaeger := m.byName(t, "kubernetes:apps/v1:Deployment", "observability-jaeger")
 	image := get(jaeger.Inputs, "spec.template.spec.containers").ArrayValue()[0].ObjectValue()["image"].StringValue()
 	assert.Equal(t, "mirror.example.com/upstream/jaegertracing/jaeger:2.21.0", image)
@@ -290,6 +302,7 @@ func TestRenderModeNeedsNoClusterOnExisting(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "manifests")
 	cfg := stackConfig(t, "dev")
 	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
 	setObject(t, cfg, "groundwork:kubernetes", "renderTo", out)
 	m, err := run(t, "dev", cfg, nil, platform.Run)
 	require.NoError(t, err)
@@ -331,6 +344,7 @@ func TestRenderModeErrors(t *testing.T) {
 			name: "with a kubeconfig",
 			change: func(c map[string]string) {
 				c["groundwork:cloud"] = "existing"
+				c["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
 				c["groundwork:kubernetes"] = `{"renderTo":"out"}`
 				c["groundwork:kubeconfig"] = "apiVersion: v1\n"
 			},
@@ -414,16 +428,22 @@ func TestLogAggregationIsOptional(t *testing.T) {
 		assert.NotContains(t, []string{"observability-loki", "observability-alloy"}, c.Name, "off unless asked for")
 	}
 
-	cfg := stackConfig(t, "prod")
+	// Dev on OpenStack without an S3 endpoint: one Loki on a volume.
+	cfg := stackConfig(t, "dev")
 	cfg["groundwork:observability"] = `{"logs":true}`
 	cfg["groundwork:images"] = `{"registryMirror":"mirror.example.com/upstream"}`
-	m, err = run(t, "prod", cfg, nil, platform.Run)
+	m, err = run(t, "dev", cfg, nil, platform.Run)
 	require.NoError(t, err)
 	loki := m.byName(t, helmChartType, "observability-loki")
-	assert.Equal(t, "7.3.0", get(loki.Inputs, "version").StringValue())
-	assert.Equal(t, "720h", get(loki.Inputs, "values.loki.limits_config.retention_period").StringValue(), "prod keeps 30 days")
-	assert.Equal(t, "gp3", get(loki.Inputs, "values.singleBinary.persistence.storageClass").StringValue())
-	assert.Equal(t, "mirror.example.com/upstream", get(loki.Inputs, "values.global.image.registry").StringValue())
+	assert.Equal(t, "6.47.0", get(loki.Inputs, "version").StringValue())
+	assert.Equal(t, "SingleBinary", get(loki.Inputs, "values.deploymentMode").StringValue())
+	assert.Equal(t, "168h", get(loki.Inputs, "values.loki.limits_config.retention_period").StringValue(), "dev keeps 7 days")
+	assert.Equal(t, "filesystem", get(loki.Inputs, "values.loki.storage.type").StringValue())
+	assert.Equal(t, "cinder", get(loki.Inputs, "values.singleBinary.persistence.storageClass").StringValue())
+	for _, c := range []string{"write", "read", "backend"} {
+		assert.Equal(t, 0.0, get(loki.Inputs, "values."+c+".replicas").NumberValue(), "the chart refuses single binary and %s together", c)
+	}
+	assert.Equal(t, "mirror.example.com/upstream", get(loki.Inputs, "values.global.imageRegistry").StringValue())
 	alloy := m.byName(t, helmChartType, "observability-alloy")
 	assert.True(t, m.waitsFor(alloy, loki), "the collector starts after the store")
 	assert.Contains(t, get(alloy.Inputs, "values.alloy.configMap.content").StringValue(), `url = "http://loki.monitoring.svc.cluster.local:3100/loki/api/v1/push"`)

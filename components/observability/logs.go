@@ -10,8 +10,10 @@ import (
 
 // The log pipeline, installed when Args.Logs is set: Loki stores, Alloy collects.
 var (
-	// Loki is the loki chart 7.3.0 (Loki 3.6).
-	Loki = chart.Spec{Name: "loki", Version: "7.3.0", Repo: "https://grafana.github.io/helm-charts"}
+	// Loki is the loki chart 6.47.0 (Loki 3.5.7) from grafana/loki, the newest release whose
+	// values the component was written against. The chart's later releases come from
+	// grafana-community/helm-charts with renamed modes and persistence settings.
+	Loki = chart.Spec{Name: "loki", Version: "6.47.0", Repo: "https://grafana.github.io/helm-charts"}
 	// Alloy is the alloy chart 1.12.1 (Grafana Alloy 1.12).
 	Alloy = chart.Spec{Name: "alloy", Version: "1.12.1", Repo: "https://grafana.github.io/helm-charts"}
 	// LogCharts are the charts of the log pipeline.
@@ -49,6 +51,9 @@ discovery.relabel "pods" {
 loki.source.kubernetes "pods" {
   targets    = discovery.relabel.pods.output
   forward_to = [loki.write.default.receiver]
+  clustering {
+    enabled = %t
+  }
 }
 
 loki.write "default" {
@@ -58,59 +63,128 @@ loki.write "default" {
 }
 `
 
-// logs installs Loki as a single binary on a persistent volume, with retention, and Alloy as
-// the collector, and returns Loki's query URL for Grafana.
+// logs installs Loki and Alloy as the collector, and returns Loki's query URL for Grafana.
+//
+// Loki's shape follows its storage: with a bucket and HA, the simple scalable mode (three
+// writers, readers and backends on different nodes, every stream written three times); with a
+// bucket alone, one process on it; without one (a dev stack on a cloud with no object storage),
+// one process on a volume.
 func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOption) (string, error) {
-	lokiURL := fmt.Sprintf("http://loki.%s.svc.cluster.local:%d", args.Namespace, lokiPort)
-	registry := func(upstream string) pulumi.Map {
-		if args.ImageMirror == "" {
-			return pulumi.Map{}
-		}
-		return pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, upstream))}}
+	svc := func(component string) string {
+		return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", component, args.Namespace, lokiPort)
 	}
-	loki, err := chart.Install(ctx, name+"-loki", Loki, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: pulumi.Map{
-		"global":         registry("docker.io"),
+	res := func(cpu, memory, cpuLimit, memoryLimit string) pulumi.Map {
+		return pulumi.Map{
+			"requests": pulumi.Map{"cpu": pulumi.String(cpu), "memory": pulumi.String(memory)},
+			"limits":   pulumi.Map{"cpu": pulumi.String(cpuLimit), "memory": pulumi.String(memoryLimit)},
+		}
+	}
+	volume := func(size string) pulumi.Map {
+		return pulumi.Map{"volumeClaimsEnabled": pulumi.Bool(true), "storageClass": pulumi.String(args.StorageClass), "size": pulumi.String(size)}
+	}
+	objectStore := "filesystem"
+	loki := pulumi.Map{
+		"auth_enabled":  pulumi.Bool(false),
+		"commonConfig":  pulumi.Map{"replication_factor": pulumi.Int(1)},
+		"storage":       pulumi.Map{"type": pulumi.String("filesystem")},
+		"limits_config": pulumi.Map{"retention_period": pulumi.Sprintf("%dh", args.LogRetentionDays*24)},
+	}
+	values := pulumi.Map{
 		"deploymentMode": pulumi.String("SingleBinary"),
-		"loki": pulumi.Map{
-			"auth_enabled": pulumi.Bool(false),
-			"commonConfig": pulumi.Map{"replication_factor": pulumi.Int(1)},
-			"storage":      pulumi.Map{"type": pulumi.String("filesystem")},
-			"schemaConfig": pulumi.Map{"configs": pulumi.Array{pulumi.Map{
-				"from": pulumi.String("2026-01-01"), "store": pulumi.String("tsdb"), "object_store": pulumi.String("filesystem"),
-				"schema": pulumi.String("v13"), "index": pulumi.Map{"prefix": pulumi.String("loki_index_"), "period": pulumi.String("24h")},
-			}}},
-			"compactor":     pulumi.Map{"retention_enabled": pulumi.Bool(true), "delete_request_store": pulumi.String("filesystem")},
-			"limits_config": pulumi.Map{"retention_period": pulumi.Sprintf("%dh", args.LogRetentionDays*24)},
-		},
+		"serviceAccount": pulumi.Map{"create": pulumi.Bool(true), "name": pulumi.String(LokiServiceAccount)},
 		"singleBinary": pulumi.Map{
 			"replicas":    pulumi.Int(1),
 			"persistence": pulumi.Map{"enabled": pulumi.Bool(true), "storageClass": pulumi.String(args.StorageClass), "size": pulumi.String(args.LogStorageSize)},
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String("200m"), "memory": pulumi.String("512Mi")},
-				"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("2Gi")},
-			},
+			"resources":   res("200m", "512Mi", "2", "2Gi"),
 		},
-		// The other deployment modes' components and the caches are off: one process holds it all.
-		"read": pulumi.Map{"replicas": pulumi.Int(0)}, "write": pulumi.Map{"replicas": pulumi.Int(0)}, "backend": pulumi.Map{"replicas": pulumi.Int(0)},
+		"write": pulumi.Map{"replicas": pulumi.Int(0)}, "read": pulumi.Map{"replicas": pulumi.Int(0)}, "backend": pulumi.Map{"replicas": pulumi.Int(0)},
+		// The caches' defaults reserve 9 GiB of memory; the ruler is unused (alerts are
+		// Prometheus's); the gateway, canary and chart tests are not needed inside the cluster.
 		"chunksCache": pulumi.Map{"enabled": pulumi.Bool(false)}, "resultsCache": pulumi.Map{"enabled": pulumi.Bool(false)},
+		"ruler":      pulumi.Map{"enabled": pulumi.Bool(false)},
 		"gateway":    pulumi.Map{"enabled": pulumi.Bool(false)},
 		"minio":      pulumi.Map{"enabled": pulumi.Bool(false)},
 		"lokiCanary": pulumi.Map{"enabled": pulumi.Bool(false)},
 		"test":       pulumi.Map{"enabled": pulumi.Bool(false)},
-	}}, opts...)
+	}
+	if args.ImageMirror != "" {
+		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}
+	}
+	pushURL, queryURL := svc("loki"), svc("loki")
+	var deps []pulumi.ResourceOption
+	if store := args.LogStore; store != nil {
+		access, err := accessFor(ctx, name+"-loki-object-store", args.Namespace, "loki-object-store", store, args.Labels, opts...)
+		if err != nil {
+			return "", fmt.Errorf("logs bucket: %w", err)
+		}
+		deps = append(deps, access.after())
+		objectStore = "s3"
+		values["serviceAccount"].(pulumi.Map)["annotations"] = access.annotations
+		s3 := pulumi.Map{
+			"endpoint": pulumi.String(access.host), "region": pulumi.String(store.Region),
+			"s3ForcePathStyle": pulumi.Bool(store.PathStyle), "insecure": pulumi.Bool(access.insecure),
+		}
+		if access.keys {
+			s3["accessKeyId"] = pulumi.String("${AWS_ACCESS_KEY_ID}")
+			s3["secretAccessKey"] = pulumi.String("${AWS_SECRET_ACCESS_KEY}")
+		}
+		loki["storage"] = pulumi.Map{
+			"type":        pulumi.String("s3"),
+			"bucketNames": pulumi.Map{"chunks": store.Bucket, "ruler": store.Bucket, "admin": store.Bucket},
+			"s3":          s3,
+		}
+		if args.HA {
+			values["deploymentMode"] = pulumi.String("SimpleScalable")
+			loki["commonConfig"] = pulumi.Map{"replication_factor": pulumi.Int(3)}
+			values["singleBinary"] = pulumi.Map{"replicas": pulumi.Int(0)}
+			spread := func(component string) pulumi.Array {
+				return spreadBy(args.Zones, map[string]string{"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": component})
+			}
+			values["write"] = access.component(pulumi.Map{
+				"replicas": pulumi.Int(3), "persistence": volume("20Gi"), "resources": res("200m", "1Gi", "2", "4Gi"),
+				"topologySpreadConstraints": spread("write"),
+			})
+			values["read"] = access.component(pulumi.Map{
+				"replicas": pulumi.Int(3), "resources": res("200m", "512Mi", "2", "4Gi"), "topologySpreadConstraints": spread("read"),
+			})
+			values["backend"] = access.component(pulumi.Map{
+				"replicas": pulumi.Int(3), "persistence": volume("10Gi"), "resources": res("100m", "512Mi", "1", "2Gi"),
+				"topologySpreadConstraints": spread("backend"),
+			})
+			pushURL, queryURL = svc("loki-write"), svc("loki-read")
+		} else {
+			values["singleBinary"] = access.component(values["singleBinary"].(pulumi.Map))
+		}
+	}
+	loki["schemaConfig"] = pulumi.Map{"configs": pulumi.Array{pulumi.Map{
+		"from": pulumi.String("2026-01-01"), "store": pulumi.String("tsdb"), "object_store": pulumi.String(objectStore),
+		"schema": pulumi.String("v13"), "index": pulumi.Map{"prefix": pulumi.String("loki_index_"), "period": pulumi.String("24h")},
+	}}}
+	loki["compactor"] = pulumi.Map{"retention_enabled": pulumi.Bool(true), "delete_request_store": pulumi.String(objectStore)}
+	values["loki"] = loki
+
+	chartOpts := append(append([]pulumi.ResourceOption{}, opts...), deps...)
+	lokiChart, err := chart.Install(ctx, name+"-loki", Loki, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: values}, chartOpts...)
 	if err != nil {
 		return "", err
 	}
-	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: pulumi.Map{
-		"global":     registry("docker.io"),
-		"controller": pulumi.Map{"type": pulumi.String("deployment"), "replicas": pulumi.Int(1)},
+	collectors := 1
+	if args.HA {
+		// Two collectors share the pods between them (clustering) and take over each other's.
+		collectors = 2
+	}
+	alloyValues := pulumi.Map{
+		"controller": pulumi.Map{"type": pulumi.String("deployment"), "replicas": pulumi.Int(collectors)},
 		"alloy": pulumi.Map{
-			"configMap": pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, lokiURL+"/loki/api/v1/push"))},
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("256Mi")},
-				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("1Gi")},
-			},
+			"clustering": pulumi.Map{"enabled": pulumi.Bool(args.HA)},
+			"configMap":  pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, args.HA, pushURL+"/loki/api/v1/push"))},
+			"resources":  res("100m", "256Mi", "1", "1Gi"),
 		},
-	}}, append(opts, pulumi.DependsOn([]pulumi.Resource{loki}))...)
-	return lokiURL, err
+	}
+	if args.ImageMirror != "" {
+		alloyValues["global"] = pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}}
+	}
+	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: alloyValues},
+		append(opts, pulumi.DependsOn([]pulumi.Resource{lokiChart}))...)
+	return queryURL, err
 }

@@ -1,7 +1,8 @@
 // Package observability installs the platform's monitoring: kube-prometheus-stack (Prometheus,
 // Alertmanager, Grafana, the operator and its CRDs) from its official chart, alerting rules for
-// the four golden signals, scraping of every mesh proxy, and Jaeger as the tracing backend the
-// mesh sends OpenTelemetry traces to.
+// the four golden signals, scraping of every mesh proxy, the tracing backend the mesh sends
+// OpenTelemetry traces to (Grafana Tempo on object storage; Jaeger in memory where a dev stack
+// has no object storage), and optionally log aggregation (Loki and Alloy).
 package observability
 
 import (
@@ -21,10 +22,15 @@ import (
 // Stack is kube-prometheus-stack 88.6.4 (prometheus-operator v0.9x, Prometheus 3, Grafana 13).
 var Stack = chart.Spec{Name: "kube-prometheus-stack", Version: "88.6.4", Repo: "https://prometheus-community.github.io/helm-charts"}
 
-// Charts lists every chart the component installs.
-var Charts = []chart.Spec{Stack}
+// Charts lists the charts every stack installs; TraceCharts the durable tracing backend's,
+// installed with a traces bucket; LogCharts the log pipeline's.
+var (
+	Charts      = []chart.Spec{Stack}
+	TraceCharts = []chart.Spec{Tempo}
+)
 
-// JaegerVersion is the Jaeger v2 release the tracing backend runs (jaegertracing/jaeger).
+// JaegerVersion is the Jaeger v2 release of the in-memory tracing backend
+// (jaegertracing/jaeger), used where there is no bucket for traces.
 const JaegerVersion = "2.21.0"
 
 // OTLP ports of the tracing backend.
@@ -49,11 +55,20 @@ type Args struct {
 	Retention   string
 	StorageSize string
 	Zones       []string
+	// HA runs the trace and log stores replicated across nodes and zones (prod).
+	HA bool
+	// Traces is the bucket for trace blocks: with it, traces go to Tempo, kept
+	// TraceRetentionDays; without it (a dev stack on a cloud with no object storage), to
+	// Jaeger, which keeps the last traces in memory. HA needs it.
+	Traces             *infra.ObjectStore
+	TraceRetentionDays int
 	// Logs installs log aggregation: Loki and the Alloy collector. Optional.
 	Logs bool
-	// LogRetentionDays and LogStorageSize size Loki when Logs is set.
+	// LogRetentionDays and LogStorageSize size Loki when Logs is set; LogStore is its bucket
+	// (without one Loki keeps logs on a volume, and cannot be HA).
 	LogRetentionDays int
 	LogStorageSize   string
+	LogStore         *infra.ObjectStore
 	// Labels go on every object the component creates (ownership labels).
 	Labels map[string]string
 	// After are resources every object of the stack waits for, e.g. its namespace. A
@@ -78,6 +93,12 @@ func (a Args) validate() error {
 	if a.Logs && (a.LogRetentionDays < 1 || a.LogStorageSize == "") {
 		errs = append(errs, fmt.Errorf("observability: logs need a retention of at least one day (have %d) and a storage size", a.LogRetentionDays))
 	}
+	if a.Traces != nil && a.TraceRetentionDays < 1 {
+		errs = append(errs, fmt.Errorf("observability: traces need a retention of at least one day (have %d)", a.TraceRetentionDays))
+	}
+	if a.HA && (a.Traces == nil || (a.Logs && a.LogStore == nil)) {
+		errs = append(errs, errors.New("observability: HA keeps traces and logs in object storage; the traces bucket (and the logs bucket with Logs) are required"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -100,7 +121,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := args.validate(); err != nil {
 		return nil, err
 	}
-	o := &Observability{TracingHost: "jaeger." + args.Namespace + ".svc.cluster.local", TracingPort: OTLPGRPCPort}
+	o := &Observability{TracingPort: OTLPGRPCPort}
 	if err := ctx.RegisterComponentResource("groundwork:platform:Observability", name, o, opts...); err != nil {
 		return nil, err
 	}
@@ -130,10 +151,23 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"resources":        pulumi.Map{"requests": pulumi.Map{"storage": pulumi.String(size)}},
 		}}}
 	}
-	dataSources := pulumi.Array{pulumi.Map{
-		"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "access": pulumi.String("proxy"),
-		"url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort),
-	}}
+	var traces pulumi.Map
+	if args.Traces != nil {
+		host, queryURL, err := tempo(ctx, name, args, parent, after)
+		if err != nil {
+			return nil, fmt.Errorf("observability tempo: %w", err)
+		}
+		o.TracingHost = host
+		traces = pulumi.Map{"name": pulumi.String("Tempo"), "type": pulumi.String("tempo"), "url": pulumi.String(queryURL)}
+	} else {
+		if err := jaeger(ctx, name, args, chart.Registry(args.ImageMirror, "docker.io/jaegertracing"), parent, after); err != nil {
+			return nil, fmt.Errorf("observability jaeger: %w", err)
+		}
+		o.TracingHost = "jaeger." + args.Namespace + ".svc.cluster.local"
+		traces = pulumi.Map{"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort)}
+	}
+	traces["access"] = pulumi.String("proxy")
+	dataSources := pulumi.Array{traces}
 	if args.Logs {
 		lokiURL, err := logs(ctx, name, args, parent, after)
 		if err != nil {
@@ -190,9 +224,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	o.Ready = []pulumi.Resource{stack}
 
-	if err := jaeger(ctx, name, args, chart.Registry(args.ImageMirror, "docker.io/jaegertracing"), parent, after); err != nil {
-		return nil, fmt.Errorf("observability jaeger: %w", err)
-	}
 	if err := meshMonitoring(ctx, name, args.Namespace, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
 		return nil, err
 	}
@@ -262,12 +293,17 @@ func jaeger(ctx *pulumi.Context, name string, args Args, registry string, opts .
 
 // zoneSpread keeps replicas apart across zones where there are several.
 func zoneSpread(zones []string, app string) pulumi.Array {
+	return spreadBy(zones, map[string]string{"app.kubernetes.io/name": app})
+}
+
+// spreadBy keeps the pods matching labels apart across zones where there are several.
+func spreadBy(zones []string, labels map[string]string) pulumi.Array {
 	if len(zones) < 2 {
 		return pulumi.Array{}
 	}
 	return pulumi.Array{pulumi.Map{
 		"maxSkew": pulumi.Int(1), "topologyKey": pulumi.String("topology.kubernetes.io/zone"),
 		"whenUnsatisfiable": pulumi.String("ScheduleAnyway"),
-		"labelSelector":     pulumi.Map{"matchLabels": pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(app)}},
+		"labelSelector":     pulumi.Map{"matchLabels": pulumi.ToStringMap(labels)},
 	}}
 }
