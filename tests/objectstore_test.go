@@ -1,7 +1,10 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
+	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -175,11 +178,22 @@ func TestProdLogsAreReplicatedInLokiOnTheLogsBucket(t *testing.T) {
 	content := get(alloy.Inputs, "values.alloy.configMap.content").StringValue()
 	assert.Contains(t, content, `url = "http://loki-write.monitoring.svc.cluster.local:3100/loki/api/v1/push"`)
 	assert.Contains(t, content, "clustering {\n    enabled = true\n  }")
-	var urls []string
+	sources := map[string]resource.PropertyMap{}
 	for _, d := range get(m.byName(t, helmChartType, "observability").Inputs, "values.grafana.additionalDataSources").ArrayValue() {
-		urls = append(urls, d.ObjectValue()["url"].StringValue())
+		sources[d.ObjectValue()["name"].StringValue()] = d.ObjectValue()
 	}
-	assert.Contains(t, urls, "http://loki-read.monitoring.svc.cluster.local:3100")
+	require.Contains(t, sources, "Loki")
+	assert.Equal(t, "http://loki-read.monitoring.svc.cluster.local:3100", sources["Loki"]["url"].StringValue())
+	// A log line links to its trace: the chassis logs trace_id, Grafana opens it in Tempo.
+	derived := get(sources["Loki"], "jsonData.derivedFields").ArrayValue()[0].ObjectValue()
+	assert.Equal(t, sources["Tempo"]["uid"].StringValue(), derived["datasourceUid"].StringValue())
+	re := regexp.MustCompile(derived["matcherRegex"].StringValue())
+	// The chassis logs with slog's JSON handler.
+	var line bytes.Buffer
+	slog.New(slog.NewJSONHandler(&line, nil)).Info("request", "request_id", "req-1", "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736", "status", 200)
+	m2 := re.FindStringSubmatch(line.String())
+	require.Len(t, m2, 2, line.String())
+	assert.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", m2[1])
 }
 
 func TestExistingClusterObjectStorage(t *testing.T) {

@@ -33,6 +33,9 @@ var (
 // (jaegertracing/jaeger), used where there is no bucket for traces.
 const JaegerVersion = "2.21.0"
 
+// tempoDatasource is the Grafana datasource UID of Tempo, which log lines link to.
+const tempoDatasource = "tempo"
+
 // OTLP ports of the tracing backend.
 const (
 	OTLPGRPCPort = 4317
@@ -158,7 +161,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("observability tempo: %w", err)
 		}
 		o.TracingHost = host
-		traces = pulumi.Map{"name": pulumi.String("Tempo"), "type": pulumi.String("tempo"), "url": pulumi.String(queryURL)}
+		traces = pulumi.Map{"name": pulumi.String("Tempo"), "uid": pulumi.String(tempoDatasource), "type": pulumi.String("tempo"), "url": pulumi.String(queryURL)}
 	} else {
 		if err := jaeger(ctx, name, args, chart.Registry(args.ImageMirror, "docker.io/jaegertracing"), parent, after); err != nil {
 			return nil, fmt.Errorf("observability jaeger: %w", err)
@@ -173,9 +176,20 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if err != nil {
 			return nil, fmt.Errorf("observability logs: %w", err)
 		}
-		dataSources = append(dataSources, pulumi.Map{
+		source := pulumi.Map{
 			"name": pulumi.String("Loki"), "type": pulumi.String("loki"), "access": pulumi.String("proxy"), "url": pulumi.String(lokiURL),
-		})
+		}
+		if args.Traces != nil {
+			// A service's log line carries the trace it belongs to ("trace_id", from the chassis):
+			// Grafana links it to the trace in Tempo. "$$" is a literal "$" in provisioning files.
+			source["jsonData"] = pulumi.Map{"derivedFields": pulumi.Array{pulumi.Map{
+				"name":          pulumi.String("TraceID"),
+				"matcherRegex":  pulumi.String(`"trace_id":"([0-9a-f]{32})"`),
+				"datasourceUid": pulumi.String(tempoDatasource),
+				"url":           pulumi.String("$${__value.raw}"),
+			}}}
+		}
+		dataSources = append(dataSources, source)
 	}
 	values := pulumi.Map{
 		"crds": pulumi.Map{"enabled": pulumi.Bool(true)},
