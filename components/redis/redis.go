@@ -1,6 +1,8 @@
-// Package redis is the platform's shared cache: one Redis with persistence and a password in the
-// cluster, or an ElastiCache replication group on AWS. Each consuming namespace gets the same
-// Secret and every service the same database.Endpoint, whichever way it runs.
+// Package redis is the platform's shared cache: Redis with persistence and a password in the
+// cluster, or an ElastiCache replication group on AWS. In the cluster it is one pod, or three or
+// five with Redis Sentinel failing over to a replica and HAProxy keeping the client endpoint on
+// the master, so clients need not know Sentinel. Each consuming namespace gets the same Secret
+// and every service the same database.Endpoint, whichever way it runs.
 package redis
 
 import (
@@ -8,7 +10,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/elasticache"
@@ -26,7 +27,8 @@ import (
 
 // Modes, the values of Args.Mode.
 const (
-	// ModeInCluster runs one Redis StatefulSet in the cluster.
+	// ModeInCluster runs a Redis StatefulSet in the cluster (with Sentinel and HAProxy when it
+	// has several pods).
 	ModeInCluster = "in-cluster"
 	// ModeElastiCache runs an ElastiCache replication group (AWS only).
 	ModeElastiCache = "elasticache"
@@ -64,10 +66,12 @@ type Args struct {
 	Mode string
 	// Namespace holds the in-cluster Redis (required in-cluster; created by the caller).
 	Namespace string
-	// Replicas is the number of in-cluster Redis pods (1..5); default 1. Pod 0 is the
-	// primary clients use; the others are asynchronous read-only replicas on other nodes, a
-	// warm copy of the data. Nothing promotes a replica automatically (no Sentinel): while
-	// the primary is down the cache is unavailable.
+	// Replicas is the number of in-cluster Redis pods: 1 (default), 3 or 5. One pod is a
+	// plain Redis: while it is down the cache is unavailable. With 3 or 5, one pod is the
+	// master and the others asynchronous replicas on other nodes; Redis Sentinel in every pod
+	// promotes a replica when the master fails (a majority of the pods must see it fail, hence
+	// an odd count), and two HAProxy pods behind the redis Service send clients to whichever pod
+	// is the master.
 	Replicas int
 	// ClientNamespaces are the namespaces of the services that use the cache: each gets the
 	// connection Secret (at least one).
@@ -163,8 +167,8 @@ func (a Args) validate() error {
 		if !cpuRequest.MatchString(a.CPULimit) {
 			bad("redis: cpuLimit %q is not a CPU quantity like 100m or 1", a.CPULimit)
 		}
-		if a.Replicas < 1 || a.Replicas > 5 {
-			bad("redis: replicas is %d; allowed 1..5", a.Replicas)
+		if a.Replicas != 1 && a.Replicas != 3 && a.Replicas != 5 {
+			bad("redis: replicas is %d; allowed 1, 3 or 5 (Sentinel needs a majority to fail over)", a.Replicas)
 		}
 		if !memory.MatchString(a.Memory) {
 			bad("redis: memory %q is not a size like 256Mi (Mi or Gi)", a.Memory)
@@ -269,10 +273,28 @@ func labels(tags infra.Tags) pulumi.StringMap {
 	return l
 }
 
-// newStatefulSet runs Redis with append-only persistence and a password: a primary and
-// Args.Replicas-1 replicas. Nothing fails over: a restart or a node loss of the primary makes
-// the cache unavailable until the pod is back on its volume. Services must treat the cache as
-// optional.
+// newStatefulSet runs Redis with append-only persistence and a password, each pod on its own
+// volume, and returns the host clients connect to.
+//
+// With one pod (Args.Replicas 1) that is all: the redis Service selects it, and a restart or a
+// node loss makes the cache unavailable until the pod is back on its volume.
+//
+// With three or five pods, one is the master and the others replicate it asynchronously, and
+// every pod also runs Redis Sentinel. When the master has not answered for 5 s, a majority of the
+// Sentinels elects one of them to promote a replica and points the other replicas at it; a pod
+// that comes back (its init container asks the peers' Sentinels) rejoins as a replica of the
+// current master. Clients stay unaware of Sentinel: the redis Service selects HAProxy pods
+// (newProxy) that send every connection to the pod that reports role:master, and cut the
+// connections to a pod that stops passing that check, so clients reconnect to the new master.
+// Writes that had not reached a replica when the master failed are lost (replication is
+// asynchronous), and the cache is unavailable for the few seconds of the failover.
+//
+// Split brain: an old master cut off from the Sentinels but not from HAProxy still reports
+// role:master until Sentinel demotes it once the partition heals, so for a while HAProxy may
+// send clients to both masters. The pods run with min-replicas-to-write 1 and
+// min-replicas-max-lag 10: a master without a replica that is at most 10 s behind refuses
+// writes, so an isolated old master, which its replicas have left for the new one, stops taking
+// writes within about 10 s; what it took until then is lost when it rejoins as a replica.
 func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi.StringOutput, r *Redis) (pulumi.StringOutput, error) {
 	ns := pulumi.String(args.Namespace)
 	l := labels(args.Tags)
@@ -280,6 +302,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 	for k, v := range selector {
 		l[k] = v
 	}
+	sentinel := useSentinel(args.Replicas)
 	auth, err := corev1.NewSecret(ctx, name+"-auth", &corev1.SecretArgs{
 		Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("redis-auth"), Namespace: ns, Labels: l},
 		Type:       pulumi.String("Opaque"),
@@ -288,39 +311,95 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 	if err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis auth secret: %w", err)
 	}
-	m := memory.FindStringSubmatch(args.Memory)
-	mb, _ := strconv.Atoi(m[1]) // digits only: the pattern was checked in validate
-	if m[2] == "Gi" {
-		mb *= 1024
-	}
-	maxMemory := fmt.Sprintf("%dmb", mb*8/10)
-	passwordEnv := &corev1.EnvVarArgs{
-		Name: pulumi.String("REDIS_PASSWORD"),
-		ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-			Name: pulumi.String("redis-auth"), Key: pulumi.String("password"),
-		}},
+	fromSecret := func(env string) *corev1.EnvVarArgs {
+		return &corev1.EnvVarArgs{
+			Name: pulumi.String(env),
+			ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
+				Name: pulumi.String("redis-auth"), Key: pulumi.String("password"),
+			}},
+		}
 	}
 	// redis-cli reads the password from REDISCLI_AUTH, so probes never put it on a command line.
-	cliEnv := &corev1.EnvVarArgs{
-		Name: pulumi.String("REDISCLI_AUTH"),
-		ValueFrom: &corev1.EnvVarSourceArgs{SecretKeyRef: &corev1.SecretKeySelectorArgs{
-			Name: pulumi.String("redis-auth"), Key: pulumi.String("password"),
-		}},
-	}
-	probe := func(initial int) *corev1.ProbeArgs {
+	cliEnv := fromSecret("REDISCLI_AUTH")
+	probe := func(port, initial int) *corev1.ProbeArgs {
 		return &corev1.ProbeArgs{
-			Exec:                &corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"redis-cli", "ping"})},
+			Exec:                &corev1.ExecActionArgs{Command: pulumi.ToStringArray([]string{"redis-cli", "-p", fmt.Sprint(port), "ping"})},
 			InitialDelaySeconds: pulumi.Int(initial),
 			PeriodSeconds:       pulumi.Int(10),
 			TimeoutSeconds:      pulumi.Int(3),
 		}
+	}
+	lockedDown := &corev1.SecurityContextArgs{
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		ReadOnlyRootFilesystem:   pulumi.Bool(true),
+		Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
+	}
+	configMount := &corev1.VolumeMountArgs{Name: pulumi.String("config"), MountPath: pulumi.String(configDir)}
+	ports := corev1.ServicePortArray{&corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(Port), TargetPort: pulumi.String("redis")}}
+	// The init container writes the configuration files: the password stays out of the pod spec
+	// and off command lines.
+	initEnv := corev1.EnvVarArray{
+		fromSecret("REDIS_PASSWORD"),
+		&corev1.EnvVarArgs{Name: pulumi.String("CONFIG_DIR"), Value: pulumi.String(configDir)},
+	}
+	containers := corev1.ContainerArray{&corev1.ContainerArgs{
+		Name:    pulumi.String("redis"),
+		Image:   pulumi.String(mirrored(args.ImageMirror, Image)),
+		Command: pulumi.ToStringArray([]string{"redis-server", configDir + "/redis.conf", "--dir", "/data"}),
+		Env:     corev1.EnvVarArray{cliEnv},
+		Ports:   corev1.ContainerPortArray{&corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(Port)}},
+		Resources: &corev1.ResourceRequirementsArgs{
+			Requests: pulumi.StringMap{"cpu": pulumi.String(args.CPU), "memory": pulumi.String(args.Memory)},
+			Limits:   pulumi.StringMap{"cpu": pulumi.String(args.CPULimit), "memory": pulumi.String(args.Memory)},
+		},
+		ReadinessProbe:  probe(Port, 5),
+		LivenessProbe:   probe(Port, 30),
+		SecurityContext: lockedDown,
+		VolumeMounts: corev1.VolumeMountArray{
+			&corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")},
+			configMount,
+		},
+	}}
+	if sentinel {
+		peers := make([]string, args.Replicas)
+		for i := range peers {
+			peers[i] = podHost(args.Namespace, i)
+		}
+		initEnv = append(initEnv,
+			cliEnv,
+			&corev1.EnvVarArgs{Name: pulumi.String("POD_NAME"), ValueFrom: &corev1.EnvVarSourceArgs{
+				FieldRef: &corev1.ObjectFieldSelectorArgs{FieldPath: pulumi.String("metadata.name")},
+			}},
+			// Kubernetes expands $(POD_NAME): this pod's name under the headless Service.
+			&corev1.EnvVarArgs{Name: pulumi.String("REDIS_HOST"), Value: pulumi.String("$(POD_NAME)." + headlessDomain(args.Namespace))},
+			&corev1.EnvVarArgs{Name: pulumi.String("REDIS_PEERS"), Value: pulumi.String(strings.Join(peers, " "))},
+		)
+		containers = append(containers, &corev1.ContainerArgs{
+			Name:    pulumi.String("sentinel"),
+			Image:   pulumi.String(mirrored(args.ImageMirror, Image)),
+			Command: pulumi.ToStringArray([]string{"redis-server", configDir + "/sentinel.conf", "--sentinel"}),
+			Env:     corev1.EnvVarArray{cliEnv},
+			Ports:   corev1.ContainerPortArray{&corev1.ContainerPortArgs{Name: pulumi.String("sentinel"), ContainerPort: pulumi.Int(SentinelPort)}},
+			Resources: &corev1.ResourceRequirementsArgs{
+				Requests: pulumi.StringMap{"cpu": pulumi.String("50m"), "memory": pulumi.String("64Mi")},
+				Limits:   pulumi.StringMap{"cpu": pulumi.String("200m"), "memory": pulumi.String("64Mi")},
+			},
+			ReadinessProbe:  probe(SentinelPort, 5),
+			LivenessProbe:   probe(SentinelPort, 30),
+			SecurityContext: lockedDown,
+			VolumeMounts:    corev1.VolumeMountArray{configMount},
+		})
+		ports = append(ports, &corev1.ServicePortArgs{Name: pulumi.String("sentinel"), Port: pulumi.Int(SentinelPort), TargetPort: pulumi.String("sentinel")})
 	}
 	headless, err := corev1.NewService(ctx, name+"-headless", &corev1.ServiceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("redis-headless"), Namespace: ns, Labels: l},
 		Spec: &corev1.ServiceSpecArgs{
 			ClusterIP: pulumi.String("None"),
 			Selector:  selector,
-			Ports:     corev1.ServicePortArray{&corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(Port), TargetPort: pulumi.String("redis")}},
+			// Each pod's name resolves while it starts, before it is ready: peers find each
+			// other, and a starting pod finds the master.
+			PublishNotReadyAddresses: pulumi.Bool(true),
+			Ports:                    ports,
 		},
 	}, r.child())
 	if err != nil {
@@ -338,24 +417,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 					AutomountServiceAccountToken: pulumi.Bool(false),
 					// Keep the copies in different zones where there are several, and on different
 					// nodes always, so one zone's or node's loss leaves a replica.
-					Affinity: &corev1.AffinityArgs{PodAntiAffinity: &corev1.PodAntiAffinityArgs{
-						PreferredDuringSchedulingIgnoredDuringExecution: corev1.WeightedPodAffinityTermArray{
-							&corev1.WeightedPodAffinityTermArgs{
-								Weight: pulumi.Int(100),
-								PodAffinityTerm: &corev1.PodAffinityTermArgs{
-									TopologyKey:   pulumi.String("topology.kubernetes.io/zone"),
-									LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-								},
-							},
-							&corev1.WeightedPodAffinityTermArgs{
-								Weight: pulumi.Int(50),
-								PodAffinityTerm: &corev1.PodAffinityTermArgs{
-									TopologyKey:   pulumi.String("kubernetes.io/hostname"),
-									LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: selector},
-								},
-							},
-						},
-					}},
+					Affinity: spreadApart(selector),
 					SecurityContext: &corev1.PodSecurityContextArgs{
 						RunAsNonRoot:   pulumi.Bool(true),
 						RunAsUser:      pulumi.Int(999),
@@ -363,30 +425,22 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 						FsGroup:        pulumi.Int(999),
 						SeccompProfile: &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
 					},
-					Containers: corev1.ContainerArray{&corev1.ContainerArgs{
-						Name:  pulumi.String("redis"),
-						Image: pulumi.String(mirrored(args.ImageMirror, Image)),
-						// Pod 0 is the primary; the others replicate it. The password comes from
-						// the environment, never from the pod spec.
-						Command: pulumi.ToStringArray([]string{"sh", "-c", fmt.Sprintf(
-							`if [ "${HOSTNAME##*-}" = 0 ]; then set --; else set -- --replicaof %s %d; fi; `+
-								`exec redis-server --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD" `+
-								`--appendonly yes --appendfsync everysec --dir /data --maxmemory %s --maxmemory-policy allkeys-lru "$@"`,
-							primaryHost(args.Namespace), Port, maxMemory)}),
-						Env:   corev1.EnvVarArray{passwordEnv, cliEnv},
-						Ports: corev1.ContainerPortArray{&corev1.ContainerPortArgs{Name: pulumi.String("redis"), ContainerPort: pulumi.Int(Port)}},
+					InitContainers: corev1.ContainerArray{&corev1.ContainerArgs{
+						Name:    pulumi.String("config"),
+						Image:   pulumi.String(mirrored(args.ImageMirror, Image)),
+						Command: pulumi.ToStringArray([]string{"sh", "-c", initScript(args)}),
+						Env:     initEnv,
 						Resources: &corev1.ResourceRequirementsArgs{
-							Requests: pulumi.StringMap{"cpu": pulumi.String(args.CPU), "memory": pulumi.String(args.Memory)},
-							Limits:   pulumi.StringMap{"cpu": pulumi.String(args.CPULimit), "memory": pulumi.String(args.Memory)},
+							Requests: pulumi.StringMap{"cpu": pulumi.String("10m"), "memory": pulumi.String("16Mi")},
+							Limits:   pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("32Mi")},
 						},
-						ReadinessProbe: probe(5),
-						LivenessProbe:  probe(30),
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false),
-							ReadOnlyRootFilesystem:   pulumi.Bool(true),
-							Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
-						},
-						VolumeMounts: corev1.VolumeMountArray{&corev1.VolumeMountArgs{Name: pulumi.String("data"), MountPath: pulumi.String("/data")}},
+						SecurityContext: lockedDown,
+						VolumeMounts:    corev1.VolumeMountArray{configMount},
+					}},
+					Containers: containers,
+					Volumes: corev1.VolumeArray{&corev1.VolumeArgs{
+						Name:     pulumi.String("config"),
+						EmptyDir: &corev1.EmptyDirVolumeSourceArgs{Medium: pulumi.String("Memory"), SizeLimit: pulumi.String("1Mi")},
 					}},
 				},
 			},
@@ -404,10 +458,6 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 	}, r.child(), pulumi.DependsOn([]pulumi.Resource{auth, headless})); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis statefulset: %w", err)
 	}
-	primary := pulumi.StringMap{"statefulset.kubernetes.io/pod-name": pulumi.String("redis-0")}
-	for k, v := range selector {
-		primary[k] = v
-	}
 	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("redis"), Namespace: ns, Labels: l},
 		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
@@ -417,12 +467,19 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 	}, r.child()); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis disruption budget: %w", err)
 	}
-	// Clients reach the primary only: replicas are read-only copies.
+	// Clients reach the master only: the single pod, or through HAProxy whichever pod Sentinel
+	// made the master.
+	target := selector
+	if sentinel {
+		if target, err = newProxy(ctx, name, args, labels(args.Tags), fromSecret("REDIS_PASSWORD"), r, auth); err != nil {
+			return pulumi.StringOutput{}, err
+		}
+	}
 	if _, err := corev1.NewService(ctx, name+"-service", &corev1.ServiceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("redis"), Namespace: ns, Labels: l},
 		Spec: &corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),
-			Selector: primary,
+			Selector: target,
 			Ports:    corev1.ServicePortArray{&corev1.ServicePortArgs{Name: pulumi.String("redis"), Port: pulumi.Int(Port), TargetPort: pulumi.String("redis")}},
 		},
 	}, r.child()); err != nil {
@@ -478,11 +535,6 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 		return pulumi.StringOutput{}, fmt.Errorf("redis replication group: %w", err)
 	}
 	return group.PrimaryEndpointAddress, nil
-}
-
-// primaryHost is the stable DNS name of pod 0 behind the headless Service.
-func primaryHost(namespace string) string {
-	return "redis-0.redis-headless." + namespace + ".svc"
 }
 
 // child is the option every object of the component is created with: parented to it, and
