@@ -129,8 +129,9 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 		after = append(after, creds)
 	}
 	if cfg.Environment == EnvProd {
-		// A read replica in another zone keeps the cached data when the primary's node goes.
-		cacheArgs.Replicas = 2
+		// Three pods in different zones: Sentinel promotes a replica when the master's node or
+		// zone goes, and HAProxy keeps the clients' endpoint on the master.
+		cacheArgs.Replicas = 3
 	}
 	var protect []pulumi.ResourceOption
 	if managed {
