@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,7 +72,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 
 	var dbs []postgres.Database
 	var users []kafka.User
-	partitions := map[string]int{}
+	partitions, retention := map[string]int{}, map[string]time.Duration{}
 	for _, s := range specs {
 		if s.Database != nil {
 			dbs = append(dbs, postgres.Database{Name: s.Name, Namespace: NamespaceServices, StorageSize: s.Database.Storage})
@@ -80,12 +81,13 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 		for _, t := range s.Topics.Produces {
 			u.Produces = append(u.Produces, t.Name)
 			partitions[t.Name] = t.Partitions
+			retention[t.Name] = cmp.Or(t.Retention, size.retention)
 		}
 		users = append(users, u)
 	}
 	var topics []kafka.Topic
 	for _, name := range sortedKeys(partitions) {
-		topics = append(topics, kafka.Topic{Name: name, Partitions: partitions[name], ReplicationFactor: size.brokers, Retention: size.retention})
+		topics = append(topics, kafka.Topic{Name: name, Partitions: partitions[name], ReplicationFactor: size.brokers, Retention: retention[name]})
 	}
 	after := slices.Clone(plat.namespaces)
 

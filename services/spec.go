@@ -64,6 +64,9 @@ type Topics struct {
 type Topic struct {
 	Name       string
 	Partitions int
+	// Retention is how long the topic keeps records; 0 leaves it to the stack (a day in dev, a
+	// week in prod).
+	Retention time.Duration
 }
 
 // Route is a public route on the gateway.
@@ -114,6 +117,7 @@ type file struct {
 		Produces []struct {
 			Name       string `yaml:"name"`
 			Partitions *int   `yaml:"partitions"`
+			Retention  string `yaml:"retention"`
 		} `yaml:"produces"`
 		Consumes []string `yaml:"consumes"`
 	} `yaml:"topics"`
@@ -289,6 +293,17 @@ func loadOne(dir, name string) (Spec, error) {
 			p.add(field+".partitions", "%d: the outbox relay's progress topic must have exactly 1", *t.Partitions)
 		} else {
 			s.Topics.Produces = append(s.Topics.Produces, Topic{Name: t.Name, Partitions: *t.Partitions})
+		}
+		if t.Retention != "" {
+			d, ok := parseRetention(t.Retention)
+			switch {
+			case !ok:
+				p.add(field+".retention", "%q is not a duration such as 72h or 30d", t.Retention)
+			case d < time.Hour || d > maxRetention:
+				p.add(field+".retention", "%s is out of range; allowed 1h to 365d", t.Retention)
+			case len(s.Topics.Produces) > 0 && s.Topics.Produces[len(s.Topics.Produces)-1].Name == t.Name:
+				s.Topics.Produces[len(s.Topics.Produces)-1].Retention = d
+			}
 		}
 	}
 	for i, t := range f.Topics.Consumes {
@@ -487,4 +502,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// maxRetention is the longest a topic keeps records: a year.
+const maxRetention = 365 * 24 * time.Hour
+
+var days = regexp.MustCompile(`^([1-9][0-9]{0,3})d$`)
+
+// parseRetention reads a retention as a number of days ("30d") or a Go duration ("72h").
+func parseRetention(s string) (time.Duration, bool) {
+	if m := days.FindStringSubmatch(s); m != nil {
+		n, _ := strconv.Atoi(m[1]) // at most four digits: the pattern was matched
+		return time.Duration(n) * 24 * time.Hour, true
+	}
+	d, err := time.ParseDuration(s)
+	return d, err == nil
 }

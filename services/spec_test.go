@@ -28,6 +28,9 @@ func TestLoadTheRepositoryServices(t *testing.T) {
 		user.Database == nil || user.Timeout != 3*time.Second || user.Routes[0].Auth != "jwt" || user.Routes[0].RateLimit.Minute != 1200 {
 		t.Fatalf("user spec: %+v", user)
 	}
+	if got := user.Topics.Produces; len(got) != 2 || got[0].Retention != 0 || got[1].Retention != 30*24*time.Hour {
+		t.Fatalf("user topics: %+v; want the events topic at the stack's retention, the relay's kept 30 days", got)
+	}
 }
 
 const valid = `port: 8080
@@ -77,6 +80,10 @@ func TestLoadReportsEachProblemWithFileAndField(t *testing.T) {
 			[]string{"autoscaling.cpuTarget: 99%", "autoscaling.memoryTarget: required"}},
 		{"foreign topic", strings.Replace(valid, "svc.events, partitions: 3", "billing.events, partitions: 0", 1),
 			[]string{`topics.produces[0].name: "billing.events": a service produces only its own topics`, "topics.produces[0].partitions: required, 1-100"}},
+		{"retention", strings.Replace(valid, "svc.events, partitions: 3", "svc.events, partitions: 3, retention: forever", 1),
+			[]string{`topics.produces[0].retention: "forever" is not a duration such as 72h or 30d`}},
+		{"retention range", strings.Replace(valid, "svc.events, partitions: 3", "svc.events, partitions: 3, retention: 400d", 1),
+			[]string{"topics.produces[0].retention: 400d is out of range; allowed 1h to 365d"}},
 		{"relay topic partitions", strings.Replace(valid, "svc.events, partitions: 3", "svc.outbox-relay, partitions: 3", 1),
 			[]string{"exactly 1"}},
 		{"route", valid + "routes:\n  - paths: [/, v1]\n    auth: basic\n", []string{"routes[0].paths[0]", "routes[0].paths[1]", `routes[0].auth: "basic"`, "routes[0].rateLimit: required"}},

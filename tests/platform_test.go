@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
@@ -474,4 +475,15 @@ func TestServicesNamespaceHasNoBlanketAllow(t *testing.T) {
 	}
 	assert.ElementsMatch(t, append([]string{"default-deny"}, theServices...), inServices)
 	m.byName(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "ns-kong-allow")
+}
+
+func TestTopicRetentionComesFromServiceYAMLOrTheStack(t *testing.T) {
+	m, err := run(t, "dev", stackConfig(t, "dev"), nil, platform.Run)
+	require.NoError(t, err)
+	retention := func(topic string) time.Duration {
+		r := m.byName(t, "kubernetes:kafka.strimzi.io/v1:KafkaTopic", "kafka-topic-"+topic)
+		return time.Duration(get(r.Inputs, "spec.config").ObjectValue()["retention.ms"].NumberValue()) * time.Millisecond
+	}
+	assert.Equal(t, 24*time.Hour, retention("user.events"), "dev keeps events a day")
+	assert.Equal(t, 30*24*time.Hour, retention("user.outbox-relay"), "services/user/service.yaml keeps the relay's progress 30 days")
 }
