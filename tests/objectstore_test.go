@@ -175,6 +175,7 @@ func TestProdLogsAreReplicatedInLokiOnTheLogsBucket(t *testing.T) {
 	alloy := m.byName(t, helmChartType, "observability-alloy")
 	assert.Equal(t, 2.0, get(alloy.Inputs, "values.controller.replicas").NumberValue())
 	assert.True(t, get(alloy.Inputs, "values.alloy.clustering.enabled").BoolValue(), "two collectors share the pods instead of sending each line twice")
+	assert.Equal(t, 1.0, get(alloy.Inputs, "values.controller.podDisruptionBudget.minAvailable").NumberValue())
 	content := get(alloy.Inputs, "values.alloy.configMap.content").StringValue()
 	assert.Contains(t, content, `url = "http://loki-write.monitoring.svc.cluster.local:3100/loki/api/v1/push"`)
 	assert.Contains(t, content, "clustering {\n    enabled = true\n  }")

@@ -448,6 +448,10 @@ func TestLogAggregationIsOptional(t *testing.T) {
 	alloy := m.byName(t, helmChartType, "observability-alloy")
 	assert.True(t, m.waitsFor(alloy, loki), "the collector starts after the store")
 	assert.Contains(t, get(alloy.Inputs, "values.alloy.configMap.content").StringValue(), `url = "http://loki.monitoring.svc.cluster.local:3100/loki/api/v1/push"`)
+	assert.Equal(t, "1.6.0", get(alloy.Inputs, "version").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream", get(alloy.Inputs, "values.global.image.registry").StringValue())
+	assert.Equal(t, "mirror.example.com/upstream", get(alloy.Inputs, "values.configReloader.image.registry").StringValue(), "quay.io's reloader comes from the mirror too")
+	assert.False(t, get(alloy.Inputs, "values.alloy.enableReporting").BoolValue())
 	var sources []string
 	for _, d := range get(m.byName(t, helmChartType, "observability").Inputs, "values.grafana.additionalDataSources").ArrayValue() {
 		sources = append(sources, d.ObjectValue()["name"].StringValue())

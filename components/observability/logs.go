@@ -14,8 +14,8 @@ var (
 	// values the component was written against. The chart's later releases come from
 	// grafana-community/helm-charts with renamed modes and persistence settings.
 	Loki = chart.Spec{Name: "loki", Version: "6.47.0", Repo: "https://grafana.github.io/helm-charts"}
-	// Alloy is the alloy chart 1.12.1 (Grafana Alloy 1.12).
-	Alloy = chart.Spec{Name: "alloy", Version: "1.12.1", Repo: "https://grafana.github.io/helm-charts"}
+	// Alloy is the alloy chart 1.6.0 (Grafana Alloy v1.13.0), from grafana/alloy.
+	Alloy = chart.Spec{Name: "alloy", Version: "1.6.0", Repo: "https://grafana.github.io/helm-charts"}
 	// LogCharts are the charts of the log pipeline.
 	LogCharts = []chart.Spec{Loki, Alloy}
 )
@@ -173,16 +173,25 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		// Two collectors share the pods between them (clustering) and take over each other's.
 		collectors = 2
 	}
+	controller := pulumi.Map{"type": pulumi.String("deployment"), "replicas": pulumi.Int(collectors)}
+	if args.HA {
+		controller["podDisruptionBudget"] = pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}
+		controller["topologySpreadConstraints"] = zoneSpread(args.Zones, "alloy")
+	}
 	alloyValues := pulumi.Map{
-		"controller": pulumi.Map{"type": pulumi.String("deployment"), "replicas": pulumi.Int(collectors)},
+		"controller": controller,
 		"alloy": pulumi.Map{
-			"clustering": pulumi.Map{"enabled": pulumi.Bool(args.HA)},
-			"configMap":  pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, args.HA, pushURL+"/loki/api/v1/push"))},
-			"resources":  res("100m", "256Mi", "1", "1Gi"),
+			// No usage reports to Grafana Labs.
+			"enableReporting": pulumi.Bool(false),
+			"clustering":      pulumi.Map{"enabled": pulumi.Bool(args.HA)},
+			"configMap":       pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, args.HA, pushURL+"/loki/api/v1/push"))},
+			"resources":       res("100m", "256Mi", "1", "1Gi"),
 		},
 	}
 	if args.ImageMirror != "" {
 		alloyValues["global"] = pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}}
+		// The config reloader is prometheus-operator's, from quay.io.
+		alloyValues["configReloader"] = pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "quay.io"))}}
 	}
 	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: alloyValues},
 		append(opts, pulumi.DependsOn([]pulumi.Resource{lokiChart}))...)
