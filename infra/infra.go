@@ -35,9 +35,6 @@ type Cluster interface {
 	// Network holds the facts that managed services outside the cluster (RDS, MSK,
 	// ElastiCache) need. It is nil where Groundwork does not own the network (cloud existing).
 	Network() *Network
-	// BackupStore is an S3-compatible bucket for in-cluster database backups. It is nil where
-	// the cloud gives none (managed databases back themselves up).
-	BackupStore() *ObjectStore
 	// ObjectStore is the bucket made for the Bucket of that name the base layer was asked for.
 	// It is nil where the cloud gives no object storage (OpenStack without an S3 endpoint, an
 	// existing cluster) or no such bucket was asked for.
@@ -51,11 +48,17 @@ type Bucket struct {
 	// Name is the bucket's purpose, a DNS label unique in the stack ("logs", "traces"); the
 	// cloud's bucket is named after the cluster and it.
 	Name string
-	// ExpireDays removes objects that many days after they were written, where the cloud has
+	// ExpireDays removes objects that many days after they were written (and, in a versioned
+	// bucket, old versions that many days after they were replaced), where the cloud has
 	// lifecycle rules (S3; Swift has none). The bucket's user should delete data sooner itself
-	// (a compactor's retention): this is the backstop that keeps a bucket from growing forever.
-	// 0 keeps objects.
+	// (a compactor's or a backup tool's retention): this is the backstop that keeps a bucket
+	// from growing forever. 0 keeps objects.
 	ExpireDays int
+	// Versioned keeps replaced and deleted objects as old versions (backups).
+	Versioned bool
+	// Retain keeps the bucket and its objects when the stack is destroyed: a destroy never
+	// empties it, and in prod Pulumi refuses to delete it at all (backups).
+	Retain bool
 	// Users are the Kubernetes service accounts that read and write the bucket.
 	Users []ServiceAccount
 }

@@ -229,8 +229,8 @@ type ObjectStorageConfig struct {
 	// groundwork:existing.objectStorage.secretAccessKey) sign requests.
 	AccessKeyID     string `json:"accessKeyId"`
 	SecretAccessKey string `json:"secretAccessKey"`
-	// Buckets names the bucket made for each purpose: traces, and logs when
-	// groundwork:observability.logs is on.
+	// Buckets names the bucket made for each purpose: traces; logs when
+	// groundwork:observability.logs is on; backups for the in-cluster databases.
 	Buckets map[string]string `json:"buckets"`
 }
 

@@ -76,20 +76,54 @@ func (c *Config) objectStorage() bool {
 	return false
 }
 
-// buckets are the object storage the platform services ask the base layer for: trace blocks
-// always, log chunks when logs are aggregated. Each expires a week after its data's retention,
-// a backstop behind the store's own compactor.
-func buckets(cfg *Config) []infra.Bucket {
-	size := sizingFor(cfg.Environment)
-	out := []infra.Bucket{{
-		Name: observability.TracesBucket, ExpireDays: size.traceRetentionDays + 7,
-		Users: []infra.ServiceAccount{{Namespace: NamespaceMonitoring, Name: observability.TempoServiceAccount}},
-	}}
+// BackupsBucket is the bucket in-cluster databases back up to.
+const BackupsBucket = "backups"
+
+// bucketPurposes are the buckets a stack asks for, by name: traces always, logs when logs are
+// aggregated, backups when the databases run in the cluster.
+func bucketPurposes(cfg *Config) []string {
+	out := []string{observability.TracesBucket}
 	if cfg.Observability.Logs {
-		out = append(out, infra.Bucket{
-			Name: observability.LogsBucket, ExpireDays: cfg.Observability.LogRetentionDays + 7,
-			Users: []infra.ServiceAccount{{Namespace: NamespaceMonitoring, Name: observability.LokiServiceAccount}},
-		})
+		out = append(out, observability.LogsBucket)
+	}
+	if !cfg.managedData() {
+		out = append(out, BackupsBucket)
+	}
+	return out
+}
+
+// buckets are the object storage the stack asks the base layer for, with the service accounts
+// that use each. Each expires a week after its data's retention, a backstop behind the store's
+// own compactor or backup retention. Backups are versioned and outlive the stack.
+func buckets(cfg *Config, specs []services.Spec) []infra.Bucket {
+	size := sizingFor(cfg.Environment)
+	var out []infra.Bucket
+	for _, name := range bucketPurposes(cfg) {
+		switch name {
+		case observability.TracesBucket:
+			out = append(out, infra.Bucket{
+				Name: name, ExpireDays: size.traceRetentionDays + 7,
+				Users: []infra.ServiceAccount{{Namespace: NamespaceMonitoring, Name: observability.TempoServiceAccount}},
+			})
+		case observability.LogsBucket:
+			out = append(out, infra.Bucket{
+				Name: name, ExpireDays: cfg.Observability.LogRetentionDays + 7,
+				Users: []infra.ServiceAccount{{Namespace: NamespaceMonitoring, Name: observability.LokiServiceAccount}},
+			})
+		case BackupsBucket:
+			var users []infra.ServiceAccount
+			for _, s := range specs {
+				if s.Database != nil {
+					users = append(users, infra.ServiceAccount{Namespace: NamespaceData, Name: postgres.ClusterName(s.Name)})
+				}
+			}
+			if len(users) > 0 {
+				out = append(out, infra.Bucket{
+					Name: name, ExpireDays: dataSizingFor(cfg.Environment).backupRetentionDays + 7,
+					Versioned: true, Retain: true, Users: users,
+				})
+			}
+		}
 	}
 	return out
 }

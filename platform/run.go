@@ -30,10 +30,6 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
 	}
-	svcs := make([]string, len(specs))
-	for i, s := range specs {
-		svcs[i] = s.Name
-	}
 	src, err := chart.ParseSource(cfg.Charts.Source)
 	if err != nil {
 		return fmt.Errorf("%s:charts.source: %w", Namespace, err)
@@ -46,7 +42,7 @@ func Run(ctx *pulumi.Context) error {
 			"Secret manifests there hold credentials (base64, not encrypted): keep the folder out of version control "+
 			"or seal the Secrets before committing them.", cfg.Kubernetes.RenderTo), nil)
 	}
-	cluster, err := NewCluster(ctx, cfg, svcs)
+	cluster, err := NewCluster(ctx, cfg, specs)
 	if err != nil {
 		return err
 	}
@@ -102,7 +98,11 @@ func configKeys() []string {
 
 // NewCluster builds the base layer on the stack's cloud. It is the one place that knows the
 // implementations of infra.Cluster.
-func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster, error) {
+func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.Cluster, error) {
+	svcs := make([]string, len(specs))
+	for i, s := range specs {
+		svcs[i] = s.Name
+	}
 	tags := tagsOf(ctx, cfg)
 	groups := nodeGroups(cfg.NodeGroups)
 	protect := cfg.Environment == EnvProd
@@ -132,7 +132,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Services:              svcs,
 			Tags:                  tags,
 			RenderTo:              cfg.Kubernetes.RenderTo,
-			Buckets:               buckets(cfg),
+			Buckets:               buckets(cfg, specs),
 			Protect:               protect,
 		})
 	case CloudOpenStack:
@@ -164,7 +164,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, svcs []string) (infra.Cluster,
 			Tags:                   tags,
 			RenderTo:               cfg.Kubernetes.RenderTo,
 			S3Endpoint:             o.S3Endpoint,
-			Buckets:                buckets(cfg),
+			Buckets:                buckets(cfg, specs),
 			Protect:                protect,
 		})
 	case CloudExisting:

@@ -45,13 +45,15 @@ type dataSizing struct {
 	brokers, pgInstances, cacheNodes int
 	kafkaStorage, pgStorage          string
 	retention                        time.Duration
+	// backupRetentionDays is how long in-cluster database backups are kept.
+	backupRetentionDays int
 }
 
 func dataSizingFor(env string) dataSizing {
 	if env == EnvProd {
-		return dataSizing{brokers: 3, pgInstances: 3, cacheNodes: 2, kafkaStorage: "100Gi", pgStorage: "20Gi", retention: 7 * 24 * time.Hour}
+		return dataSizing{brokers: 3, pgInstances: 3, cacheNodes: 2, kafkaStorage: "100Gi", pgStorage: "20Gi", retention: 7 * 24 * time.Hour, backupRetentionDays: 30}
 	}
-	return dataSizing{brokers: 1, pgInstances: 1, cacheNodes: 1, kafkaStorage: "10Gi", pgStorage: "5Gi", retention: 24 * time.Hour}
+	return dataSizing{brokers: 1, pgInstances: 1, cacheNodes: 1, kafkaStorage: "10Gi", pgStorage: "5Gi", retention: 24 * time.Hour, backupRetentionDays: 7}
 }
 
 // deployServices deploys every service of services/ with what it needs: its database, its Kafka
@@ -114,21 +116,25 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 		return err
 	}
 	in := pulumi.Parent(group)
-	if store := cluster.BackupStore(); store != nil && !managed {
-		creds, err := corev1.NewSecret(ctx, "postgres-backup-credentials", &corev1.SecretArgs{
-			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("postgres-backup"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("postgres"))},
-			StringData: pulumi.StringMap{"ACCESS_KEY_ID": store.AccessKeyID, "ACCESS_SECRET_KEY": store.SecretAccessKey},
-		}, on, in, pulumi.DependsOn(after))
-		if err != nil {
-			return err
-		}
+	if store := cluster.ObjectStore(BackupsBucket); store != nil && !managed {
 		pgArgs.Backup = &postgres.Backup{
-			DestinationPath:   "s3://" + bucketName(cfg) + "/postgres",
-			EndpointURL:       store.Endpoint,
-			CredentialsSecret: "postgres-backup",
-			RetentionPolicy:   map[bool]string{false: "7d", true: "30d"}[cfg.Environment == EnvProd],
+			Bucket: store.Bucket, Prefix: "postgres",
+			RetentionPolicy: fmt.Sprintf("%dd", size.backupRetentionDays),
 		}
-		after = append(after, creds)
+		if store.RoleARN != nil {
+			// AWS: the database pods assume the bucket's role; there are no keys.
+			pgArgs.Backup.IAMRole = *store.RoleARN
+		} else {
+			creds, err := corev1.NewSecret(ctx, "postgres-backup-credentials", &corev1.SecretArgs{
+				Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("postgres-backup"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("postgres"))},
+				StringData: pulumi.StringMap{"ACCESS_KEY_ID": store.AccessKeyID, "ACCESS_SECRET_KEY": store.SecretAccessKey},
+			}, on, in, pulumi.DependsOn(after))
+			if err != nil {
+				return err
+			}
+			pgArgs.Backup.EndpointURL, pgArgs.Backup.CredentialsSecret = store.Endpoint, "postgres-backup"
+			after = append(after, creds)
+		}
 	}
 	if cfg.Environment == EnvProd {
 		// Three pods in different zones: Sentinel promotes a replica when the master's node or
@@ -371,6 +377,3 @@ func isDir(path string) bool {
 	fi, err := os.Stat(path)
 	return err == nil && fi.IsDir()
 }
-
-// bucketName is the backup container the OpenStack base layer makes: "<cluster>-backups".
-func bucketName(cfg *Config) string { return cfg.ClusterName + "-backups" }

@@ -411,9 +411,9 @@ func (c *Config) validateExisting(p *problems) {
 	o := e.ObjectStorage
 	if o == nil {
 		if c.Environment == EnvProd {
-			p.add("existing.objectStorage", "required in prod: traces%s are kept in S3-compatible object storage, in buckets made for them, e.g. "+
+			p.add("existing.objectStorage", "required in prod: %s are kept in S3-compatible object storage, in buckets made for them, e.g. "+
 				"{endpoint: https://minio.example.com, accessKeyId: ..., secretAccessKey: (a secret), buckets: {%s}}",
-				map[bool]string{false: "", true: " and logs"}[c.Observability.Logs], bucketExample(c))
+				andList(bucketPurposes(c)), bucketExample(c))
 		}
 		return
 	}
@@ -430,20 +430,29 @@ func (c *Config) validateExisting(p *problems) {
 		p.add("existing.objectStorage", "accessKeyId and secretAccessKey are both required")
 	}
 	wanted := map[string]bool{}
-	for _, b := range buckets(c) {
-		wanted[b.Name] = true
-		if o.Buckets[b.Name] == "" {
-			p.add("existing.objectStorage.buckets."+b.Name, "missing: the name of the bucket made for %s", b.Name)
+	for _, name := range bucketPurposes(c) {
+		wanted[name] = true
+		if o.Buckets[name] == "" {
+			p.add("existing.objectStorage.buckets."+name, "missing: the name of the bucket made for %s", name)
 		}
 	}
+	all := []string{observability.TracesBucket, observability.LogsBucket, BackupsBucket}
 	for _, name := range sortedKeys(o.Buckets) {
 		switch {
-		case !wanted[name] && name != observability.LogsBucket:
-			p.add("existing.objectStorage.buckets."+name, "unknown purpose; allowed: %s, %s", observability.TracesBucket, observability.LogsBucket)
+		case !slices.Contains(all, name):
+			p.add("existing.objectStorage.buckets."+name, "unknown purpose; allowed: %s", strings.Join(all, ", "))
 		case !s3Bucket.MatchString(o.Buckets[name]):
 			p.add("existing.objectStorage.buckets."+name, "%q is not a bucket name (3 to 63 lowercase letters, digits, '.' and '-')", o.Buckets[name])
 		}
 	}
+}
+
+// andList joins words as prose: "a", "a and b", "a, b and c".
+func andList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // inCluster tells whether a host name is a Kubernetes Service's.
@@ -457,8 +466,8 @@ var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 // bucketExample is the buckets map a stack's config needs, as an example.
 func bucketExample(c *Config) string {
 	var parts []string
-	for _, b := range buckets(c) {
-		parts = append(parts, b.Name+": groundwork-"+b.Name)
+	for _, name := range bucketPurposes(c) {
+		parts = append(parts, name+": groundwork-"+name)
 	}
 	return strings.Join(parts, ", ")
 }

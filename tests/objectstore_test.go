@@ -102,6 +102,48 @@ func TestProdTracesAreReplicatedInTempoOnAPrivateS3Bucket(t *testing.T) {
 	assert.Equal(t, "tempo", ds[0].ObjectValue()["type"].StringValue())
 	assert.Equal(t, "http://tempo-query-frontend.monitoring.svc.cluster.local:3200", ds[0].ObjectValue()["url"].StringValue())
 	assert.Empty(t, named(m.ofType("kubernetes:apps/v1:Deployment"), "observability-jaeger"), "no in-memory Jaeger in prod")
+	assert.Empty(t, named(m.ofType(bucketType), "groundwork-prod-backups"), "RDS backs itself up: no backup bucket")
+}
+
+func TestInClusterDatabasesOnAWSBackUpWithTheBucketRole(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:cloud"] = "aws"
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.NoError(t, err)
+
+	bucket := m.byName(t, bucketType, "groundwork-dev-backups")
+	name := bucket.Outputs["bucket"].StringValue()
+	assert.False(t, get(bucket.Inputs, "forceDestroy").BoolValue(), "backups outlive a destroy, even in dev")
+	versioning := m.byName(t, "aws:s3/bucketVersioningV2:BucketVersioningV2", "groundwork-dev-backups")
+	assert.Equal(t, "Enabled", get(versioning.Inputs, "versioningConfiguration.status").StringValue())
+	life := m.byName(t, "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2", "groundwork-dev-backups")
+	rule := get(life.Inputs, "rules").ArrayValue()[0].ObjectValue()
+	assert.Equal(t, 14.0, get(rule, "noncurrentVersionExpiration.noncurrentDays").NumberValue(), "7 days of backups, plus a week")
+	assert.True(t, m.waitsFor(life, versioning), "rules on old versions need versioning first")
+
+	role := m.byName(t, "aws:iam/role:Role", "groundwork-dev-backups")
+	trust := policyDoc(t, get(role.Inputs, "assumeRolePolicy").StringValue())
+	var subjects []any
+	for k, v := range trust["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["StringEquals"].(map[string]any) {
+		if strings.HasSuffix(k, ":sub") {
+			subjects = v.([]any)
+		}
+	}
+	clusters := m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster")
+	require.NotEmpty(t, clusters)
+	var want []any
+	for _, c := range clusters {
+		cluster := get(c.Inputs, "metadata.name").StringValue()
+		want = append(want, "system:serviceaccount:data:"+cluster)
+		store := get(c.Inputs, "spec.backup.barmanObjectStore").ObjectValue()
+		assert.Equal(t, "s3://"+name+"/postgres/"+cluster, store["destinationPath"].StringValue())
+		assert.True(t, get(store, "s3Credentials.inheritFromIAMRole").BoolValue(), "%s: IRSA, no keys", cluster)
+		assert.True(t, store["endpointURL"].IsNull(), "AWS S3 needs no endpoint")
+		annotations := get(c.Inputs, "spec.serviceAccountTemplate.metadata.annotations").ObjectValue()
+		assert.Equal(t, role.Outputs["arn"].StringValue(), annotations["eks.amazonaws.com/role-arn"].StringValue(), cluster)
+	}
+	assert.ElementsMatch(t, want, subjects, "exactly the database pods' service accounts assume the role")
+	assert.Empty(t, named(m.ofType(secretType2), "postgres-backup-credentials"), "no keys exist on AWS")
 }
 
 func TestTracesOnSwiftUseKeysFromASecret(t *testing.T) {
@@ -212,7 +254,7 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 
 	t.Run("traces go to the buckets the owners made", func(t *testing.T) {
 		cfg := base("dev")
-		cfg["groundwork:existing"] = storage(`,"buckets":{"traces":"team-traces"}`)
+		cfg["groundwork:existing"] = storage(`,"buckets":{"traces":"team-traces","backups":"team-backups"}`)
 		m, err := run(t, "dev", cfg, secrets, platform.Run)
 		require.NoError(t, err)
 		tempo := m.byName(t, helmChartType, "observability-tempo")
@@ -224,6 +266,12 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 		require.True(t, get(secret.Inputs, "stringData").ContainsSecrets(), "the configured secret key stays a secret")
 		assert.Equal(t, "s3cr3t", unsecret(get(secret.Inputs, "stringData.AWS_SECRET_ACCESS_KEY")).StringValue())
 		assert.Empty(t, m.ofType(bucketType), "nothing is created in a cloud")
+		for _, c := range m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster") {
+			store := get(c.Inputs, "spec.backup.barmanObjectStore").ObjectValue()
+			assert.Equal(t, "https://minio.example.com", store["endpointURL"].StringValue())
+			assert.Equal(t, "s3://team-backups/postgres/"+get(c.Inputs, "metadata.name").StringValue(), store["destinationPath"].StringValue())
+			assert.Equal(t, "postgres-backup", get(store, "s3Credentials.accessKeyId.name").StringValue())
+		}
 	})
 	t.Run("node ranges open monitoring's egress", func(t *testing.T) {
 		cfg := base("dev")
@@ -253,14 +301,14 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 		want                string
 	}{
 		{"prod needs object storage", "prod", `{"nodeCidrs":["10.0.0.0/16"]}`, true,
-			"groundwork:existing.objectStorage: required in prod: traces are kept in S3-compatible object storage, in buckets made for them, e.g. {endpoint: https://minio.example.com, accessKeyId: ..., secretAccessKey: (a secret), buckets: {traces: groundwork-traces}}"},
-		{"bucket missing", "dev", storage(`,"buckets":{"trace":"x"}`), true,
-			"groundwork:existing.objectStorage.buckets.traces: missing: the name of the bucket made for traces\ngroundwork:existing.objectStorage.buckets.trace: unknown purpose; allowed: traces, logs"},
-		{"bad bucket name", "dev", storage(`,"buckets":{"traces":"Team_Traces"}`), true,
+			"groundwork:existing.objectStorage: required in prod: traces and backups are kept in S3-compatible object storage, in buckets made for them, e.g. {endpoint: https://minio.example.com, accessKeyId: ..., secretAccessKey: (a secret), buckets: {traces: groundwork-traces, backups: groundwork-backups}}"},
+		{"bucket missing", "dev", storage(`,"buckets":{"trace":"x","backups":"team-backups"}`), true,
+			"groundwork:existing.objectStorage.buckets.traces: missing: the name of the bucket made for traces\ngroundwork:existing.objectStorage.buckets.trace: unknown purpose; allowed: traces, logs, backups"},
+		{"bad bucket name", "dev", storage(`,"buckets":{"traces":"Team_Traces","backups":"team-backups"}`), true,
 			`groundwork:existing.objectStorage.buckets.traces: "Team_Traces" is not a bucket name (3 to 63 lowercase letters, digits, '.' and '-')`},
-		{"plain http outside the cluster", "dev", strings.Replace(storage(`,"buckets":{"traces":"team-traces"}`), "https://minio.example.com", "http://minio.example.com:9000", 1), true,
+		{"plain http outside the cluster", "dev", strings.Replace(storage(`,"buckets":{"traces":"team-traces","backups":"team-backups"}`), "https://minio.example.com", "http://minio.example.com:9000", 1), true,
 			`groundwork:existing.objectStorage.endpoint: "http://minio.example.com:9000": outside the cluster the platform's network policies let pods reach HTTPS on port 443 only; use an https URL on 443, or an in-cluster Service (http://minio.storage.svc:9000)`},
-		{"secret key in plain text", "dev", storage(`,"buckets":{"traces":"team-traces"}`), false,
+		{"secret key in plain text", "dev", storage(`,"buckets":{"traces":"team-traces","backups":"team-backups"}`), false,
 			"groundwork:existing.objectStorage.secretAccessKey: is stored in plain text; set it with `pulumi config set --secret --path groundwork:existing.objectStorage.secretAccessKey`"},
 		{"no node ranges", "dev", `{}`, true,
 			"groundwork:existing.nodeCidrs: missing: the address ranges of the cluster's nodes (the INTERNAL-IP column of `kubectl get nodes -o wide`), e.g. [\"10.0.0.0/16\"]; the platform's network policies let Prometheus reach kubelets and node-exporters there, and nothing else"},
@@ -280,7 +328,7 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 	}
 	t.Run("an in-cluster endpoint may be plain http", func(t *testing.T) {
 		cfg := base("dev")
-		cfg["groundwork:existing"] = strings.Replace(storage(`,"buckets":{"traces":"team-traces"}`), "https://minio.example.com", "http://minio.storage.svc:9000", 1)
+		cfg["groundwork:existing"] = strings.Replace(storage(`,"buckets":{"traces":"team-traces","backups":"team-backups"}`), "https://minio.example.com", "http://minio.storage.svc:9000", 1)
 		m, err := run(t, "dev", cfg, secrets, platform.Run)
 		require.NoError(t, err)
 		s3 := get(m.byName(t, helmChartType, "observability-tempo").Inputs, "values.storage.trace.s3").ObjectValue()

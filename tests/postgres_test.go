@@ -32,7 +32,7 @@ func pgProdArgs() postgres.Args {
 		Namespace: "data", Databases: pgDatabases, Instances: 3,
 		Zones:        []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"},
 		StorageClass: "gp3", StorageSize: "50Gi", CPU: "1", Memory: "2Gi",
-		Backup: &postgres.Backup{DestinationPath: "s3://acme-backups/postgres", CredentialsSecret: "backup-s3"},
+		Backup: &postgres.Backup{Bucket: pulumi.String("acme-backups"), Prefix: "postgres", CredentialsSecret: "backup-s3"},
 	}
 }
 
@@ -340,8 +340,11 @@ func TestPostgresInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"database storage", pgDevArgs, func(a *postgres.Args) {
 			a.Databases = []postgres.Database{{Name: "identity", Namespace: "apps", StorageSize: "10 GB"}}
 		}, []string{`postgres: database "identity": storageSize "10 GB" is not a size like 10Gi`}},
-		{"backup path", pgProdArgs, func(a *postgres.Args) { a.Backup.DestinationPath = "/backups" }, []string{`postgres: backup.destinationPath "/backups" is not an s3://<bucket>/<prefix> path`}},
-		{"backup credentials", pgProdArgs, func(a *postgres.Args) { a.Backup.CredentialsSecret = "" }, []string{`postgres: backup.credentialsSecret "" is not a Secret name`}},
+		{"backup bucket", pgProdArgs, func(a *postgres.Args) { a.Backup.Bucket = nil }, []string{"postgres: backup.bucket is required"}},
+		{"backup prefix", pgProdArgs, func(a *postgres.Args) { a.Backup.Prefix = "/backups" }, []string{`postgres: backup.prefix "/backups" is not a folder name like postgres`}},
+		{"backup credentials", pgProdArgs, func(a *postgres.Args) { a.Backup.CredentialsSecret = "" }, []string{`postgres: backup.credentialsSecret "" is not a Secret name (or set backup.iamRole)`}},
+		{"backup keys and role", pgProdArgs, func(a *postgres.Args) { a.Backup.IAMRole = pulumi.String("arn:aws:iam::123456789012:role/b") },
+			[]string{`postgres: backup has both an IAM role and credentialsSecret "backup-s3"; set one`}},
 		{"backup retention", pgProdArgs, func(a *postgres.Args) { a.Backup.RetentionPolicy = "30 days" }, []string{`postgres: backup.retentionPolicy "30 days" is not a duration like 30d`}},
 		{"backup schedule", pgProdArgs, func(a *postgres.Args) { a.Backup.Schedule = "0 2 * * *" }, []string{`postgres: backup.schedule "0 2 * * *" is not a six-field cron schedule`}},
 		{"rds without network", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.Network = nil }, []string{"postgres: mode rds needs the base layer's network"}},
@@ -349,7 +352,7 @@ func TestPostgresInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"rds storage", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.RDS.AllocatedStorage = 10 }, []string{"postgres: rds.allocatedStorage is 10 GiB; allowed 20..65536"}},
 		{"rds retention", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.RDS.BackupRetentionDays = 40 }, []string{"postgres: rds.backupRetentionDays is 40; allowed 1..35"}},
 		{"rds with object-store backup", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) {
-			a.Backup = &postgres.Backup{DestinationPath: "s3://b/p", CredentialsSecret: "s"}
+			a.Backup = &postgres.Backup{Bucket: pulumi.String("b"), Prefix: "p", CredentialsSecret: "s"}
 		}, []string{"postgres: backup is for mode in-cluster"}},
 		{"every problem at once", pgDevArgs, func(a *postgres.Args) { a.Instances, a.StorageClass = 0, "" }, []string{"postgres: instances is 0", "postgres: storageClass is empty"}},
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/infra"
 )
 
 // OperatorChart is the CloudNativePG operator: chart 0.29.0, upstream operator release 1.30.0.
@@ -38,6 +39,10 @@ func mirrored(mirror, image string) string {
 	return chart.Registry(mirror, image[:i]) + image[i:]
 }
 
+// ClusterName is the CloudNativePG Cluster of a service's database, and the name of its pods'
+// service account.
+func ClusterName(service string) string { return service + "-pg" }
+
 // newCNPG installs the operator, then one Cluster per service.
 func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	ns := pulumi.String(args.Namespace)
@@ -58,7 +63,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	afterOperator := pulumi.DependsOn([]pulumi.Resource{operator})
 
 	for _, d := range args.Databases {
-		cluster := d.Name + "-pg"
+		cluster := ClusterName(d.Name)
 		owner := cluster + "-owner"
 		user := roleName(d.Name)
 		l := labels(args.Tags, d.Name)
@@ -96,13 +101,21 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 		}
 		if b := args.Backup; b != nil {
 			store := pulumi.Map{
-				"destinationPath": pulumi.String(strings.TrimRight(b.DestinationPath, "/") + "/" + cluster),
-				"s3Credentials": pulumi.Map{
+				"destinationPath": pulumi.Sprintf("s3://%s/%s/%s", b.Bucket, b.Prefix, cluster),
+				"wal":             pulumi.Map{"compression": pulumi.String("gzip")},
+				"data":            pulumi.Map{"compression": pulumi.String("gzip")},
+			}
+			if b.IAMRole != nil {
+				// The pods' service account (named after the cluster) assumes the role.
+				store["s3Credentials"] = pulumi.Map{"inheritFromIAMRole": pulumi.Bool(true)}
+				spec["serviceAccountTemplate"] = pulumi.Map{"metadata": pulumi.Map{
+					"annotations": pulumi.StringMap{infra.RoleAnnotation: b.IAMRole},
+				}}
+			} else {
+				store["s3Credentials"] = pulumi.Map{
 					"accessKeyId":     pulumi.Map{"name": pulumi.String(b.CredentialsSecret), "key": pulumi.String("ACCESS_KEY_ID")},
 					"secretAccessKey": pulumi.Map{"name": pulumi.String(b.CredentialsSecret), "key": pulumi.String("ACCESS_SECRET_KEY")},
-				},
-				"wal":  pulumi.Map{"compression": pulumi.String("gzip")},
-				"data": pulumi.Map{"compression": pulumi.String("gzip")},
+				}
 			}
 			if b.EndpointURL != "" {
 				store["endpointURL"] = pulumi.String(b.EndpointURL)

@@ -59,15 +59,22 @@ func storageGiB(size string) int {
 	return n
 }
 
-// Backup sends base backups and WAL to an S3-compatible object store (in-cluster only).
+// Backup sends base backups and WAL to an S3-compatible object store (in-cluster only). Each
+// database cluster writes under s3://<Bucket>/<Prefix>/<cluster>, so their WAL never mix.
 type Backup struct {
-	// DestinationPath is the bucket and prefix, e.g. "s3://acme-backups/postgres" (required).
-	DestinationPath string
+	// Bucket is the bucket's name (required); Prefix the folder in it, e.g. "postgres"
+	// (required).
+	Bucket pulumi.StringInput
+	Prefix string
 	// EndpointURL is the S3 endpoint for stores other than AWS S3 (OpenStack Swift, MinIO).
 	EndpointURL string
 	// CredentialsSecret is a Secret in Args.Namespace with the keys ACCESS_KEY_ID and
-	// ACCESS_SECRET_KEY (required; created outside this component).
+	// ACCESS_SECRET_KEY, created outside this component. Required unless IAMRole is set.
 	CredentialsSecret string
+	// IAMRole (AWS) is a role the database pods assume through their service account (IRSA)
+	// instead of keys: the clusters' service accounts, named after the clusters
+	// (ClusterName), must be the ones it trusts.
+	IAMRole pulumi.StringInput
 	// RetentionPolicy is how long backups are kept, e.g. "30d"; default "30d".
 	RetentionPolicy string
 	// Schedule is the six-field cron schedule of base backups; default "0 0 2 * * *".
@@ -151,6 +158,7 @@ var (
 	cpuRequest = regexp.MustCompile(`^([1-9][0-9]*m|[0-9]+(\.[0-9]+)?)$`)
 	retention  = regexp.MustCompile(`^[1-9][0-9]*[dwm]$`)
 	cron6      = regexp.MustCompile(`^\S+( \S+){5}$`)
+	prefix     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9/]*[a-z0-9])?$`)
 )
 
 func (a Args) withDefaults() Args {
@@ -227,14 +235,20 @@ func (a Args) validate() error {
 			bad("postgres: memory %q is not a size like 512Mi (Mi, Gi or Ti)", a.Memory)
 		}
 		if b := a.Backup; b != nil {
-			if !strings.HasPrefix(b.DestinationPath, "s3://") || len(b.DestinationPath) <= len("s3://") {
-				bad("postgres: backup.destinationPath %q is not an s3://<bucket>/<prefix> path", b.DestinationPath)
+			if b.Bucket == nil {
+				bad("postgres: backup.bucket is required")
 			}
-			if b.EndpointURL != "" && !strings.HasPrefix(b.EndpointURL, "https://") {
-				bad("postgres: backup.endpointURL %q is not an https:// URL", b.EndpointURL)
+			if !prefix.MatchString(b.Prefix) {
+				bad("postgres: backup.prefix %q is not a folder name like postgres (lowercase letters, digits, '-' and '/')", b.Prefix)
 			}
-			if !dnsLabel.MatchString(b.CredentialsSecret) {
-				bad("postgres: backup.credentialsSecret %q is not a Secret name", b.CredentialsSecret)
+			if b.EndpointURL != "" && !strings.HasPrefix(b.EndpointURL, "https://") && !strings.HasPrefix(b.EndpointURL, "http://") {
+				bad("postgres: backup.endpointURL %q is not an http(s):// URL", b.EndpointURL)
+			}
+			switch {
+			case b.IAMRole != nil && b.CredentialsSecret != "":
+				bad("postgres: backup has both an IAM role and credentialsSecret %q; set one", b.CredentialsSecret)
+			case b.IAMRole == nil && !dnsLabel.MatchString(b.CredentialsSecret):
+				bad("postgres: backup.credentialsSecret %q is not a Secret name (or set backup.iamRole)", b.CredentialsSecret)
 			}
 			if !retention.MatchString(b.RetentionPolicy) {
 				bad("postgres: backup.retentionPolicy %q is not a duration like 30d (d, w or m)", b.RetentionPolicy)

@@ -29,12 +29,17 @@ func (b *builder) bucket(spec infra.Bucket, oidc *iam.OpenIdConnectProvider) (*i
 	if len(prefix) > bucketPrefixMax {
 		prefix = prefix[:bucketPrefixMax-1] + "-"
 	}
+	opts := b.opts()
+	if spec.Retain {
+		opts = b.opts(pulumi.Protect(a.Protect))
+	}
 	bucket, err := s3.NewBucketV2(b.ctx, name, &s3.BucketV2Args{
 		BucketPrefix: pulumi.String(prefix),
-		// A production bucket holding data is not emptied by a destroy: the destroy fails instead.
-		ForceDestroy: pulumi.Bool(!a.Protect),
+		// A production or retained bucket holding data is not emptied by a destroy: the destroy
+		// fails instead.
+		ForceDestroy: pulumi.Bool(!spec.Retain && !a.Protect),
 		Tags:         b.tags(name),
-	}, b.opts()...)
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +78,25 @@ func (b *builder) bucket(spec infra.Bucket, oidc *iam.OpenIdConnectProvider) (*i
 	if spec.ExpireDays > 0 {
 		rule.Expiration = &s3.BucketLifecycleConfigurationV2RuleExpirationArgs{Days: pulumi.Int(spec.ExpireDays)}
 	}
+	lifecycleOpts := child
+	if spec.Versioned {
+		versioning, err := s3.NewBucketVersioningV2(b.ctx, name, &s3.BucketVersioningV2Args{
+			Bucket:                  bucket.ID(),
+			VersioningConfiguration: &s3.BucketVersioningV2VersioningConfigurationArgs{Status: pulumi.String("Enabled")},
+		}, child...)
+		if err != nil {
+			return nil, err
+		}
+		if spec.ExpireDays > 0 {
+			rule.NoncurrentVersionExpiration = &s3.BucketLifecycleConfigurationV2RuleNoncurrentVersionExpirationArgs{NoncurrentDays: pulumi.Int(spec.ExpireDays)}
+		}
+		// S3 wants versioning in place before rules about old versions.
+		lifecycleOpts = append(append([]pulumi.ResourceOption{}, child...), pulumi.DependsOn([]pulumi.Resource{versioning}))
+	}
 	if _, err := s3.NewBucketLifecycleConfigurationV2(b.ctx, name, &s3.BucketLifecycleConfigurationV2Args{
 		Bucket: bucket.ID(),
 		Rules:  s3.BucketLifecycleConfigurationV2RuleArray{rule},
-	}, child...); err != nil {
+	}, lifecycleOpts...); err != nil {
 		return nil, err
 	}
 	if _, err := s3.NewBucketPolicy(b.ctx, name, &s3.BucketPolicyArgs{

@@ -214,6 +214,3 @@ func partitionOf(arn string) string {
 	}
 	return "aws"
 }
-
-// BackupStore implements infra.Cluster: nil, as no bucket is made for in-cluster backups here.
-func (c *Cluster) BackupStore() *infra.ObjectStore { return nil }

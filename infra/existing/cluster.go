@@ -133,9 +133,6 @@ func (c *Cluster) Zones() []string { return c.args.Zones }
 // Network implements infra.Cluster: nil, as Groundwork does not own this cluster's network.
 func (c *Cluster) Network() *infra.Network { return nil }
 
-// BackupStore implements infra.Cluster: nil, as no bucket is made for in-cluster backups here.
-func (c *Cluster) BackupStore() *infra.ObjectStore { return nil }
-
 // ObjectStore implements infra.Cluster: the configured bucket for that purpose, or nil.
 func (c *Cluster) ObjectStore(name string) *infra.ObjectStore {
 	o := c.args.ObjectStorage

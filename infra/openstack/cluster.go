@@ -70,8 +70,7 @@ type Args struct {
 	// applying them. Optional.
 	RenderTo string
 	// S3Endpoint is the URL of the cloud's S3-compatible object storage API (Swift's s3api).
-	// Optional: with it, a versioned container and credentials for backups are made, and a
-	// container for each of Buckets.
+	// Optional: with it, a container is made for each of Buckets, with credentials.
 	S3Endpoint string
 	// Buckets are the containers the platform asks for. Optional; made only with S3Endpoint.
 	Buckets []infra.Bucket
@@ -90,7 +89,6 @@ type Cluster struct {
 	registry     infra.Registry
 	zones        []string
 	network      *infra.Network
-	backups      *infra.ObjectStore
 	buckets      map[string]*infra.ObjectStore
 }
 
@@ -167,7 +165,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		NodeSecurityGroupID: net.groups["nodes"].ID().ToStringOutput(),
 	}
 	if args.S3Endpoint != "" {
-		if c.backups, c.buckets, err = b.objectStorage(); err != nil {
+		if c.buckets, err = b.objectStorage(); err != nil {
 			return nil, fmt.Errorf("openstack object storage: %w", err)
 		}
 	}
@@ -215,9 +213,6 @@ type builder struct {
 func (b *builder) opts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
 	return append([]pulumi.ResourceOption{pulumi.Parent(b.parent)}, extra...)
 }
-
-// BackupStore implements infra.Cluster.
-func (c *Cluster) BackupStore() *infra.ObjectStore { return c.backups }
 
 // ObjectStore implements infra.Cluster.
 func (c *Cluster) ObjectStore(name string) *infra.ObjectStore { return c.buckets[name] }

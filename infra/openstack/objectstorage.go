@@ -12,23 +12,42 @@ import (
 // `location` otherwise.
 const s3Region = "us-east-1"
 
-// objectStorage makes the project's EC2-style credentials, which Swift's S3 API accepts, a
-// versioned Swift container for database backups, and a container for each bucket the platform
-// asks for. Keystone's EC2 credentials reach every container of the project: Swift has no
-// per-container keys, so all buckets share them.
-func (b *builder) objectStorage() (backups *infra.ObjectStore, buckets map[string]*infra.ObjectStore, err error) {
+// objectStorage makes a Swift container for each bucket the platform asks for, and the project's
+// EC2-style credentials, which Swift's S3 API accepts. Keystone's EC2 credentials reach every
+// container of the project: Swift has no per-container keys, so all buckets share them.
+func (b *builder) objectStorage() (map[string]*infra.ObjectStore, error) {
 	a := b.args
+	buckets := map[string]*infra.ObjectStore{}
+	if len(a.Buckets) == 0 {
+		return buckets, nil
+	}
 	cred, err := identity.NewEc2CredentialV3(b.ctx, b.name+"-s3", &identity.Ec2CredentialV3Args{},
 		b.opts(pulumi.AdditionalSecretOutputs([]string{"secret"}),
-			// Named after backups, its first use, before buckets shared it: the alias keeps the
-			// credential instead of replacing it.
+			// Named after backups, its first use, before other buckets shared it: the alias keeps
+			// the credential instead of replacing it.
 			pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(b.name + "-backups")}}))...)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	store := func(container *objectstorage.Container) *infra.ObjectStore {
-		return &infra.ObjectStore{
-			Bucket:          container.Name,
+	for _, spec := range a.Buckets {
+		// Swift has no lifecycle rules: the bucket's user deletes by its own retention
+		// (Bucket.ExpireDays is not enforced here).
+		opts := b.opts()
+		if spec.Retain {
+			opts = b.opts(pulumi.Protect(a.Protect))
+		}
+		c, err := objectstorage.NewContainer(b.ctx, b.name+"-"+spec.Name, &objectstorage.ContainerArgs{
+			Name:       pulumi.String(a.ClusterName + "-" + spec.Name),
+			Versioning: pulumi.Bool(spec.Versioned),
+			// A retained container outlives a mistaken destroy: a non-empty one is not deleted.
+			ForceDestroy: pulumi.Bool(!spec.Retain && !a.Protect),
+			Metadata:     pulumi.Map{"owner": pulumi.String(a.Tags.Owner), "stack": pulumi.String(a.Tags.Stack)},
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		buckets[spec.Name] = &infra.ObjectStore{
+			Bucket:          c.Name,
 			Endpoint:        a.S3Endpoint,
 			Region:          s3Region,
 			PathStyle:       true,
@@ -36,34 +55,5 @@ func (b *builder) objectStorage() (backups *infra.ObjectStore, buckets map[strin
 			SecretAccessKey: pulumi.ToSecret(cred.Secret).(pulumi.StringOutput),
 		}
 	}
-	container, err := objectstorage.NewContainer(b.ctx, b.name+"-backups", &objectstorage.ContainerArgs{
-		Name:       pulumi.String(a.ClusterName + "-backups"),
-		Versioning: pulumi.Bool(true),
-		// Backups outlive a mistaken destroy: a non-empty container is not deleted.
-		ForceDestroy: pulumi.Bool(false),
-		Metadata:     b.containerMetadata(),
-	}, b.opts(pulumi.Protect(a.Protect))...)
-	if err != nil {
-		return nil, nil, err
-	}
-	backups = store(container)
-	buckets = map[string]*infra.ObjectStore{}
-	for _, spec := range a.Buckets {
-		// Swift has no lifecycle rules: the bucket's user deletes by its own retention
-		// (Bucket.ExpireDays is not enforced here).
-		c, err := objectstorage.NewContainer(b.ctx, b.name+"-"+spec.Name, &objectstorage.ContainerArgs{
-			Name:         pulumi.String(a.ClusterName + "-" + spec.Name),
-			ForceDestroy: pulumi.Bool(!a.Protect),
-			Metadata:     b.containerMetadata(),
-		}, b.opts()...)
-		if err != nil {
-			return nil, nil, err
-		}
-		buckets[spec.Name] = store(c)
-	}
-	return backups, buckets, nil
-}
-
-func (b *builder) containerMetadata() pulumi.Map {
-	return pulumi.Map{"owner": pulumi.String(b.args.Tags.Owner), "stack": pulumi.String(b.args.Tags.Stack)}
+	return buckets, nil
 }
