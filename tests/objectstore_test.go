@@ -24,6 +24,28 @@ const (
 	secretType2   = "kubernetes:core/v1:Secret"
 )
 
+// trustedSubjects are the service accounts an IRSA role's trust policy admits.
+func trustedSubjects(t *testing.T, role Recorded) []string {
+	t.Helper()
+	trust := policyDoc(t, get(role.Inputs, "assumeRolePolicy").StringValue())
+	cond := trust["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["StringEquals"].(map[string]any)
+	var out []string
+	for k, v := range cond {
+		if !strings.HasSuffix(k, ":sub") {
+			continue
+		}
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case []any:
+			for _, s := range v {
+				out = append(out, s.(string))
+			}
+		}
+	}
+	return out
+}
+
 // policyDoc decodes an IAM policy document input.
 func policyDoc(t *testing.T, raw string) map[string]any {
 	t.Helper()
@@ -56,15 +78,7 @@ func TestProdTracesAreReplicatedInTempoOnAPrivateS3Bucket(t *testing.T) {
 
 	// Only Tempo's service account assumes the role, and the role reaches only this bucket.
 	role := m.byName(t, "aws:iam/role:Role", "groundwork-prod-traces")
-	trust := policyDoc(t, get(role.Inputs, "assumeRolePolicy").StringValue())
-	cond := trust["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["StringEquals"].(map[string]any)
-	var subjects []string
-	for k, v := range cond {
-		if strings.HasSuffix(k, ":sub") {
-			subjects = append(subjects, v.(string))
-		}
-	}
-	assert.Equal(t, []string{"system:serviceaccount:monitoring:tempo"}, subjects)
+	assert.Equal(t, []string{"system:serviceaccount:monitoring:tempo"}, trustedSubjects(t, role))
 	access := policyDoc(t, get(m.byName(t, "aws:iam/rolePolicy:RolePolicy", "groundwork-prod-traces").Inputs, "policy").StringValue())
 	for _, s := range access["Statement"].([]any) {
 		res := s.(map[string]any)["Resource"].(string)
@@ -122,16 +136,9 @@ func TestInClusterDatabasesOnAWSBackUpWithTheBucketRole(t *testing.T) {
 	assert.True(t, m.waitsFor(life, versioning), "rules on old versions need versioning first")
 
 	role := m.byName(t, "aws:iam/role:Role", "groundwork-dev-backups")
-	trust := policyDoc(t, get(role.Inputs, "assumeRolePolicy").StringValue())
-	var subjects []any
-	for k, v := range trust["Statement"].([]any)[0].(map[string]any)["Condition"].(map[string]any)["StringEquals"].(map[string]any) {
-		if strings.HasSuffix(k, ":sub") {
-			subjects = v.([]any)
-		}
-	}
 	clusters := m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster")
 	require.NotEmpty(t, clusters)
-	var want []any
+	var want []string
 	for _, c := range clusters {
 		cluster := get(c.Inputs, "metadata.name").StringValue()
 		want = append(want, "system:serviceaccount:data:"+cluster)
@@ -142,7 +149,7 @@ func TestInClusterDatabasesOnAWSBackUpWithTheBucketRole(t *testing.T) {
 		annotations := get(c.Inputs, "spec.serviceAccountTemplate.metadata.annotations").ObjectValue()
 		assert.Equal(t, role.Outputs["arn"].StringValue(), annotations["eks.amazonaws.com/role-arn"].StringValue(), cluster)
 	}
-	assert.ElementsMatch(t, want, subjects, "exactly the database pods' service accounts assume the role")
+	assert.ElementsMatch(t, want, trustedSubjects(t, role), "exactly the database pods' service accounts assume the role")
 	assert.Empty(t, named(m.ofType(secretType2), "postgres-backup-credentials"), "no keys exist on AWS")
 }
 
