@@ -33,13 +33,15 @@ type Param struct {
 
 // Settings every policy takes.
 const (
-	paramExemptNames      = "exemptNames"
-	paramExemptNamespaces = "exemptNamespaces"
+	paramExemptNames        = "exemptNames"
+	paramExemptNamespaces   = "exemptNamespaces"
+	paramExemptChartObjects = "exemptChartObjects"
 )
 
 var commonParams = []Param{
 	{paramExemptNames, KindStrings, []string{}, "Resources the policy skips: globs on the logical name, the Kubernetes name or \"namespace/name\"."},
 	{paramExemptNamespaces, KindStrings, []string{}, "Kubernetes namespaces the policy skips (globs)."},
+	{paramExemptChartObjects, KindBool, false, "Skip the objects a Helm chart renders (their shape is the chart's, set through its values), checking only the objects the program writes itself."},
 }
 
 // AllParams returns the policy's settings, its own and the common ones.

@@ -64,7 +64,7 @@ func TestConfigFileErrors(t *testing.T) {
 		name, give, want string
 	}{
 		{"unknown policy", `{"workload-replica": "mandatory"}`, `unknown policy "workload-replica"`},
-		{"unknown setting", `{"workload-replicas": {"minReplica": 2}}`, `policy workload-replicas: unknown setting "minReplica"; allowed: exemptNames, exemptNamespaces, minReplicas`},
+		{"unknown setting", `{"workload-replicas": {"minReplica": 2}}`, `policy workload-replicas: unknown setting "minReplica"; allowed: exemptChartObjects, exemptNames, exemptNamespaces, minReplicas`},
 		{"wrong type", `{"workload-replicas": {"minReplicas": "two"}}`, `policy workload-replicas: setting minReplicas: two (string) is not an integer`},
 		{"fraction", `{"workload-replicas": {"minReplicas": 2.5}}`, `2.5 is not an integer`},
 		{"bad level", `{"all": "strict"}`, `enforcement level "strict" is not advisory, mandatory or disabled`},
@@ -103,4 +103,32 @@ func TestLoadConfigFileNamesTheFile(t *testing.T) {
 	_, err := rules.LoadConfigFile(file)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), file)
+}
+
+// Prod holds the program's own objects to every policy, and a chart's objects to the security
+// ones: their shape (replicas, probes, spread, budgets, resources, labels, companions) is the
+// chart's, set through its values and asserted by the program's tests.
+func TestProdConfigChecksChartObjectsForSecurityOnly(t *testing.T) {
+	cfg, err := rules.LoadConfigFile(filepath.Join("..", "config.prod.json"))
+	require.NoError(t, err)
+	single := with(with(orders, "spec.replicas", 1), "spec.template.spec.containers.0.securityContext.privileged", true)
+	policiesOf := func(vs []rules.Violation) map[string]bool {
+		out := map[string]bool{}
+		for _, v := range vs {
+			out[v.Policy] = true
+		}
+		return out
+	}
+	own := policiesOf(rules.Evaluate([]rules.Resource{res(tDeployment, "orders", single)}, cfg))
+	assert.True(t, own["workload-replicas"], "the program's own Deployment is held to the replica floor")
+	assert.True(t, own["container-security-context"])
+	chart := policiesOf(rules.Evaluate([]rules.Resource{chartObject(res(tDeployment, "orders", single))}, cfg))
+	assert.True(t, chart["container-security-context"], "a chart's privileged container is still a finding")
+	for _, shape := range []string{"workload-replicas", "workload-probes", "workload-zone-spread", "workload-disruption-budget",
+		"workload-resources", "autoscaler-range", "required-tags", "stack-deployment-companions"} {
+		assert.False(t, chart[shape], "%s: a chart's Deployment is shaped by its values", shape)
+	}
+	cni := chartObject(res("kubernetes:apps/v1:DaemonSet", "istio-cni-node", with(with(single, "metadata.name", "istio-cni-node"), "metadata.namespace", "kube-system")))
+	assert.Empty(t, rules.Evaluate([]rules.Resource{cni}, cfg),
+		"the CNI node agent installs the mesh's plugin on the host (privileged by design), in kube-system, the cluster's own namespace")
 }

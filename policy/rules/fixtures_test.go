@@ -22,6 +22,13 @@ func secret(s string) resource.PropertyValue {
 func computed() resource.PropertyValue { return resource.MakeComputed(resource.NewStringProperty("")) }
 
 // res makes a resource from a type, a logical name and its properties.
+// chartObject makes r an object a Helm chart rendered: a child of a helm.sh/v4 Chart inside a
+// component, as its URN shows.
+func chartObject(r rules.Resource) rules.Resource {
+	r.URN = "urn:pulumi:test::groundwork::groundwork:platform:Observability$kubernetes:helm.sh/v4:Chart$" + r.Type + "::observability:monitoring/" + r.Name
+	return r
+}
+
 func res(typ, name string, props obj) rules.Resource {
 	return rules.Resource{
 		URN:        "urn:pulumi:test::groundwork::" + typ + "::" + name,

@@ -125,8 +125,12 @@ func Lookup(name string) (Policy, bool) {
 }
 
 // exempt reports whether the config exempts a resource: by its logical name, its Kubernetes
-// name or "namespace/name", or its Kubernetes namespace. Patterns are path.Match globs.
+// name or "namespace/name", or its Kubernetes namespace (patterns are path.Match globs), or as
+// an object a Helm chart rendered.
 func exempt(r Resource, c Config) bool {
+	if c.Bool(paramExemptChartObjects) && RenderedByChart(r.URN) {
+		return true
+	}
 	names := []string{r.Name}
 	ns := ""
 	if isKubernetes(r.Type) {
@@ -153,6 +157,18 @@ func exempt(r Resource, c Config) bool {
 		}
 	}
 	return false
+}
+
+// RenderedByChart reports whether a URN is of an object a Helm chart rendered: one of its
+// parents' types, in the URN's type chain, is a kubernetes:helm.sh chart or release.
+func RenderedByChart(urn string) bool {
+	// urn:pulumi:<stack>::<project>::<parent$...$type>::<name>
+	parts := strings.SplitN(urn, "::", 4)
+	if len(parts) < 4 {
+		return false
+	}
+	chain := strings.Split(parts[2], "$")
+	return slices.ContainsFunc(chain[:len(chain)-1], isHelm)
 }
 
 // Evaluate runs every policy that the resolved config enables: resource policies on each

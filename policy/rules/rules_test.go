@@ -104,6 +104,12 @@ var cases = []policyCase{
 		give: one(res(tDeployment, "orders", with(orders, "spec.replicas", 1)))},
 	{name: "exempt by namespace", policy: "workload-replicas", config: map[string]any{"exemptNamespaces": []any{"shop"}},
 		give: one(res(tDeployment, "orders", with(orders, "spec.replicas", 1)))},
+	{name: "chart objects exempt when asked", policy: "workload-replicas", config: map[string]any{"exemptChartObjects": true},
+		give: one(chartObject(res(tDeployment, "orders", with(orders, "spec.replicas", 1))))},
+	{name: "chart objects checked by default", policy: "workload-replicas",
+		give: one(chartObject(res(tDeployment, "orders", with(orders, "spec.replicas", 1)))), want: []string{"runs 1 replica(s)"}},
+	{name: "own objects checked with chart objects exempt", policy: "workload-replicas", config: map[string]any{"exemptChartObjects": true},
+		give: one(res(tDeployment, "orders", with(orders, "spec.replicas", 1))), want: []string{"runs 1 replica(s)"}},
 	{name: "replicas unknown in preview", policy: "workload-replicas", give: one(res(tDeployment, "orders", with(orders, "spec.replicas", computed())))},
 
 	{name: "both probes", policy: "workload-probes", give: one(res(tDeployment, "orders", orders))},
@@ -409,5 +415,18 @@ func TestPoliciesAreDescribed(t *testing.T) {
 			rules.Security: "Security: ", rules.Stack: "Stack: "}[p.Goal]), p.FullDescription())
 		assert.Truef(t, (p.Check == nil) != (p.CheckStack == nil), "%s must be a resource or a stack policy", p.Name)
 		assert.Contains(t, []rules.Level{rules.Advisory, rules.Mandatory}, p.Level)
+	}
+}
+
+func TestRenderedByChart(t *testing.T) {
+	for urn, want := range map[string]bool{
+		"urn:pulumi:prod::groundwork::groundwork:platform:Observability$kubernetes:helm.sh/v4:Chart$kubernetes:apps/v1:Deployment::observability:monitoring/grafana": true,
+		"urn:pulumi:prod::groundwork::kubernetes:helm.sh/v3:Release$kubernetes:apps/v1:Deployment::x":                                                                true,
+		"urn:pulumi:prod::groundwork::groundwork:platform:Redis$kubernetes:apps/v1:Deployment::redis-proxy":                                                          false,
+		"urn:pulumi:prod::groundwork::groundwork:platform:Observability$kubernetes:helm.sh/v4:Chart::observability":                                                  false,
+		"urn:pulumi:prod::groundwork::kubernetes:apps/v1:Deployment::a::b":                                                                                           false,
+		"not a urn": false,
+	} {
+		assert.Equal(t, want, rules.RenderedByChart(urn), urn)
 	}
 }
