@@ -452,6 +452,16 @@ func TestLogAggregationIsOptional(t *testing.T) {
 	assert.Equal(t, "mirror.example.com/upstream", get(alloy.Inputs, "values.global.image.registry").StringValue())
 	assert.Equal(t, "mirror.example.com/upstream", get(alloy.Inputs, "values.configReloader.image.registry").StringValue(), "quay.io's reloader comes from the mirror too")
 	assert.False(t, get(alloy.Inputs, "values.alloy.enableReporting").BoolValue())
+	// The pack's container-security-context holds chart objects in prod: Alloy's defaults ({})
+	// would fail it.
+	for _, path := range []string{"values.alloy.securityContext", "values.configReloader.securityContext"} {
+		sc := get(alloy.Inputs, path)
+		assert.True(t, get(sc.ObjectValue(), "runAsNonRoot").BoolValue(), path)
+		assert.True(t, get(sc.ObjectValue(), "readOnlyRootFilesystem").BoolValue(), path)
+		assert.False(t, get(sc.ObjectValue(), "allowPrivilegeEscalation").BoolValue(), path)
+	}
+	assert.Equal(t, "/tmp/alloy", get(alloy.Inputs, "values.alloy.mounts.extra").ArrayValue()[0].ObjectValue()["mountPath"].StringValue(),
+		"a read-only root needs a writable volume where Alloy keeps its positions")
 	var sources []string
 	for _, d := range get(m.byName(t, helmChartType, "observability").Inputs, "values.grafana.additionalDataSources").ArrayValue() {
 		sources = append(sources, d.ObjectValue()["name"].StringValue())

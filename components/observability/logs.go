@@ -173,7 +173,20 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		// Two collectors share the pods between them (clustering) and take over each other's.
 		collectors = 2
 	}
-	controller := pulumi.Map{"type": pulumi.String("deployment"), "replicas": pulumi.Int(collectors)}
+	// Alloy reads pods' logs through the API, so it needs no root and no host: it runs as the
+	// image's alloy user (UID 473) on a read-only root, writing its positions to an emptyDir.
+	restricted := func(uid int) pulumi.Map {
+		return pulumi.Map{
+			"runAsNonRoot": pulumi.Bool(true), "runAsUser": pulumi.Int(uid), "runAsGroup": pulumi.Int(uid),
+			"allowPrivilegeEscalation": pulumi.Bool(false), "readOnlyRootFilesystem": pulumi.Bool(true),
+			"capabilities":   pulumi.Map{"drop": pulumi.StringArray{pulumi.String("ALL")}},
+			"seccompProfile": pulumi.Map{"type": pulumi.String("RuntimeDefault")},
+		}
+	}
+	controller := pulumi.Map{
+		"type": pulumi.String("deployment"), "replicas": pulumi.Int(collectors),
+		"volumes": pulumi.Map{"extra": pulumi.Array{pulumi.Map{"name": pulumi.String("storage"), "emptyDir": pulumi.Map{}}}},
+	}
 	if args.HA {
 		controller["podDisruptionBudget"] = pulumi.Map{"enabled": pulumi.Bool(true), "minAvailable": pulumi.Int(1)}
 		controller["topologySpreadConstraints"] = zoneSpread(args.Zones, "alloy")
@@ -186,12 +199,17 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 			"clustering":      pulumi.Map{"enabled": pulumi.Bool(args.HA)},
 			"configMap":       pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, args.HA, pushURL+"/loki/api/v1/push"))},
 			"resources":       res("100m", "256Mi", "1", "1Gi"),
+			"securityContext": restricted(473),
+			"storagePath":     pulumi.String("/tmp/alloy"),
+			"mounts":          pulumi.Map{"extra": pulumi.Array{pulumi.Map{"name": pulumi.String("storage"), "mountPath": pulumi.String("/tmp/alloy")}}},
 		},
+		// prometheus-operator's config reloader runs as nobody.
+		"configReloader": pulumi.Map{"securityContext": restricted(65534)},
 	}
 	if args.ImageMirror != "" {
 		alloyValues["global"] = pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}}
 		// The config reloader is prometheus-operator's, from quay.io.
-		alloyValues["configReloader"] = pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "quay.io"))}}
+		alloyValues["configReloader"].(pulumi.Map)["image"] = pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "quay.io"))}
 	}
 	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: alloyValues},
 		append(opts, pulumi.DependsOn([]pulumi.Resource{lokiChart}))...)
