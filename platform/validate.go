@@ -429,9 +429,7 @@ func (c *Config) validateExisting(p *problems) {
 	if o.AccessKeyID == "" || o.SecretAccessKey == "" {
 		p.add("existing.objectStorage", "accessKeyId and secretAccessKey are both required")
 	}
-	wanted := map[string]bool{}
 	for _, name := range bucketPurposes(c) {
-		wanted[name] = true
 		if o.Buckets[name] == "" {
 			p.add("existing.objectStorage.buckets."+name, "missing: the name of the bucket made for %s", name)
 		}
