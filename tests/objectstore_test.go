@@ -185,7 +185,7 @@ func TestTracesOnSwiftUseKeysFromASecret(t *testing.T) {
 	assert.Equal(t, "monitoring", get(secret.Inputs, "metadata.namespace").StringValue())
 	assert.True(t, get(secret.Inputs, "stringData").ContainsSecrets(), "the keys stay secrets in state")
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
-		assert.NotEmpty(t, unsecret(get(secret.Inputs, "stringData."+k)).StringValue(), k)
+		assert.NotEmpty(t, propStr(get(secret.Inputs, "stringData."+k)), k)
 	}
 	assert.True(t, m.waitsFor(tempo, secret), "Tempo starts with its keys in place")
 }
@@ -271,7 +271,7 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 		assert.Equal(t, 1.0, get(tempo.Inputs, "values.ingester.replicas").NumberValue(), "dev: one of each")
 		secret := m.byName(t, secretType2, "observability-tempo-object-store")
 		require.True(t, get(secret.Inputs, "stringData").ContainsSecrets(), "the configured secret key stays a secret")
-		assert.Equal(t, "s3cr3t", unsecret(get(secret.Inputs, "stringData.AWS_SECRET_ACCESS_KEY")).StringValue())
+		assert.Equal(t, "s3cr3t", propStr(get(secret.Inputs, "stringData.AWS_SECRET_ACCESS_KEY")))
 		assert.Empty(t, m.ofType(bucketType), "nothing is created in a cloud")
 		for _, c := range m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster") {
 			store := get(c.Inputs, "spec.backup.barmanObjectStore").ObjectValue()
@@ -353,12 +353,4 @@ func named(rs []Recorded, name string) []Recorded {
 		}
 	}
 	return out
-}
-
-// unsecret is the value inside any secret wrapping.
-func unsecret(v resource.PropertyValue) resource.PropertyValue {
-	for v.IsSecret() {
-		v = v.SecretValue().Element
-	}
-	return v
 }

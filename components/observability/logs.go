@@ -73,12 +73,6 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 	svc := func(component string) string {
 		return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d", component, args.Namespace, lokiPort)
 	}
-	res := func(cpu, memory, cpuLimit, memoryLimit string) pulumi.Map {
-		return pulumi.Map{
-			"requests": pulumi.Map{"cpu": pulumi.String(cpu), "memory": pulumi.String(memory)},
-			"limits":   pulumi.Map{"cpu": pulumi.String(cpuLimit), "memory": pulumi.String(memoryLimit)},
-		}
-	}
 	volume := func(size string) pulumi.Map {
 		return pulumi.Map{"volumeClaimsEnabled": pulumi.Bool(true), "storageClass": pulumi.String(args.StorageClass), "size": pulumi.String(size)}
 	}
@@ -95,7 +89,7 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		"singleBinary": pulumi.Map{
 			"replicas":    pulumi.Int(1),
 			"persistence": pulumi.Map{"enabled": pulumi.Bool(true), "storageClass": pulumi.String(args.StorageClass), "size": pulumi.String(args.LogStorageSize)},
-			"resources":   res("200m", "512Mi", "2", "2Gi"),
+			"resources":   resources("200m", "512Mi", "2", "2Gi"),
 		},
 		"write": pulumi.Map{"replicas": pulumi.Int(0)}, "read": pulumi.Map{"replicas": pulumi.Int(0)}, "backend": pulumi.Map{"replicas": pulumi.Int(0)},
 		// The caches' defaults reserve 9 GiB of memory; the ruler is unused (alerts are
@@ -141,14 +135,14 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 				return spreadBy(args.Zones, map[string]string{"app.kubernetes.io/name": "loki", "app.kubernetes.io/component": component})
 			}
 			values["write"] = access.component(pulumi.Map{
-				"replicas": pulumi.Int(3), "persistence": volume("20Gi"), "resources": res("200m", "1Gi", "2", "4Gi"),
+				"replicas": pulumi.Int(3), "persistence": volume("20Gi"), "resources": resources("200m", "1Gi", "2", "4Gi"),
 				"topologySpreadConstraints": spread("write"),
 			})
 			values["read"] = access.component(pulumi.Map{
-				"replicas": pulumi.Int(3), "resources": res("200m", "512Mi", "2", "4Gi"), "topologySpreadConstraints": spread("read"),
+				"replicas": pulumi.Int(3), "resources": resources("200m", "512Mi", "2", "4Gi"), "topologySpreadConstraints": spread("read"),
 			})
 			values["backend"] = access.component(pulumi.Map{
-				"replicas": pulumi.Int(3), "persistence": volume("10Gi"), "resources": res("100m", "512Mi", "1", "2Gi"),
+				"replicas": pulumi.Int(3), "persistence": volume("10Gi"), "resources": resources("100m", "512Mi", "1", "2Gi"),
 				"topologySpreadConstraints": spread("backend"),
 			})
 			pushURL, queryURL = svc("loki-write"), svc("loki-read")
@@ -198,7 +192,7 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 			"enableReporting": pulumi.Bool(false),
 			"clustering":      pulumi.Map{"enabled": pulumi.Bool(args.HA)},
 			"configMap":       pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, args.HA, pushURL+"/loki/api/v1/push"))},
-			"resources":       res("100m", "256Mi", "1", "1Gi"),
+			"resources":       resources("100m", "256Mi", "1", "1Gi"),
 			"securityContext": restricted(473),
 			"storagePath":     pulumi.String("/tmp/alloy"),
 			"mounts":          pulumi.Map{"extra": pulumi.Array{pulumi.Map{"name": pulumi.String("storage"), "mountPath": pulumi.String("/tmp/alloy")}}},

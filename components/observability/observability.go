@@ -201,28 +201,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"serviceMonitorSelectorNilUsesHelmValues": pulumi.Bool(false),
 			"podMonitorSelectorNilUsesHelmValues":     pulumi.Bool(false),
 			"ruleSelectorNilUsesHelmValues":           pulumi.Bool(false),
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("2Gi")},
-				"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("6Gi")},
-			},
-			"topologySpreadConstraints": zoneSpread(args.Zones, "prometheus"),
+			"resources":                               resources("500m", "2Gi", "2", "6Gi"),
+			"topologySpreadConstraints":               zoneSpread(args.Zones, "prometheus"),
 		}},
 		"alertmanager": pulumi.Map{"alertmanagerSpec": pulumi.Map{
-			"replicas": pulumi.Int(args.AlertmanagerReplicas),
-			"storage":  volume("5Gi"),
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String("50m"), "memory": pulumi.String("128Mi")},
-				"limits":   pulumi.Map{"cpu": pulumi.String("500m"), "memory": pulumi.String("512Mi")},
-			},
+			"replicas":                  pulumi.Int(args.AlertmanagerReplicas),
+			"storage":                   volume("5Gi"),
+			"resources":                 resources("50m", "128Mi", "500m", "512Mi"),
 			"topologySpreadConstraints": zoneSpread(args.Zones, "alertmanager"),
 		}},
 		"grafana": pulumi.Map{
-			"admin":       pulumi.Map{"existingSecret": pulumi.String("grafana-admin"), "userKey": pulumi.String("admin-user"), "passwordKey": pulumi.String("admin-password")},
-			"persistence": pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
-			"resources": pulumi.Map{
-				"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("256Mi")},
-				"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("1Gi")},
-			},
+			"admin":                 pulumi.Map{"existingSecret": pulumi.String("grafana-admin"), "userKey": pulumi.String("admin-user"), "passwordKey": pulumi.String("admin-password")},
+			"persistence":           pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
+			"resources":             resources("100m", "256Mi", "1", "1Gi"),
 			"additionalDataSources": dataSources,
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
@@ -303,6 +294,14 @@ func jaeger(ctx *pulumi.Context, name string, args Args, registry string, opts .
 		Spec:     &corev1.ServiceSpecArgs{Selector: labels, Ports: servicePorts},
 	}, opts...)
 	return err
+}
+
+// resources are a container's requests and limits.
+func resources(cpu, memory, cpuLimit, memoryLimit string) pulumi.Map {
+	return pulumi.Map{
+		"requests": pulumi.Map{"cpu": pulumi.String(cpu), "memory": pulumi.String(memory)},
+		"limits":   pulumi.Map{"cpu": pulumi.String(cpuLimit), "memory": pulumi.String(memoryLimit)},
+	}
 }
 
 // zoneSpread keeps replicas apart across zones where there are several.

@@ -41,12 +41,6 @@ func tempo(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceO
 		s3["access_key"] = pulumi.String("${AWS_ACCESS_KEY_ID}")
 		s3["secret_key"] = pulumi.String("${AWS_SECRET_ACCESS_KEY}")
 	}
-	res := func(cpu, memory, cpuLimit, memoryLimit string) pulumi.Map {
-		return pulumi.Map{
-			"requests": pulumi.Map{"cpu": pulumi.String(cpu), "memory": pulumi.String(memory)},
-			"limits":   pulumi.Map{"cpu": pulumi.String(cpuLimit), "memory": pulumi.String(memoryLimit)},
-		}
-	}
 	global := pulumi.Map{}
 	if args.ImageMirror != "" {
 		global["image"] = pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}
@@ -72,25 +66,25 @@ func tempo(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceO
 		"storage": pulumi.Map{"trace": pulumi.Map{"backend": pulumi.String("s3"), "s3": s3}},
 		"distributor": access.component(pulumi.Map{
 			"replicas":  pulumi.Int(replicas),
-			"resources": res("100m", "256Mi", "1", "1Gi"),
+			"resources": resources("100m", "256Mi", "1", "1Gi"),
 		}),
 		"ingester": access.component(pulumi.Map{
 			"replicas": pulumi.Int(replicas),
 			"config":   pulumi.Map{"replication_factor": pulumi.Int(replication)},
 			// The write-ahead log survives a restart, so spans not yet in a block are kept.
 			"persistence": pulumi.Map{"enabled": pulumi.Bool(true), "storageClass": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
-			"resources":   res("200m", "1Gi", "2", "4Gi"),
+			"resources":   resources("200m", "1Gi", "2", "4Gi"),
 		}),
-		"querier":       access.component(pulumi.Map{"replicas": pulumi.Int(stateless), "resources": res("100m", "512Mi", "1", "2Gi")}),
-		"queryFrontend": access.component(pulumi.Map{"replicas": pulumi.Int(stateless), "resources": res("100m", "256Mi", "1", "1Gi")}),
+		"querier":       access.component(pulumi.Map{"replicas": pulumi.Int(stateless), "resources": resources("100m", "512Mi", "1", "2Gi")}),
+		"queryFrontend": access.component(pulumi.Map{"replicas": pulumi.Int(stateless), "resources": resources("100m", "256Mi", "1", "1Gi")}),
 		"compactor": access.component(pulumi.Map{
 			"replicas":  pulumi.Int(1),
 			"config":    pulumi.Map{"compaction": pulumi.Map{"block_retention": pulumi.Sprintf("%dh", args.TraceRetentionDays*24)}},
-			"resources": res("100m", "512Mi", "1", "2Gi"),
+			"resources": resources("100m", "512Mi", "1", "2Gi"),
 		}),
 		"memcached": pulumi.Map{
 			"enabled": pulumi.Bool(true), "replicas": pulumi.Int(stateless),
-			"resources": res("50m", "128Mi", "500m", "512Mi"),
+			"resources": resources("50m", "128Mi", "500m", "512Mi"),
 		},
 		"metricsGenerator": pulumi.Map{"enabled": pulumi.Bool(false)},
 		"gateway":          pulumi.Map{"enabled": pulumi.Bool(false)},
