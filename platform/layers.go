@@ -39,6 +39,26 @@ func Charts() []chart.Spec {
 // them (RDS, MSK).
 var dataCharts = []chart.Spec{kafka.StrimziChart, postgres.OperatorChart}
 
+// chartSource is where the stack's charts come from and what they are rendered for: the
+// stack's Kubernetes version and the API versions of the CRDs the platform installs, never
+// whatever cluster is reachable, so a render is the same with or without one.
+func chartSource(cfg *Config) (chart.Source, error) {
+	src, err := chart.ParseSource(cfg.Charts.Source)
+	if err != nil {
+		return chart.Source{}, fmt.Errorf("%s:charts.source: %w", Namespace, err)
+	}
+	return src.For(cfg.Kubernetes.Version, apiVersions(cfg)), nil
+}
+
+// apiVersions are the group/version/Kind of every custom resource the stack's charts install.
+func apiVersions(cfg *Config) []string {
+	v := slices.Concat(observability.APIVersions, istio.APIVersions, kong.APIVersions)
+	if !cfg.managedData() {
+		v = slices.Concat(v, kafka.APIVersions, postgres.APIVersions)
+	}
+	return v
+}
+
 // checkCharts resolves every chart the stack installs against the configured source before
 // anything is created, so an air-gapped folder missing a chart fails with its name and version.
 func checkCharts(cfg *Config, src chart.Source) error {
@@ -177,10 +197,10 @@ func (p *Platform) ready() []pulumi.Resource {
 // then monitoring (its CRDs come before anything that creates a ServiceMonitor), the mesh (its
 // traces go to monitoring's tracing backend), then the API gateway inside the mesh.
 func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs []services.Spec) (*Platform, error) {
-	src, err := chart.ParseSource(cfg.Charts.Source)
+	src, err := chartSource(cfg)
 	if err != nil {
 		// Validate has parsed it already; this guards a program change.
-		return nil, fmt.Errorf("%s:charts.source: %w", Namespace, err)
+		return nil, err
 	}
 	size := sizingFor(cfg.Environment)
 	on := pulumi.Providers(cluster.Provider())

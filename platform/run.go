@@ -12,7 +12,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/infra"
 	"github.com/groundwork/groundwork/infra/aws"
 	"github.com/groundwork/groundwork/infra/existing"
@@ -30,9 +29,9 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
 	}
-	src, err := chart.ParseSource(cfg.Charts.Source)
+	src, err := chartSource(cfg)
 	if err != nil {
-		return fmt.Errorf("%s:charts.source: %w", Namespace, err)
+		return err
 	}
 	if err := checkCharts(cfg, src); err != nil {
 		return err

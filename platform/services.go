@@ -16,7 +16,6 @@ import (
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/database"
 	"github.com/groundwork/groundwork/components/image"
 	"github.com/groundwork/groundwork/components/kafka"
@@ -62,7 +61,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	if len(specs) == 0 {
 		return nil
 	}
-	src, err := chart.ParseSource(cfg.Charts.Source)
+	src, err := chartSource(cfg)
 	if err != nil {
 		return err
 	}

@@ -11,11 +11,14 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/policy/rules"
 )
 
 // Helpers shared by the data store component tests (kafka, postgres, redis).
 
-const chartType = "kubernetes:helm.sh/v4:Chart"
+const chartType = chart.ChartType
 
 // runComponent runs one component under mocks with a Kubernetes provider named "k8s" that the
 // program passes on, and returns what was recorded.
@@ -41,6 +44,7 @@ func mustRunComponent(t *testing.T, build func(ctx *pulumi.Context, k8s pulumi.R
 }
 
 // dependsOn says whether r lists the resource of the given type and name among its dependencies.
+// A dependency on a component is one on its children: a chart's rendered objects stand for it.
 func (m *mocks) dependsOn(r Recorded, typ, name string) bool {
 	for _, d := range r.Deps {
 		u := resource.URN(d)
@@ -48,7 +52,24 @@ func (m *mocks) dependsOn(r Recorded, typ, name string) bool {
 			return true
 		}
 	}
+	for _, x := range m.resources {
+		if x.Type == typ && x.Name == name {
+			return m.waitsFor(r, x)
+		}
+	}
 	return false
+}
+
+// programObjects are the Kubernetes objects the program writes itself: not those a chart renders
+// (the render test checks those against the chart's own schemas).
+func (m *mocks) programObjects() []Recorded {
+	var out []Recorded
+	for _, r := range m.kubernetesObjects() {
+		if !rules.RenderedByChart(r.URN) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // kubernetesObjects are the recorded objects applied through the Kubernetes provider (not

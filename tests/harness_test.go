@@ -57,9 +57,15 @@ type mocks struct {
 	// zones are the availability zones getAvailabilityZones answers with.
 	zones []string
 
+	// renderer renders the charts the program installs; nil leaves charts empty.
+	renderer *renderer
+
 	mu        sync.Mutex
 	resources []Recorded
 	invokes   []string
+	// templates are the options of every helm template invoke, rendered the charts renderer made.
+	templates []string
+	rendered  []*Rendered
 }
 
 func newMocks(stack, region string) *mocks {
@@ -394,6 +400,12 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return ""
 	}
 	switch args.Token {
+	case chartTemplateToken:
+		objs, err := m.helmTemplate(str("jsonOpts"))
+		if err != nil {
+			return nil, err
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"result": objs}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
 		ids := make([]any, len(m.zones))
 		names := make([]any, len(m.zones))
@@ -510,6 +522,9 @@ func run(t testing.TB, stack string, cfg map[string]string, secretKeys []string,
 	}
 	t.Setenv(pulumi.EnvConfig, string(raw))
 	m := newMocks(stack, cfg["aws:region"])
+	// Every chart the program installs is rendered, as the provider would, so its objects are
+	// part of every test: their dependencies, their schemas, the policy pack's view.
+	m.renderer = cachedRenderer(needCharts(t))
 	err = pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = secretKeys

@@ -45,6 +45,7 @@ func kafkaProdArgs() kafka.Args {
 
 func runKafka(t *testing.T, args kafka.Args) *mocks {
 	t.Helper()
+	args.ChartSource = forTestCluster(args.ChartSource)
 	return mustRunComponent(t, func(ctx *pulumi.Context, k8s pulumi.ResourceOption) error {
 		_, err := kafka.New(ctx, "kafka", args, k8s)
 		return err
@@ -190,7 +191,8 @@ func TestKafkaChildrenUseTheCallersProviderAndParent(t *testing.T) {
 		if r.Type == "groundwork:platform:Kafka" || r.Type == "pulumi:providers:kubernetes" || strings.HasPrefix(r.Type, "pulumi:pulumi:") {
 			continue
 		}
-		if !strings.Contains(r.Parent, "groundwork:platform:Kafka::kafka") {
+		// Directly, or below a chart of the component.
+		if !strings.Contains(r.Parent, "groundwork:platform:Kafka::kafka") && !strings.Contains(r.Parent, "groundwork:platform:Kafka$"+chartType+"::kafka") {
 			t.Errorf("%s %s is not parented to the component (parent %q)", r.Type, r.Name, r.Parent)
 		}
 	}

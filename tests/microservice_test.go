@@ -48,7 +48,7 @@ func identityArgs(gw *kong.Kong) microservice.Args {
 
 func deployIdentity(t *testing.T, change func(*microservice.Args)) (*mocks, error) {
 	return runComponent(t, func(ctx *pulumi.Context, k8s pulumi.ResourceOption) error {
-		gw, err := kong.New(ctx, "kong", kong.Args{Namespace: "kong", Charts: chart.Remote, Scale: kong.Scale{Min: 1, Max: 2}}, k8s)
+		gw, err := kong.New(ctx, "kong", kong.Args{Namespace: "kong", Charts: forTestCluster(chart.Remote), Scale: kong.Scale{Min: 1, Max: 2}}, k8s)
 		if err != nil {
 			return err
 		}

@@ -22,7 +22,15 @@ func remoteCharts(t *testing.T) chart.Source {
 	t.Helper()
 	src, err := chart.ParseSource(chart.SourceRemote)
 	require.NoError(t, err)
-	return src
+	return forTestCluster(src)
+}
+
+// forTestCluster makes a chart source render for the Kubernetes version the stacks pin.
+func forTestCluster(src chart.Source) chart.Source {
+	if src.KubeVersion != "" {
+		return src
+	}
+	return src.For("1.34.2", nil)
 }
 
 func devObservability(t *testing.T) observability.Args {

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/platform"
 	"github.com/groundwork/groundwork/policy/rules"
 )
@@ -125,7 +126,7 @@ func TestPolicyPackCatchesRegressionsInTheRealStacks(t *testing.T) {
 		{"privileged platform container", platform.CloudAWS, "kubernetes:apps/v1:Deployment", "", "spec.template.spec.containers.0.securityContext.privileged", property.New(true), "container-security-context"},
 		{"platform image on latest", platform.CloudAWS, "kubernetes:apps/v1:Deployment", "", "spec.template.spec.containers.0.image", property.New("busybox:latest"), "image-pinned"},
 		{"Secret in plain text", platform.CloudAWS, "kubernetes:core/v1:Secret", "", "stringData", property.New(map[string]property.Value{"password": property.New("hunter2")}), "secrets-not-plaintext"},
-		{"chart version dropped", platform.CloudAWS, "kubernetes:helm.sh/v4:Chart", "", "version", property.Value{}, "helm-chart-pinned"},
+		{"chart version dropped", platform.CloudAWS, chart.ChartType, "", "version", property.Value{}, "helm-chart-pinned"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := stackConfig(t, "prod")

@@ -58,6 +58,7 @@ func pgRDSArgs(prod bool) postgres.Args {
 
 func runPostgres(t *testing.T, args postgres.Args) (*mocks, *postgres.Postgres) {
 	t.Helper()
+	args.ChartSource = forTestCluster(args.ChartSource)
 	var pg *postgres.Postgres
 	m := mustRunComponent(t, func(ctx *pulumi.Context, k8s pulumi.ResourceOption) error {
 		var err error
@@ -163,7 +164,7 @@ func TestPostgresInstallsTheOperatorBeforeClusters(t *testing.T) {
 	m, _ := runPostgres(t, pgProdArgs())
 	c := m.ofType(chartType)
 	if len(c) != 1 || propStr(c[0].Inputs["chart"]) != "cloudnative-pg" || propStr(c[0].Inputs["version"]) != "0.29.0" ||
-		propStr(get(c[0].Inputs, "repositoryOpts.repo")) != "https://cloudnative-pg.github.io/charts" {
+		propStr(get(c[0].Inputs, "repo")) != "https://cloudnative-pg.github.io/charts" {
 		t.Fatalf("operator chart = %v", c)
 	}
 	for _, typ := range []string{cnpgClusterType, cnpgBackupType} {

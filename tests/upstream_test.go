@@ -79,7 +79,7 @@ func TestEveryKubernetesObjectMatchesItsUpstreamAPI(t *testing.T) {
 			m, err := run(t, tt.stack, tt.config(t), nil, platform.Run)
 			require.NoError(t, err)
 			checked := map[string]int{}
-			for _, r := range m.kubernetesObjects() {
+			for _, r := range m.programObjects() {
 				if newObj, ok := builtIn[r.Type]; ok {
 					strictDecode(t, r, newObj())
 					checked[r.Type]++
@@ -102,7 +102,7 @@ func TestEveryKubernetesObjectMatchesItsUpstreamAPI(t *testing.T) {
 				}
 			})
 			// Nothing escapes: every object's kind is one of the checked ones.
-			for _, r := range m.kubernetesObjects() {
+			for _, r := range m.programObjects() {
 				_, b := builtIn[r.Type]
 				_, i := istioSpecs[r.Type]
 				c := false

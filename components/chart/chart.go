@@ -1,18 +1,23 @@
 // Package chart installs pinned upstream Helm charts with Pulumi's client-side Helm support
-// (helm/v4 Chart), from the official repositories, a local folder or an OCI mirror. Rendering on
-// the client keeps every object of a chart visible to Pulumi: to render mode, which writes them
-// as YAML, and to the policy pack.
+// (helm/v3 Chart: `helm template` in the provider), from the official repositories, a local
+// folder or an OCI mirror, rendered for a Kubernetes version and API versions the stack names,
+// never for whatever cluster is reachable. Rendering on the client keeps every object of a chart
+// visible to Pulumi: to render mode, which writes them as YAML, and to the policy pack; and the
+// same inputs render the same objects, with or without a cluster.
 package chart
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 
-	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -43,6 +48,29 @@ type Source struct {
 	Kind string
 	// Location is the folder (dir) or the registry path with its oci:// scheme (oci).
 	Location string
+	// KubeVersion is the Kubernetes version charts are rendered for (groundwork:kubernetes.version):
+	// their kubeVersion constraints and Capabilities.KubeVersion read it. Required by Install.
+	KubeVersion string
+	// APIVersions are the API versions charts may rely on beyond Kubernetes' own, in both forms
+	// charts test Capabilities.APIVersions for: "monitoring.coreos.com/v1" and
+	// "monitoring.coreos.com/v1/ServiceMonitor".
+	APIVersions []string
+}
+
+// For returns the source rendering for a Kubernetes version and the custom resources the
+// platform installs, each given as group/version/Kind.
+func (s Source) For(kubeVersion string, kinds []string) Source {
+	s.KubeVersion = kubeVersion
+	var v []string
+	for _, k := range kinds {
+		if i := strings.LastIndex(k, "/"); i > 0 {
+			v = append(v, k[:i])
+		}
+		v = append(v, k)
+	}
+	slices.Sort(v)
+	s.APIVersions = slices.Compact(v)
+	return s
 }
 
 // Remote is the default source: the official repositories at the pinned versions.
@@ -108,42 +136,234 @@ func (s Source) Resolve(spec Spec) (Ref, error) {
 // Args are the per-install settings of a chart.
 type Args struct {
 	// Release is the Helm release name. Optional: the chart's name, as upstream documentation
-	// assumes (e.g. istiod).
+	// assumes (e.g. istiod). It must be unique in the stack.
 	Release string
 	// Namespace is where the release's namespaced objects go.
-	Namespace pulumi.StringInput
-	// Values override the chart's values.yaml.
+	Namespace string
+	// Values override the chart's values.yaml. Plain values render the chart at once, in every
+	// preview, so the policy pack sees each of its objects; a value that is another resource's
+	// output defers the render until it is known. Secrets never go in values: they go in Secrets
+	// the program makes, which the values name (existingSecret and the like).
 	Values pulumi.Map
+	// Labels go on every object the chart renders, where the chart does not set the key itself
+	// (ownership labels). Charts are not asked to add them through their own values: most
+	// already set app.kubernetes.io/* keys, and a key given twice makes invalid YAML.
+	Labels map[string]string
 }
 
-// Install renders a pinned chart on the client and registers its objects, named with the Pulumi
-// name as prefix.
-func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args, opts ...pulumi.ResourceOption) (*helmv4.Chart, error) {
+// Chart is one installed chart: a component holding the pinned chart's identity (what the
+// policy pack checks) and, as children, every object the chart rendered.
+type Chart struct {
+	pulumi.ResourceState
+
+	// Release is the Helm release name.
+	Release string
+}
+
+// ChartType is the type token of the component Install registers (policy/rules.ChartType).
+const ChartType = "groundwork:chart:Chart"
+
+// Install renders a pinned chart on the client, as `helm template` does, for the Kubernetes
+// version and API versions of the source's target, and registers every object it renders.
+//
+// It uses the kubernetes provider's helm/v3 Chart (the kubernetes:helm:template invoke) rather
+// than helm/v4: helm/v4 takes the Kubernetes version only from a reachable cluster and renders
+// with a server-side dry run, so with no cluster (render mode, a PR preview) it renders at
+// Kubernetes 1.20 and its lookups dial localhost:8080
+// (pulumi-kubernetes provider/pkg/provider/helm/v4/chart.go, setKubeVersionAndAPIVersions).
+// Hooks are rendered as plain objects, as helm/v3 Chart does.
+func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args, opts ...pulumi.ResourceOption) (*Chart, error) {
 	ref, err := src.Resolve(spec)
 	if err != nil {
 		return nil, err
+	}
+	if src.KubeVersion == "" {
+		return nil, fmt.Errorf("chart %s: the source names no Kubernetes version to render for", spec)
 	}
 	release := args.Release
 	if release == "" {
 		release = spec.Name
 	}
-	ca := &helmv4.ChartArgs{
-		Name:      pulumi.String(release),
-		Chart:     pulumi.String(ref.Chart),
-		Namespace: args.Namespace,
-		Values:    args.Values,
+	c := &Chart{Release: release}
+	// What the policy pack checks: where the chart is fetched from, at which version.
+	props := pulumi.Map{
+		"chart":       pulumi.String(ref.Chart),
+		"version":     pulumi.String(ref.Version),
+		"repo":        pulumi.String(ref.Repo),
+		"release":     pulumi.String(release),
+		"kubeVersion": pulumi.String(src.KubeVersion),
+		"values":      args.Values,
 	}
-	if ref.Version != "" {
-		ca.Version = pulumi.String(ref.Version)
+	if args.Namespace != "" {
+		props["namespace"] = pulumi.String(args.Namespace)
 	}
-	if ref.Repo != "" {
-		ca.RepositoryOpts = &helmv4.RepositoryOptsArgs{Repo: pulumi.String(ref.Repo)}
-	}
-	c, err := helmv4.NewChart(ctx, name, ca, opts...)
-	if err != nil {
+	if err := ctx.RegisterComponentResourceV2(ChartType, name, props, c, opts...); err != nil {
 		return nil, fmt.Errorf("chart %s: %w", spec, err)
 	}
-	return c, nil
+	render := func(values map[string]any) error {
+		topts := templateOpts{
+			ReleaseName: release,
+			Namespace:   args.Namespace,
+			Values:      values,
+			KubeVersion: src.KubeVersion,
+			APIVersions: src.APIVersions,
+		}
+		if ref.Version == "" {
+			topts.Path = ref.Chart
+		} else {
+			topts.Chart, topts.Version, topts.Fetch.Repo = ref.Chart, ref.Version, ref.Repo
+		}
+		jsonOpts, err := json.Marshal(topts)
+		if err != nil {
+			return fmt.Errorf("chart %s: %w", spec, err)
+		}
+		var rendered struct {
+			Result []map[string]any `pulumi:"result"`
+		}
+		if err := ctx.Invoke(TemplateToken, &struct {
+			JSONOpts string `pulumi:"jsonOpts"`
+		}{string(jsonOpts)}, &rendered, pulumi.Parent(c)); err != nil {
+			return fmt.Errorf("chart %s: helm template: %w", spec, err)
+		}
+		var transforms []yaml.Transformation
+		if len(args.Labels) > 0 {
+			transforms = append(transforms, ownedBy(args.Labels))
+		}
+		if _, err := yaml.ParseYamlObjects(ctx, rendered.Result, transforms, "", pulumi.Parent(c)); err != nil {
+			return fmt.Errorf("chart %s: %w", spec, err)
+		}
+		return nil
+	}
+	outs := pulumi.Map{"release": pulumi.String(release)}
+	values, err := Plain(args.Values)
+	switch {
+	case err == nil:
+		// Synchronous: the chart's objects are registered as the component's children before
+		// Install returns, so whatever depends on the component waits for every one of them,
+		// and a preview shows (and the policy pack checks) each of them.
+		if err := render(values); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, errOutput):
+		// Values that name other resources' outputs (a bucket AWS names, a role's ARN) are
+		// rendered once those are known, as helm/v3 Chart does: a first preview, before the
+		// outputs exist, cannot show these objects.
+		outs["rendered"] = args.Values.ToMapOutput().ApplyT(func(v map[string]any) (bool, error) {
+			return true, render(v)
+		})
+	default:
+		return nil, fmt.Errorf("chart %s values: %w", spec, err)
+	}
+	return c, ctx.RegisterResourceOutputs(c, outs)
+}
+
+// TemplateToken is the kubernetes provider's client-side `helm template` invoke, the one its
+// helm/v3 Chart calls (provider/pkg/provider/invoke_helm_template.go).
+const TemplateToken = "kubernetes:helm:template"
+
+// templateOpts are the invoke's options, as the provider reads them (HelmChartOpts there).
+type templateOpts struct {
+	Fetch       fetchOpts      `json:"fetch_opts,omitempty"`
+	APIVersions []string       `json:"api_versions,omitempty"`
+	Chart       string         `json:"chart,omitempty"`
+	Namespace   string         `json:"namespace,omitempty"`
+	Path        string         `json:"path,omitempty"`
+	ReleaseName string         `json:"release_name,omitempty"`
+	Values      map[string]any `json:"values,omitempty"`
+	Version     string         `json:"version,omitempty"`
+	KubeVersion string         `json:"kube_version,omitempty"`
+}
+
+type fetchOpts struct {
+	// Repo is the repository URL (the provider refuses a URL in the top-level repo).
+	Repo string `json:"repo,omitempty"`
+}
+
+// Plain turns chart values built from Pulumi inputs into plain Go values. It refuses a value
+// that is an Output (another resource's attribute), naming its path.
+func Plain(m pulumi.Map) (map[string]any, error) {
+	v, err := plain(reflect.ValueOf(m), "")
+	if err != nil {
+		return nil, err
+	}
+	out, _ := v.(map[string]any)
+	return out, nil
+}
+
+var outputType = reflect.TypeOf((*pulumi.Output)(nil)).Elem()
+
+// errOutput marks a value that is another resource's output, known only once that exists.
+var errOutput = errors.New("an output of another resource")
+
+func plain(v reflect.Value, path string) (any, error) {
+	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil, nil
+		}
+		v = v.Elem()
+	}
+	if v.Type().Implements(outputType) || reflect.PointerTo(v.Type()).Implements(outputType) {
+		return nil, fmt.Errorf("%s: %w", orRoot(path), errOutput)
+	}
+	switch v.Kind() {
+	case reflect.String:
+		return v.String(), nil
+	case reflect.Bool:
+		return v.Bool(), nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return v.Int(), nil
+	case reflect.Float32, reflect.Float64:
+		return v.Float(), nil
+	case reflect.Map:
+		out := make(map[string]any, v.Len())
+		for _, k := range v.MapKeys() {
+			e, err := plain(v.MapIndex(k), path+"."+k.String())
+			if err != nil {
+				return nil, err
+			}
+			out[k.String()] = e
+		}
+		return out, nil
+	case reflect.Slice, reflect.Array:
+		out := make([]any, v.Len())
+		for i := range v.Len() {
+			e, err := plain(v.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			if err != nil {
+				return nil, err
+			}
+			out[i] = e
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%s: %s is not a chart value", orRoot(path), v.Type())
+}
+
+func orRoot(path string) string {
+	if path == "" {
+		return "values"
+	}
+	return "values" + path
+}
+
+// ownedBy adds labels to an object's metadata where the chart left the key unset.
+func ownedBy(labels map[string]string) yaml.Transformation {
+	return func(state map[string]any, _ ...pulumi.ResourceOption) {
+		md, ok := state["metadata"].(map[string]any)
+		if !ok {
+			md = map[string]any{}
+			state["metadata"] = md
+		}
+		have, ok := md["labels"].(map[string]any)
+		if !ok {
+			have = map[string]any{}
+			md["labels"] = have
+		}
+		for k, v := range labels {
+			if _, set := have[k]; !set {
+				have[k] = v
+			}
+		}
+	}
 }
 
 // Registry returns the registry a chart's images are pulled from: the mirror where one is set,

@@ -123,7 +123,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	global := pulumi.Map{"hub": pulumi.String(hub), "tag": pulumi.String(Version), "logAsJson": pulumi.Bool(true)}
 	install := func(spec chart.Spec, release, ns string, values pulumi.Map, after ...pulumi.Resource) (pulumi.Resource, error) {
 		return chart.Install(ctx, name+"-"+spec.Name, spec, args.Charts, chart.Args{
-			Release: release, Namespace: pulumi.String(ns), Values: values,
+			Release: release, Namespace: ns, Values: values, Labels: args.Labels,
 		}, pulumi.Parent(m), pulumi.DependsOn(args.After), pulumi.DependsOn(after))
 	}
 
@@ -144,7 +144,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		"autoscaleEnabled": pulumi.Bool(true),
 		"autoscaleMin":     pulumi.Int(args.Istiod.Min),
 		"autoscaleMax":     pulumi.Int(args.Istiod.Max),
-		"replicaCount":     pulumi.Int(args.Istiod.Min),
 		"resources": pulumi.Map{
 			"requests": pulumi.Map{"cpu": pulumi.String("250m"), "memory": pulumi.String("512Mi")},
 			"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("2Gi")},
@@ -171,7 +170,6 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	gateway, err := install(Gateway, GatewayName, args.GatewayNamespace, pulumi.Map{
-		"replicaCount": pulumi.Int(args.Gateway.Min),
 		"autoscaling": pulumi.Map{
 			"enabled":                        pulumi.Bool(true),
 			"minReplicas":                    pulumi.Int(args.Gateway.Min),
@@ -184,13 +182,19 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"annotations": args.LoadBalancerAnnotations,
 			// Keep the client's address for rate limits and logs.
 			"externalTrafficPolicy": pulumi.String("Local"),
+			// Only the public ports: the chart's default list also opens the proxies' status
+			// port 15021 to the internet. The load balancer's health check uses the
+			// healthCheckNodePort that externalTrafficPolicy Local gives the Service.
+			"ports": pulumi.Array{
+				pulumi.Map{"name": pulumi.String("http2"), "port": pulumi.Int(80), "protocol": pulumi.String("TCP"), "targetPort": pulumi.Int(80)},
+				pulumi.Map{"name": pulumi.String("https"), "port": pulumi.Int(443), "protocol": pulumi.String("TCP"), "targetPort": pulumi.Int(443)},
+			},
 		},
 		"resources": pulumi.Map{
 			"requests": pulumi.Map{"cpu": pulumi.String("200m"), "memory": pulumi.String("256Mi")},
 			"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("1Gi")},
 		},
 		"topologySpreadConstraints": zoneSpread(args.Zones, GatewayName),
-		"labels":                    pulumi.ToStringMap(args.Labels),
 	}, istiod)
 	if err != nil {
 		return nil, err
@@ -264,11 +268,50 @@ func zoneSpread(zones []string, app string) pulumi.Array {
 	}}
 }
 
-// disruptionBudget keeps one replica up during drains where there are two or more; a single
-// replica gets a budget that still lets a node drain.
+// disruptionBudget keeps one replica up during drains where there are two or more; none at
+// one replica, where a budget would block every drain (the charts render none then either).
 func disruptionBudget(minReplicas int) pulumi.Map {
 	if minReplicas >= 2 {
 		return pulumi.Map{"minAvailable": pulumi.Int(1)}
 	}
-	return pulumi.Map{"maxUnavailable": pulumi.Int(1)}
+	return pulumi.Map{}
+}
+
+// APIVersions are the custom resources Istio's base chart installs, as group/version/Kind: charts are
+// rendered knowing they exist (chart.Source.For), with or without a cluster to ask. The render
+// test checks the list against the CRDs the chart ships.
+var APIVersions = []string{
+	"extensions.istio.io/v1alpha1/TrafficExtension",
+	"extensions.istio.io/v1alpha1/WasmPlugin",
+	"networking.istio.io/v1/DestinationRule",
+	"networking.istio.io/v1/Gateway",
+	"networking.istio.io/v1/ServiceEntry",
+	"networking.istio.io/v1/Sidecar",
+	"networking.istio.io/v1/VirtualService",
+	"networking.istio.io/v1/WorkloadEntry",
+	"networking.istio.io/v1/WorkloadGroup",
+	"networking.istio.io/v1alpha3/DestinationRule",
+	"networking.istio.io/v1alpha3/EnvoyFilter",
+	"networking.istio.io/v1alpha3/Gateway",
+	"networking.istio.io/v1alpha3/ServiceEntry",
+	"networking.istio.io/v1alpha3/Sidecar",
+	"networking.istio.io/v1alpha3/VirtualService",
+	"networking.istio.io/v1alpha3/WorkloadEntry",
+	"networking.istio.io/v1alpha3/WorkloadGroup",
+	"networking.istio.io/v1beta1/DestinationRule",
+	"networking.istio.io/v1beta1/Gateway",
+	"networking.istio.io/v1beta1/ProxyConfig",
+	"networking.istio.io/v1beta1/ServiceEntry",
+	"networking.istio.io/v1beta1/Sidecar",
+	"networking.istio.io/v1beta1/VirtualService",
+	"networking.istio.io/v1beta1/WorkloadEntry",
+	"networking.istio.io/v1beta1/WorkloadGroup",
+	"security.istio.io/v1/AuthorizationPolicy",
+	"security.istio.io/v1/PeerAuthentication",
+	"security.istio.io/v1/RequestAuthentication",
+	"security.istio.io/v1beta1/AuthorizationPolicy",
+	"security.istio.io/v1beta1/PeerAuthentication",
+	"security.istio.io/v1beta1/RequestAuthentication",
+	"telemetry.istio.io/v1/Telemetry",
+	"telemetry.istio.io/v1alpha1/Telemetry",
 }

@@ -181,7 +181,7 @@ func (a Args) withDefaults() Args {
 		a.Mode = ModeInCluster
 	}
 	if a.ChartSource.Kind == "" {
-		a.ChartSource = chart.Remote
+		a.ChartSource.Kind = chart.SourceRemote
 	}
 	if a.ClusterName == "" {
 		a.ClusterName = defaultCluster

@@ -34,7 +34,8 @@ const (
 func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	ns := pulumi.String(args.Namespace)
 	operator, err := chart.Install(ctx, name+"-operator", StrimziChart, args.ChartSource, chart.Args{
-		Namespace: ns,
+		Namespace: args.Namespace,
+		Labels:    args.Tags.LabelMap("kafka-operator"),
 		Values: pulumi.Map{
 			// Watch only the release namespace, where the Kafka cluster lives.
 			"watchAnyNamespace":    pulumi.Bool(false),
@@ -385,4 +386,20 @@ func newClusterCA(ctx *pulumi.Context, name string, args Args, k *Kafka) (pulumi
 		return pulumi.StringOutput{}, nil, fmt.Errorf("kafka cluster ca key secret: %w", err)
 	}
 	return cert.CertPem, []pulumi.Resource{certSecret, keySecret}, nil
+}
+
+// APIVersions are the custom resources the Strimzi operator chart installs, as group/version/Kind: charts are
+// rendered knowing they exist (chart.Source.For), with or without a cluster to ask. The render
+// test checks the list against the CRDs the chart ships.
+var APIVersions = []string{
+	"core.strimzi.io/v1/StrimziPodSet",
+	"kafka.strimzi.io/v1/Kafka",
+	"kafka.strimzi.io/v1/KafkaBridge",
+	"kafka.strimzi.io/v1/KafkaConnect",
+	"kafka.strimzi.io/v1/KafkaConnector",
+	"kafka.strimzi.io/v1/KafkaMirrorMaker2",
+	"kafka.strimzi.io/v1/KafkaNodePool",
+	"kafka.strimzi.io/v1/KafkaRebalance",
+	"kafka.strimzi.io/v1/KafkaTopic",
+	"kafka.strimzi.io/v1/KafkaUser",
 }

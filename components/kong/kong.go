@@ -120,14 +120,17 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				"resource": pulumi.Map{"name": pulumi.String("cpu"), "target": pulumi.Map{"type": pulumi.String("Utilization"), "averageUtilization": pulumi.Int(70)}},
 			}},
 		},
-		"podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(true), "maxUnavailable": pulumi.String(maxUnavailable(args.Scale.Min))},
+		// A budget at one replica would block every drain and upgrade: the chart refuses it
+		// ("Enabling PodDisruptionBudget with autoscaling.minReplicas: 1 prevents pod restarts").
+		"podDisruptionBudget": pulumi.Map{"enabled": pulumi.Bool(args.Scale.Min >= 2), "maxUnavailable": pulumi.String("1")},
 		"resources": pulumi.Map{
 			"requests": pulumi.Map{"cpu": pulumi.String("250m"), "memory": pulumi.String("256Mi")},
 			"limits":   pulumi.Map{"cpu": pulumi.String("2"), "memory": pulumi.String("1Gi")},
 		},
-		"serviceMonitor": pulumi.Map{"enabled": pulumi.Bool(len(args.MonitoringReady) > 0)},
+		// The platform installs the ServiceMonitor kind before Kong (MonitoringReady): the chart
+		// must not drop its ServiceMonitor for want of a cluster to ask.
+		"serviceMonitor": pulumi.Map{"enabled": pulumi.Bool(len(args.MonitoringReady) > 0), "trustCRDsExist": pulumi.Bool(true)},
 		"deployment":     pulumi.Map{"test": pulumi.Map{"enabled": pulumi.Bool(false)}},
-		"extraLabels":    pulumi.ToStringMap(args.Labels),
 	}
 	if len(args.Zones) > 1 {
 		values["topologySpreadConstraints"] = pulumi.Array{pulumi.Map{
@@ -136,7 +139,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"labelSelector":     pulumi.Map{"matchLabels": pulumi.StringMap{"app.kubernetes.io/name": pulumi.String("kong")}},
 		}}
 	}
-	c, err := chart.Install(ctx, name, Chart, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: values},
+	c, err := chart.Install(ctx, name, Chart, args.Charts, chart.Args{Namespace: args.Namespace, Values: values, Labels: args.Labels},
 		pulumi.Parent(k), pulumi.DependsOn(args.MonitoringReady), pulumi.DependsOn(args.After))
 	if err != nil {
 		return nil, err
@@ -168,14 +171,6 @@ func (k *Kong) Ready() []pulumi.Resource { return []pulumi.Resource{k.chart} }
 // before Kong exists.
 func ProxyHost(namespace string) string {
 	return "kong-proxy." + namespace + ".svc.cluster.local"
-}
-
-func maxUnavailable(minReplicas int) string {
-	if minReplicas >= 2 {
-		return "1"
-	}
-	// One replica: the budget must still let a node drain.
-	return "100%"
 }
 
 // RouteArgs publishes one service's paths through Kong.
@@ -277,4 +272,22 @@ func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...p
 			Rules:            rules,
 		},
 	}, after...)
+}
+
+// APIVersions are the custom resources Kong's chart installs, as group/version/Kind: charts are
+// rendered knowing they exist (chart.Source.For), with or without a cluster to ask. The render
+// test checks the list against the CRDs the chart ships.
+var APIVersions = []string{
+	"configuration.konghq.com/v1/KongClusterPlugin",
+	"configuration.konghq.com/v1/KongConsumer",
+	"configuration.konghq.com/v1/KongIngress",
+	"configuration.konghq.com/v1/KongPlugin",
+	"configuration.konghq.com/v1alpha1/IngressClassParameters",
+	"configuration.konghq.com/v1alpha1/KongCustomEntity",
+	"configuration.konghq.com/v1alpha1/KongLicense",
+	"configuration.konghq.com/v1alpha1/KongVault",
+	"configuration.konghq.com/v1beta1/KongConsumerGroup",
+	"configuration.konghq.com/v1beta1/KongUpstreamPolicy",
+	"configuration.konghq.com/v1beta1/TCPIngress",
+	"configuration.konghq.com/v1beta1/UDPIngress",
 }

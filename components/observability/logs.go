@@ -81,7 +81,7 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		"auth_enabled":  pulumi.Bool(false),
 		"commonConfig":  pulumi.Map{"replication_factor": pulumi.Int(1)},
 		"storage":       pulumi.Map{"type": pulumi.String("filesystem")},
-		"limits_config": pulumi.Map{"retention_period": pulumi.Sprintf("%dh", args.LogRetentionDays*24)},
+		"limits_config": pulumi.Map{"retention_period": pulumi.String(fmt.Sprintf("%dh", args.LogRetentionDays*24))},
 	}
 	values := pulumi.Map{
 		"deploymentMode": pulumi.String("SingleBinary"),
@@ -158,7 +158,7 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 	values["loki"] = loki
 
 	chartOpts := append(append([]pulumi.ResourceOption{}, opts...), deps...)
-	lokiChart, err := chart.Install(ctx, name+"-loki", Loki, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: values}, chartOpts...)
+	lokiChart, err := chart.Install(ctx, name+"-loki", Loki, args.Charts, chart.Args{Namespace: args.Namespace, Values: values, Labels: args.Labels}, chartOpts...)
 	if err != nil {
 		return "", err
 	}
@@ -205,7 +205,7 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		// The config reloader is prometheus-operator's, from quay.io.
 		alloyValues["configReloader"].(pulumi.Map)["image"] = pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "quay.io"))}
 	}
-	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: alloyValues},
+	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: args.Namespace, Values: alloyValues, Labels: args.Labels},
 		append(opts, pulumi.DependsOn([]pulumi.Resource{lokiChart}))...)
 	return queryURL, err
 }

@@ -19,8 +19,10 @@ import (
 	"github.com/groundwork/groundwork/infra"
 )
 
-// Stack is kube-prometheus-stack 88.6.4 (prometheus-operator v0.9x, Prometheus 3, Grafana 13).
-var Stack = chart.Spec{Name: "kube-prometheus-stack", Version: "88.6.4", Repo: "https://prometheus-community.github.io/helm-charts"}
+// Stack is kube-prometheus-stack 88.5.3 (prometheus-operator v0.93.1; Grafana chart 12.11.1,
+// kube-state-metrics 8.4.0, node-exporter 4.56.1), the newest release whose contents were checked:
+// its render is tested (tests/render_test.go).
+var Stack = chart.Spec{Name: "kube-prometheus-stack", Version: "88.5.3", Repo: "https://prometheus-community.github.io/helm-charts"}
 
 // Charts lists the charts every stack installs; TraceCharts the durable tracing backend's,
 // installed with a traces bucket; LogCharts the log pipeline's.
@@ -167,7 +169,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("observability jaeger: %w", err)
 		}
 		o.TracingHost = "jaeger." + args.Namespace + ".svc.cluster.local"
-		traces = pulumi.Map{"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort)}
+		traces = pulumi.Map{"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "url": pulumi.String(fmt.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort))}
 	}
 	traces["access"] = pulumi.String("proxy")
 	dataSources := pulumi.Array{traces}
@@ -217,12 +219,11 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"additionalDataSources": dataSources,
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
-		"commonLabels": pulumi.ToStringMap(args.Labels),
 	}
 	if args.ImageMirror != "" {
 		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(args.ImageMirror)}
 	}
-	stack, err := chart.Install(ctx, name, Stack, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: values},
+	stack, err := chart.Install(ctx, name, Stack, args.Charts, chart.Args{Namespace: args.Namespace, Values: values, Labels: args.Labels},
 		parent, after, pulumi.DependsOn([]pulumi.Resource{adminSecret}))
 	if err != nil {
 		return nil, err
@@ -319,4 +320,20 @@ func spreadBy(zones []string, labels map[string]string) pulumi.Array {
 		"whenUnsatisfiable": pulumi.String("ScheduleAnyway"),
 		"labelSelector":     pulumi.Map{"matchLabels": pulumi.ToStringMap(labels)},
 	}}
+}
+
+// APIVersions are the custom resources kube-prometheus-stack installs (prometheus-operator), as group/version/Kind: charts are
+// rendered knowing they exist (chart.Source.For), with or without a cluster to ask. The render
+// test checks the list against the CRDs the chart ships.
+var APIVersions = []string{
+	"monitoring.coreos.com/v1/Alertmanager",
+	"monitoring.coreos.com/v1/PodMonitor",
+	"monitoring.coreos.com/v1/Probe",
+	"monitoring.coreos.com/v1/Prometheus",
+	"monitoring.coreos.com/v1/PrometheusRule",
+	"monitoring.coreos.com/v1/ServiceMonitor",
+	"monitoring.coreos.com/v1/ThanosRuler",
+	"monitoring.coreos.com/v1alpha1/AlertmanagerConfig",
+	"monitoring.coreos.com/v1alpha1/PrometheusAgent",
+	"monitoring.coreos.com/v1alpha1/ScrapeConfig",
 }

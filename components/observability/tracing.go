@@ -79,7 +79,7 @@ func tempo(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceO
 		"queryFrontend": access.component(pulumi.Map{"replicas": pulumi.Int(stateless), "resources": resources("100m", "256Mi", "1", "1Gi")}),
 		"compactor": access.component(pulumi.Map{
 			"replicas":  pulumi.Int(1),
-			"config":    pulumi.Map{"compaction": pulumi.Map{"block_retention": pulumi.Sprintf("%dh", args.TraceRetentionDays*24)}},
+			"config":    pulumi.Map{"compaction": pulumi.Map{"block_retention": pulumi.String(fmt.Sprintf("%dh", args.TraceRetentionDays*24))}},
 			"resources": resources("100m", "512Mi", "1", "2Gi"),
 		}),
 		"memcached": pulumi.Map{
@@ -91,7 +91,7 @@ func tempo(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceO
 		"minio":            pulumi.Map{"enabled": pulumi.Bool(false)},
 	}
 	if _, err := chart.Install(ctx, name+"-tempo", Tempo, args.Charts, chart.Args{
-		Namespace: pulumi.String(args.Namespace), Release: "tempo", Values: values,
+		Namespace: args.Namespace, Release: "tempo", Values: values, Labels: args.Labels,
 	}, append(opts, access.after())...); err != nil {
 		return "", "", err
 	}

@@ -47,7 +47,8 @@ func ClusterName(service string) string { return service + "-pg" }
 func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	ns := pulumi.String(args.Namespace)
 	operator, err := chart.Install(ctx, name+"-operator", OperatorChart, args.ChartSource, chart.Args{
-		Namespace: ns,
+		Namespace: args.Namespace,
+		Labels:    args.Tags.LabelMap("postgres-operator"),
 		Values: pulumi.Map{
 			"image": pulumi.Map{"repository": pulumi.String(mirrored(args.ImageMirror, operImage))},
 			"crds":  pulumi.Map{"create": pulumi.Bool(true)},
@@ -172,4 +173,21 @@ func (a Args) affinity() pulumi.Map {
 		"topologyKey":           pulumi.String(key),
 		"podAntiAffinityType":   pulumi.String(kind),
 	}
+}
+
+// APIVersions are the custom resources the CloudNativePG chart installs, as group/version/Kind: charts are
+// rendered knowing they exist (chart.Source.For), with or without a cluster to ask. The render
+// test checks the list against the CRDs the chart ships.
+var APIVersions = []string{
+	"postgresql.cnpg.io/v1/Backup",
+	"postgresql.cnpg.io/v1/Cluster",
+	"postgresql.cnpg.io/v1/ClusterImageCatalog",
+	"postgresql.cnpg.io/v1/Database",
+	"postgresql.cnpg.io/v1/DatabaseRole",
+	"postgresql.cnpg.io/v1/FailoverQuorum",
+	"postgresql.cnpg.io/v1/ImageCatalog",
+	"postgresql.cnpg.io/v1/Pooler",
+	"postgresql.cnpg.io/v1/Publication",
+	"postgresql.cnpg.io/v1/ScheduledBackup",
+	"postgresql.cnpg.io/v1/Subscription",
 }

@@ -166,7 +166,7 @@ func (a Args) withDefaults() Args {
 		a.Mode = ModeInCluster
 	}
 	if a.ChartSource.Kind == "" {
-		a.ChartSource = chart.Remote
+		a.ChartSource.Kind = chart.SourceRemote
 	}
 	if a.StorageSize == "" {
 		a.StorageSize = "5Gi"

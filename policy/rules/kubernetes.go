@@ -38,7 +38,11 @@ var clusterScoped = []string{
 	"ClusterIssuer", "APIService", "RuntimeClass",
 }
 
-func isHelm(typ string) bool { return strings.HasPrefix(typ, "kubernetes:helm.sh/") }
+// ChartType is the component Groundwork's chart package registers for each chart it installs;
+// the objects the chart renders are its children.
+const ChartType = "groundwork:chart:Chart"
+
+func isHelm(typ string) bool { return strings.HasPrefix(typ, "kubernetes:helm.sh/") || typ == ChartType }
 
 // namespaceOf is a Kubernetes object's namespace: "default" where unset, "" for cluster-scoped
 // kinds, "?" where unknown. Helm releases and charts take theirs from "namespace".

@@ -112,7 +112,7 @@ func isLocalChart(chart string) bool {
 }
 
 func checkHelmVersion(r Resource, _ Config) []string {
-	if r.Type != "kubernetes:helm.sh/v3:Release" && r.Type != "kubernetes:helm.sh/v4:Chart" {
+	if r.Type != "kubernetes:helm.sh/v3:Release" && r.Type != "kubernetes:helm.sh/v4:Chart" && r.Type != ChartType {
 		return nil
 	}
 	p := r.Properties
