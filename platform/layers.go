@@ -56,6 +56,9 @@ func apiVersions(cfg *Config) []string {
 	if !cfg.managedData() {
 		v = slices.Concat(v, kafka.APIVersions, postgres.APIVersions)
 	}
+	if cfg.Observability.Logs {
+		v = slices.Concat(v, observability.LogAPIVersions)
+	}
 	return v
 }
 

@@ -112,12 +112,20 @@ func withoutMissingDependencies(ch *helmchart.Chart, values map[string]any) (map
 	for _, d := range ch.Dependencies() {
 		have[d.Name()] = true
 	}
+	merged, err := chartutil.CoalesceValues(ch, values)
+	if err != nil {
+		return values, nil // the render reports it
+	}
 	var skipped []string
 	for _, d := range ch.Metadata.Dependencies {
 		if have[d.Name] || d.Condition == "" {
 			continue
 		}
-		values = setPath(values, strings.Split(strings.Split(d.Condition, ",")[0], "."), false)
+		path := strings.Split(d.Condition, ",")[0]
+		if on, err := merged.PathValue(path); err != nil || on != true {
+			continue // off anyway
+		}
+		values = setPath(values, strings.Split(path, "."), false)
 		skipped = append(skipped, d.Name)
 	}
 	slices.Sort(skipped)

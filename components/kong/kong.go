@@ -109,6 +109,10 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"enabled":      pulumi.Bool(true),
 			"ingressClass": pulumi.String(IngressClass),
 			"image":        pulumi.Map{"repository": pulumi.String(kicRegistry + "/kubernetes-ingress-controller")},
+			// Off: the chart generates the webhook's CA and key pair in its templates, so every
+			// render (every preview) would replace them. The webhook only advises (its
+			// failurePolicy is Ignore); Kong's plugins are validated by the program before apply.
+			"admissionWebhook": pulumi.Map{"enabled": pulumi.Bool(false)},
 		},
 		"replicaCount": pulumi.Int(args.Scale.Min),
 		"autoscaling": pulumi.Map{

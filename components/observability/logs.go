@@ -18,6 +18,8 @@ var (
 	Alloy = chart.Spec{Name: "alloy", Version: "1.6.0", Repo: "https://grafana.github.io/helm-charts"}
 	// LogCharts are the charts of the log pipeline.
 	LogCharts = []chart.Spec{Loki, Alloy}
+	// LogAPIVersions are the custom resources the Alloy chart installs (chart.Source.For).
+	LogAPIVersions = []string{"monitoring.grafana.com/v1alpha2/PodLogs"}
 )
 
 const lokiPort = 3100
@@ -102,7 +104,10 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		"test":       pulumi.Map{"enabled": pulumi.Bool(false)},
 	}
 	if args.ImageMirror != "" {
-		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}
+		// Loki's own image helper reads global.image.registry, the others global.imageRegistry
+		// (loki 6.47.0 templates/_helpers.tpl, loki.lokiImage and loki.baseImage).
+		mirror := pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))
+		values["global"] = pulumi.Map{"imageRegistry": mirror, "image": pulumi.Map{"registry": mirror}}
 	}
 	pushURL, queryURL := svc("loki"), svc("loki")
 	var deps []pulumi.ResourceOption
