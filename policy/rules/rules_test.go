@@ -147,6 +147,17 @@ var cases = []policyCase{
 	{name: "PDB that blocks drains", policy: "workload-disruption-budget", give: []rules.Resource{
 		res(tDeployment, "orders", orders), res(tPDB, "orders", with(with(pdb("orders", "shop", obj{"app": "orders"}), "spec.maxUnavailable", nil), "spec.minAvailable", 3))},
 		want: []string{`PodDisruptionBudget "shop/orders" (resource "orders"): allows no eviction`}},
+	{name: "PDB of an autoscaled Deployment counts the HPA's minimum", policy: "workload-disruption-budget", give: []rules.Resource{
+		res(tDeployment, "gateway", with(deployment("gateway", "edge"), "spec.replicas", nil)), res(tHPA, "gateway", hpa("gateway", "edge", "gateway")),
+		res(tPDB, "gateway", with(with(pdb("gateway", "edge", obj{"app": "gateway"}), "spec.maxUnavailable", nil), "spec.minAvailable", 1))}},
+	{name: "PDB that blocks drains at the HPA's minimum", policy: "workload-disruption-budget", give: []rules.Resource{
+		res(tDeployment, "gateway", with(deployment("gateway", "edge"), "spec.replicas", nil)), res(tHPA, "gateway", with(hpa("gateway", "edge", "gateway"), "spec.minReplicas", 2)),
+		res(tPDB, "gateway", with(with(pdb("gateway", "edge", obj{"app": "gateway"}), "spec.maxUnavailable", nil), "spec.minAvailable", 2))},
+		want: []string{`allows no eviction of Deployment "edge/gateway" (resource "gateway") (2 replica(s))`}},
+	{name: "PDB of a Deployment without replicas or HPA", policy: "workload-disruption-budget", give: []rules.Resource{
+		res(tDeployment, "gateway", with(deployment("gateway", "edge"), "spec.replicas", nil)), res(tHPA, "other", hpa("other", "edge", "other")),
+		res(tPDB, "gateway", with(with(pdb("gateway", "edge", obj{"app": "gateway"}), "spec.maxUnavailable", nil), "spec.minAvailable", 1))},
+		want: []string{`(1 replica(s))`}},
 
 	{name: "multi-AZ RDS", policy: "database-high-availability", give: one(res(tRDS, "orders-db", db))},
 	{name: "single-AZ RDS", policy: "database-high-availability", give: one(res(tRDS, "orders-db", with(db, "multiAz", false))),
