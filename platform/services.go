@@ -295,7 +295,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		secretEnv = append(secretEnv, microservice.SecretEnv{Name: name, Secret: sec.Metadata.Name().Elem(), Key: "signing-key"})
 	}
 
-	scale := s.ScaleFor(cfg.Stack)
+	scale := s.ScaleFor(cfg.Environment)
 	var routes []microservice.Route
 	for _, r := range s.Routes {
 		plugins := []kong.Plugin{kong.RateLimiting{Second: r.RateLimit.Second, Minute: r.RateLimit.Minute, Hour: r.RateLimit.Hour, Policy: "local"}}

@@ -23,7 +23,8 @@ type Spec struct {
 	// Port serves the API, /healthz and /readyz; MetricsPort serves /metrics. The platform
 	// passes them to the service as PORT and METRICS_PORT.
 	Port, MetricsPort int
-	// Replicas bounds the autoscaler per stack; "default" applies to stacks not listed.
+	// Replicas bounds the autoscaler per environment (groundwork:environment: dev, staging,
+	// prod); "default" applies to environments not listed.
 	Replicas    map[string]Scale
 	Autoscaling Autoscaling
 	Resources   Resources
@@ -37,7 +38,7 @@ type Spec struct {
 	Retries int           // mesh retries of idempotent failures
 }
 
-// Scale is the replica range of one stack.
+// Scale is the replica range of one environment.
 type Scale struct{ Min, Max int }
 
 // Autoscaling holds the HPA's average utilisation targets, in percent.
@@ -79,9 +80,14 @@ type Route struct {
 // RateLimit caps requests per client; at least one window is set.
 type RateLimit struct{ Second, Minute, Hour int }
 
-// ScaleFor returns the replica range of stack, or the default one.
-func (s Spec) ScaleFor(stack string) Scale {
-	if sc, ok := s.Replicas[stack]; ok {
+// Environments are the values of groundwork:environment that service.yaml's replicas may name
+// besides "default" (platform validates the stack's environment against the same list).
+var Environments = []string{"dev", "staging", "prod"}
+
+// ScaleFor returns the replica range of an environment (groundwork:environment, not the stack's
+// name: a prod stack called prod-eu runs the prod range), or the default one.
+func (s Spec) ScaleFor(environment string) Scale {
+	if sc, ok := s.Replicas[environment]; ok {
 		return sc
 	}
 	return s.Replicas["default"]
@@ -137,7 +143,6 @@ type file struct {
 }
 
 var (
-	stackName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
 	topicName = regexp.MustCompile(`^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$`)
 	routePath = regexp.MustCompile(`^/[a-z0-9._~/-]*$`)
 	envName   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
@@ -222,13 +227,14 @@ func loadOne(dir, name string) (Spec, error) {
 	}
 
 	if _, ok := f.Replicas["default"]; !ok {
-		p.add("replicas", `needs a "default" entry (for stacks not listed), e.g. default: {min: 1, max: 3}`)
+		p.add("replicas", `needs a "default" entry (for environments not listed), e.g. default: {min: 1, max: 3}`)
 	}
-	for _, stack := range sortedKeys(f.Replicas) {
-		r := f.Replicas[stack]
-		field := "replicas." + stack
-		if !stackName.MatchString(stack) {
-			p.add(field, "%q is not a stack name (lower-case letters, digits, '-')", stack)
+	for _, env := range sortedKeys(f.Replicas) {
+		r := f.Replicas[env]
+		field := "replicas." + env
+		if env != "default" && !slices.Contains(Environments, env) {
+			// Keys were once stack names; a stack's name says nothing of its environment.
+			p.add(field, "%q is not an environment: keys are default, %s (groundwork:environment, not the stack's name)", env, strings.Join(Environments, ", "))
 		}
 		if r.Min == nil || r.Max == nil {
 			p.add(field, "min and max are required")
@@ -237,7 +243,7 @@ func loadOne(dir, name string) (Spec, error) {
 		if *r.Min < 1 || *r.Max <= *r.Min || *r.Max > 100 {
 			p.add(field, "min %d, max %d: want 1 <= min < max <= 100, so the autoscaler can act", *r.Min, *r.Max)
 		}
-		s.Replicas[stack] = Scale{Min: *r.Min, Max: *r.Max}
+		s.Replicas[env] = Scale{Min: *r.Min, Max: *r.Max}
 	}
 
 	target := func(field string, v *int) int {

@@ -59,6 +59,28 @@ func writeServices(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+func TestScaleForPicksTheEnvironmentsRange(t *testing.T) {
+	dir := writeServices(t, map[string]string{"svc": strings.Replace(valid, "default: {min: 1, max: 3}",
+		"default: {min: 1, max: 3}\n  staging: {min: 2, max: 4}\n  prod: {min: 3, max: 9}", 1)})
+	specs, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		give string
+		want Scale
+	}{
+		{"prod", Scale{3, 9}},
+		{"staging", Scale{2, 4}},
+		{"dev", Scale{1, 3}}, // not listed: default
+	}
+	for _, tt := range tests {
+		if got := specs[0].ScaleFor(tt.give); got != tt.want {
+			t.Errorf("ScaleFor(%q) = %v, want %v", tt.give, got, tt.want)
+		}
+	}
+}
+
 func TestLoadReportsEachProblemWithFileAndField(t *testing.T) {
 	tests := []struct {
 		name string
@@ -74,6 +96,8 @@ func TestLoadReportsEachProblemWithFileAndField(t *testing.T) {
 			[]string{"port: 80 is not an unprivileged port", "metricsPort: 80 is also port"}},
 		{"scale", strings.Replace(valid, "default: {min: 1, max: 3}", "prod: {min: 3, max: 3}", 1),
 			[]string{`replicas: needs a "default" entry`, "replicas.prod: min 3, max 3"}},
+		{"stack name as a replicas key", strings.Replace(valid, "default: {min: 1, max: 3}", "default: {min: 1, max: 3}\n  prod-eu: {min: 3, max: 9}", 1),
+			[]string{`replicas.prod-eu: "prod-eu" is not an environment: keys are default, dev, staging, prod`}},
 		{"limits below requests", strings.Replace(valid, "limits: {cpu: 500m, memory: 256Mi}", "limits: {cpu: 50m, memory: lots}", 1),
 			[]string{"resources.limits.cpu: 50m is below the request 100m", `resources.limits.memory: "lots" is not a Kubernetes quantity`}},
 		{"targets missing", strings.Replace(valid, "autoscaling: {cpuTarget: 70, memoryTarget: 80}", "autoscaling: {cpuTarget: 99}", 1),

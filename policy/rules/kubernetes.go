@@ -133,6 +133,14 @@ func podLabels(r Resource) (map[string]string, bool) {
 	return stringMap(r.Properties, strings.TrimSuffix(podSpecPath(r.Type), ".spec")+".metadata.labels")
 }
 
+// podAnnotations are the annotations of a workload's pod template.
+func podAnnotations(r Resource) (map[string]string, bool) {
+	if isK8s(r.Type, "core", "Pod") {
+		return stringMap(r.Properties, "metadata.annotations")
+	}
+	return stringMap(r.Properties, strings.TrimSuffix(podSpecPath(r.Type), ".spec")+".metadata.annotations")
+}
+
 // selects reports whether the LabelSelector at path (matchLabels and matchExpressions) selects
 // the labels; an empty selector selects everything. ok is false when the selector is unknown.
 func selects(m property.Map, path string, labels map[string]string) (match, ok bool) {

@@ -90,7 +90,7 @@ func checkImages(r Resource, c Config) []string {
 	fix := "pin an exact version tag (e.g. the git SHA or a release like 1.4.2) or a digest (@sha256:...)"
 	var out []string
 	for _, ctr := range containers(r) {
-		if unknown(get(ctr.spec, "image")) {
+		if unknown(get(ctr.spec, "image")) || injectedProxy(r, ctr) {
 			continue
 		}
 		if p := imageProblem(str(ctr.spec, "image"), forbidden); p != "" {
@@ -103,6 +103,27 @@ func checkImages(r Resource, c Config) []string {
 		}
 	}
 	return out
+}
+
+// injectedProxy reports whether a container is the istio-proxy of a pod Istio's sidecar injector
+// fills in: image "auto" is the injector's placeholder, replaced by the proxy image of the
+// installed Istio, and the pod asks for injection (label sidecar.istio.io/inject "true", or the
+// gateway injection template without that label set to "false"). Istio's gateway chart deploys
+// this way. Any other "auto" is pulled as is, and fails:
+// https://istio.io/latest/docs/reference/config/analysis/ist0146/
+func injectedProxy(r Resource, ctr container) bool {
+	if ctr.init || ctr.name != "istio-proxy" || str(ctr.spec, "image") != "auto" {
+		return false
+	}
+	labels, _ := podLabels(r)
+	switch labels["sidecar.istio.io/inject"] {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	annotations, _ := podAnnotations(r)
+	return slices.ContainsFunc(strings.Split(annotations["inject.istio.io/templates"], ","), func(t string) bool { return strings.TrimSpace(t) == "gateway" })
 }
 
 // isLocalChart reports whether a chart reference is a folder or archive on disk.

@@ -236,6 +236,13 @@ func checkDisruptionBudgets(rs []Resource, _ Config) []Finding {
 				"add a policy/v1 PodDisruptionBudget in the same namespace with maxUnavailable 1 and a selector matching the pod template labels")})
 		}
 		n, nKnown := replicas(w)
+		if get(w.Properties, "spec.replicas").IsNull() {
+			// Under an autoscaler (charts leave spec.replicas unset then) the fewest pods it runs is
+			// the HPA's minimum, not the Kubernetes default of 1.
+			if m, ok := hpaMinimum(w, rs); ok {
+				n, nKnown = m, true
+			}
+		}
 		for _, p := range pdbs {
 			if nKnown && pdbAllowsNoEviction(p, n) {
 				out = append(out, Finding{p, violation(p, fmt.Sprintf("allows no eviction of %s (%d replica(s)): node drains and cluster upgrades block on it", subject(w), n),
@@ -244,6 +251,30 @@ func checkDisruptionBudgets(rs []Resource, _ Config) []Finding {
 		}
 	}
 	return out
+}
+
+// hpaMinimum is the minReplicas of the HorizontalPodAutoscaler that scales a workload (1 where
+// unset, the Kubernetes default); ok is false when none is known to.
+func hpaMinimum(w Resource, rs []Resource) (n int, ok bool) {
+	name, ns := k8sName(w), namespaceOf(w)
+	if name == "" || ns == "?" {
+		return 0, false
+	}
+	for _, h := range rs {
+		if !isK8s(h.Type, "autoscaling", "HorizontalPodAutoscaler") || namespaceOf(h) != ns ||
+			str(h.Properties, "spec.scaleTargetRef.kind") != kind(w.Type) || str(h.Properties, "spec.scaleTargetRef.name") != name {
+			continue
+		}
+		m, set, known := number(h.Properties, "spec.minReplicas")
+		switch {
+		case !known:
+			return 0, false
+		case !set:
+			return 1, true
+		}
+		return int(m), true
+	}
+	return 0, false
 }
 
 func checkDatabaseHA(r Resource, c Config) []string {

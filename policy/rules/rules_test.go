@@ -75,6 +75,16 @@ var (
 	worldSG = obj{"ingress": arr{obj{"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": arr{"0.0.0.0/0"}}}}
 )
 
+// istioGateway is the Deployment Istio's gateway chart renders: its istio-proxy container's
+// image "auto" is filled in by the sidecar injector.
+var istioGateway = func() obj {
+	d := deployment("istio-gateway", "istio-ingress")
+	d = with(d, "spec.template.metadata.labels", obj{"app": "istio-gateway", "sidecar.istio.io/inject": "true"})
+	d = with(d, "spec.template.metadata.annotations", obj{"inject.istio.io/templates": "gateway"})
+	d = with(d, "spec.template.spec.containers.0.name", "istio-proxy")
+	return with(d, "spec.template.spec.containers.0.image", "auto")
+}()
+
 const (
 	tRDS       = "aws:rds/instance:Instance"
 	tCNPG      = "kubernetes:postgresql.cnpg.io/v1:Cluster"
@@ -137,6 +147,17 @@ var cases = []policyCase{
 	{name: "PDB that blocks drains", policy: "workload-disruption-budget", give: []rules.Resource{
 		res(tDeployment, "orders", orders), res(tPDB, "orders", with(with(pdb("orders", "shop", obj{"app": "orders"}), "spec.maxUnavailable", nil), "spec.minAvailable", 3))},
 		want: []string{`PodDisruptionBudget "shop/orders" (resource "orders"): allows no eviction`}},
+	{name: "PDB of an autoscaled Deployment counts the HPA's minimum", policy: "workload-disruption-budget", give: []rules.Resource{
+		res(tDeployment, "gateway", with(deployment("gateway", "edge"), "spec.replicas", nil)), res(tHPA, "gateway", hpa("gateway", "edge", "gateway")),
+		res(tPDB, "gateway", with(with(pdb("gateway", "edge", obj{"app": "gateway"}), "spec.maxUnavailable", nil), "spec.minAvailable", 1))}},
+	{name: "PDB that blocks drains at the HPA's minimum", policy: "workload-disruption-budget", give: []rules.Resource{
+		res(tDeployment, "gateway", with(deployment("gateway", "edge"), "spec.replicas", nil)), res(tHPA, "gateway", with(hpa("gateway", "edge", "gateway"), "spec.minReplicas", 2)),
+		res(tPDB, "gateway", with(with(pdb("gateway", "edge", obj{"app": "gateway"}), "spec.maxUnavailable", nil), "spec.minAvailable", 2))},
+		want: []string{`allows no eviction of Deployment "edge/gateway" (resource "gateway") (2 replica(s))`}},
+	{name: "PDB of a Deployment without replicas or HPA", policy: "workload-disruption-budget", give: []rules.Resource{
+		res(tDeployment, "gateway", with(deployment("gateway", "edge"), "spec.replicas", nil)), res(tHPA, "other", hpa("other", "edge", "other")),
+		res(tPDB, "gateway", with(with(pdb("gateway", "edge", obj{"app": "gateway"}), "spec.maxUnavailable", nil), "spec.minAvailable", 1))},
+		want: []string{`(1 replica(s))`}},
 
 	{name: "multi-AZ RDS", policy: "database-high-availability", give: one(res(tRDS, "orders-db", db))},
 	{name: "single-AZ RDS", policy: "database-high-availability", give: one(res(tRDS, "orders-db", with(db, "multiAz", false))),
@@ -229,6 +250,18 @@ var cases = []policyCase{
 		want: []string{`container "app" runs "nginx:latest": the tag "latest" moves. Fix: pin an exact version tag`}},
 	{name: "untagged behind a registry port", policy: "image-pinned", give: one(res(tDeployment, "orders", with(orders, "spec.template.spec.containers.0.image", "localhost:5001/groundwork/orders"))),
 		want: []string{"without a tag"}},
+	{name: "Istio gateway's injected proxy", policy: "image-pinned", give: one(res(tDeployment, "istio-gateway", istioGateway))},
+	{name: "injected proxy by the gateway template alone", policy: "image-pinned",
+		give: one(res(tDeployment, "istio-gateway", with(istioGateway, "spec.template.metadata.labels", obj{"app": "istio-gateway"})))},
+	{name: "image auto without injection", policy: "image-pinned",
+		give: one(res(tDeployment, "istio-gateway", with(with(istioGateway, "spec.template.metadata.labels", obj{"app": "istio-gateway"}), "spec.template.metadata.annotations", nil))),
+		want: []string{`container "istio-proxy" runs "auto" without a tag`}},
+	{name: "image auto with injection turned off", policy: "image-pinned",
+		give: one(res(tDeployment, "istio-gateway", with(istioGateway, "spec.template.metadata.labels", obj{"app": "istio-gateway", "sidecar.istio.io/inject": "false"}))),
+		want: []string{`container "istio-proxy" runs "auto"`}},
+	{name: "image auto in a container injection does not fill", policy: "image-pinned",
+		give: one(res(tDeployment, "istio-gateway", with(istioGateway, "spec.template.spec.containers.0.name", "app"))),
+		want: []string{`container "app" runs "auto"`}},
 	{name: "image known only after the build", policy: "image-pinned", give: one(res(tDeployment, "orders", with(orders, "spec.template.spec.containers.0.image", computed())))},
 
 	{name: "pinned chart", policy: "helm-chart-pinned", give: one(res(tIstiod, "istiod", obj{"chart": "istiod", "version": "1.30.0"}))},
@@ -264,22 +297,28 @@ var cases = []policyCase{
 		want: []string{"may escalate privileges. Fix: set the container's securityContext allowPrivilegeEscalation: false"}},
 
 	{name: "SSH open to the world", policy: "network-ingress-restricted", give: one(res(tSG, "bastion", worldSG)),
-		want: []string{`aws:ec2/securityGroup:SecurityGroup "bastion": ingress[0] opens ports 22-22 to the whole internet. Fix: allow named CIDRs only`}},
+		want: []string{`aws:ec2/securityGroup:SecurityGroup "bastion": ingress[0] opens port 22 to the whole internet. Fix: allow named CIDRs only`}},
 	{name: "SSH from a named range", policy: "network-ingress-restricted", give: one(res(tSG, "bastion", with(worldSG, "ingress.0.cidrBlocks", arr{"198.51.100.0/24"})))},
 	{name: "gateway on 443", policy: "network-ingress-restricted", give: one(res(tSG, "public-gateway", with(with(worldSG, "ingress.0.fromPort", 443), "ingress.0.toPort", 443)))},
 	{name: "gateway on every port", policy: "network-ingress-restricted", give: one(res(tSG, "public-gateway", with(worldSG, "ingress.0.protocol", "-1"))),
 		want: []string{"opens every port"}},
 	{name: "OpenStack rule with no remote", policy: "network-ingress-restricted", give: one(res(tOSRule, "ssh", obj{"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22})),
-		want: []string{"the rule opens ports 22-22 to the whole internet"}},
+		want: []string{"the rule opens port 22 to the whole internet"}},
 	{name: "OpenStack rule from a group", policy: "network-ingress-restricted", give: one(res(tOSRule, "ssh", obj{"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "portRangeMax": 22, "remoteGroupId": "sg-1"}))},
 	{name: "public LoadBalancer that is not the gateway", policy: "network-ingress-restricted",
 		give: one(res(tService, "admin", with(service("admin", "shop", obj{"app": "admin"}), "spec.type", "LoadBalancer"))),
-		want: []string{`Service "shop/admin" (resource "admin"): the LoadBalancer Service opens ports 80-80`}},
+		want: []string{`Service "shop/admin" (resource "admin"): the LoadBalancer Service opens port 80 to the whole internet`}},
 	{name: "gateway LoadBalancer", policy: "network-ingress-restricted",
 		give: one(res(tService, "istio-gateway", with(service("istio-gateway", "istio-ingress", obj{"app": "gw"}), "spec.type", "LoadBalancer")))},
 	{name: "gateway ports from config", policy: "network-ingress-restricted", config: map[string]any{"allowedPublicPorts": []any{"443"}},
 		give: one(res(tService, "istio-gateway", with(service("istio-gateway", "istio-ingress", obj{"app": "gw"}), "spec.type", "LoadBalancer"))),
-		want: []string{"opens ports 80-80"}},
+		want: []string{"opens port 80 to the whole internet. Fix: the public gateway may open only 443"}},
+	{name: "gateway LoadBalancer with Istio's status port", policy: "network-ingress-restricted",
+		give: one(res(tService, "istio-gateway", with(with(service("istio-gateway", "istio-ingress", obj{"app": "gw"}), "spec.type", "LoadBalancer"), "spec.ports",
+			arr{obj{"name": "status-port", "port": 15021, "targetPort": 15021}, obj{"name": "http2", "port": 80, "targetPort": 80}, obj{"name": "https", "port": 443, "targetPort": 443}}))),
+		want: []string{`the LoadBalancer Service opens port 15021 ("status-port") to the whole internet. Fix: the public gateway may open only 80/443`}},
+	{name: "SG rule over a port range", policy: "network-ingress-restricted", give: one(res(tSG, "nodes", with(with(worldSG, "ingress.0.fromPort", 30000), "ingress.0.toPort", 32767))),
+		want: []string{"ingress[0] opens ports 30000-32767 to the whole internet"}},
 
 	{name: "private EKS endpoint, public one restricted", policy: "cluster-api-restricted", give: one(res(tEKS, "eks", eks))},
 	{name: "EKS API open to the world", policy: "cluster-api-restricted",
@@ -319,6 +358,16 @@ var cases = []policyCase{
 	{name: "password in a literal env value", policy: "secrets-not-plaintext",
 		give: one(res(tDeployment, "orders", with(orders, "spec.template.spec.containers.0.env", arr{obj{"name": "DB_PASSWORD", "value": "hunter2"}, obj{"name": "DB_NAME", "value": "orders"}}))),
 		want: []string{`container "app" gets DB_PASSWORD as a literal env value. Fix: store it in a Kubernetes Secret`}},
+	{name: "KUBECONFIG naming a file", policy: "secrets-not-plaintext",
+		give: one(res(tDeployment, "istiod", with(orders, "spec.template.spec.containers.0.env", arr{obj{"name": "KUBECONFIG", "value": "/var/run/secrets/remote/config"}, obj{"name": "DB_PASSWORD", "value": ""}})))},
+	{name: "KUBECONFIG listing files", policy: "secrets-not-plaintext",
+		give: one(res(tDeployment, "ops", with(orders, "spec.template.spec.containers.0.env", arr{obj{"name": "KUBECONFIG", "value": "/etc/kube/a.yaml:/etc/kube/b.yaml"}})))},
+	{name: "kubeconfig contents in a literal env value", policy: "secrets-not-plaintext",
+		give: one(res(tDeployment, "ops", with(orders, "spec.template.spec.containers.0.env", arr{obj{"name": "KUBECONFIG", "value": "apiVersion: v1\nkind: Config\nusers: [{name: admin, user: {token: abc}}]"}}))),
+		want: []string{`container "app" gets KUBECONFIG as a literal env value`}},
+	{name: "token that only starts like a path", policy: "secrets-not-plaintext",
+		give: one(res(tDeployment, "ops", with(orders, "spec.template.spec.containers.0.env", arr{obj{"name": "API_TOKEN", "value": "/s3cr3t"}, obj{"name": "DB_PASSWORD", "value": "/etc/passwd hunter2"}}))),
+		want: []string{`gets API_TOKEN as a literal env value`, `gets DB_PASSWORD as a literal env value`}},
 	{name: "plaintext stack output", policy: "stack-outputs-secret", give: one(res("pulumi:pulumi:Stack", "groundwork-prod", obj{"grafanaAdminPassword": "admin", "kubeconfig": secret("{}"), "gatewayUrl": "https://x"})),
 		want: []string{`pulumi:pulumi:Stack "groundwork-prod": output grafanaAdminPassword is in plain text. Fix: export it as a secret`}},
 	{name: "secret stack outputs", policy: "stack-outputs-secret", give: one(res("pulumi:pulumi:Stack", "groundwork-prod", obj{"grafanaAdminPassword": secret("admin"), "kubeconfig": secret("{}"), "gatewayUrl": "https://x"}))},

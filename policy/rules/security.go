@@ -167,13 +167,22 @@ func checkIngress(r Resource, c Config) []string {
 	allowed := c.Strings(paramAllowedPorts)
 	gateway := isGateway(r, c)
 	fix := "allow named CIDRs only (the VPC, a VPN, the operators' range); only the public gateway's security group and Service may open " + strings.Join(allowed, "/") + " to the internet"
-	open := func(where string, from, to int, all bool) []string {
+	if gateway {
+		fix = "the public gateway may open only " + strings.Join(allowed, "/") + " to the internet: remove the other ports from its security group or Service (or limit them to named CIDRs)"
+	}
+	// open reports a port range open to the world; name is the Service port's name, if any.
+	open := func(where string, from, to int, all bool, name string) []string {
 		if gateway && portsAllowed(from, to, all, allowed) {
 			return nil
 		}
 		ports := fmt.Sprintf("ports %d-%d", from, to)
-		if all {
+		switch {
+		case all:
 			ports = "every port"
+		case from == to && name != "":
+			ports = fmt.Sprintf("port %d (%q)", from, name)
+		case from == to:
+			ports = fmt.Sprintf("port %d", from)
 		}
 		return []string{violation(r, fmt.Sprintf("%s opens %s to the whole internet", where, ports), fix)}
 	}
@@ -187,17 +196,17 @@ func checkIngress(r Resource, c Config) []string {
 			if !anyWorld(append(cidrs, v6...)) {
 				continue
 			}
-			out = append(out, open(fmt.Sprintf("ingress[%d]", i), num(in, "fromPort"), num(in, "toPort"), str(in, "protocol") == "-1" || str(in, "protocol") == "all")...)
+			out = append(out, open(fmt.Sprintf("ingress[%d]", i), num(in, "fromPort"), num(in, "toPort"), str(in, "protocol") == "-1" || str(in, "protocol") == "all", "")...)
 		}
 	case "aws:ec2/securityGroupRule:SecurityGroupRule":
 		cidrs, _ := stringList(p, "cidrBlocks")
 		v6, _ := stringList(p, "ipv6CidrBlocks")
 		if str(p, "type") == "ingress" && anyWorld(append(cidrs, v6...)) {
-			out = append(out, open("the rule", num(p, "fromPort"), num(p, "toPort"), str(p, "protocol") == "-1" || str(p, "protocol") == "all")...)
+			out = append(out, open("the rule", num(p, "fromPort"), num(p, "toPort"), str(p, "protocol") == "-1" || str(p, "protocol") == "all", "")...)
 		}
 	case "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
 		if isWorld(str(p, "cidrIpv4")) || isWorld(str(p, "cidrIpv6")) {
-			out = append(out, open("the rule", num(p, "fromPort"), num(p, "toPort"), str(p, "ipProtocol") == "-1")...)
+			out = append(out, open("the rule", num(p, "fromPort"), num(p, "toPort"), str(p, "ipProtocol") == "-1", "")...)
 		}
 	case "openstack:networking/secGroupRule:SecGroupRule":
 		if dir := str(p, "direction"); dir != "ingress" {
@@ -211,7 +220,7 @@ func checkIngress(r Resource, c Config) []string {
 		if isWorld(prefix) || (prefix == "" && group == "") {
 			from, to := num(p, "portRangeMin"), num(p, "portRangeMax")
 			all := str(p, "protocol") == "" || (from == 0 && to == 0)
-			out = append(out, open("the rule", from, to, all)...)
+			out = append(out, open("the rule", from, to, all, "")...)
 		}
 	default:
 		if !isK8s(r.Type, "core", "Service") || str(p, "spec.type") != "LoadBalancer" {
@@ -223,7 +232,7 @@ func checkIngress(r Resource, c Config) []string {
 		}
 		for _, port := range mapsOf(p, "spec.ports") {
 			n := num(port, "port")
-			out = append(out, open("the LoadBalancer Service", n, n, false)...)
+			out = append(out, open("the LoadBalancer Service", n, n, false, str(port, "name"))...)
 		}
 	}
 	return out
@@ -396,7 +405,7 @@ func checkPlaintextSecrets(r Resource, c Config) []string {
 	case isWorkload(r):
 		for _, ctr := range containers(r) {
 			for _, env := range mapsOf(ctr.spec, "env") {
-				if name := str(env, "name"); sensitiveName(re, name) && plain(get(env, "value")) {
+				if name, v := str(env, "name"), get(env, "value"); sensitiveName(re, name) && plain(v) && !filePaths.MatchString(v.AsString()) {
 					out = append(out, violation(r, fmt.Sprintf("%s gets %s as a literal env value", ctr.label(), name),
 						"store it in a Kubernetes Secret and use env[].valueFrom.secretKeyRef"))
 				}
@@ -413,6 +422,12 @@ func checkPlaintextSecrets(r Resource, c Config) []string {
 	}
 	return out
 }
+
+// filePaths matches an env value that names files instead of holding a secret: absolute paths
+// of two or more segments, colon-separated as in KUBECONFIG (istiod's chart sets
+// KUBECONFIG=/var/run/secrets/remote/config, its remote clusters' credentials mounted there).
+// https://kubernetes.io/docs/concepts/configuration/organize-cluster-access-kubeconfig/#the-kubeconfig-environment-variable
+var filePaths = regexp.MustCompile(`^(/[\w.-]+){2,}/?(:(/[\w.-]+){2,}/?)*$`)
 
 // plaintext reports whether a value is a known, non-empty string that is not a secret.
 func plaintext(v property.Value) bool {
