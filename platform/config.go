@@ -35,6 +35,10 @@ type Config struct {
 	Stack string `json:"-"`
 	// AWSRegion is aws:region, the region the default AWS provider deploys to.
 	AWSRegion string `json:"-"`
+	// AWSProfile is aws:profile and AWSAssumeRole aws:assumeRole: the identity the AWS provider
+	// deploys as, which the kubeconfig's token must name too.
+	AWSProfile    string         `json:"-"`
+	AWSAssumeRole *AWSAssumeRole `json:"-"`
 	// Kubeconfig is groundwork:kubeconfig, a secret, for cloud existing. Never logged.
 	Kubeconfig string `json:"-"`
 
@@ -107,6 +111,41 @@ type DataConfig struct {
 	// clouds have no managed equivalents and always run them in the cluster (CloudNativePG,
 	// Strimzi, Redis), so a stack keeps the setting when it switches clouds.
 	Managed bool `json:"managed"`
+	// RDS, ElastiCache and MSK size the managed stores (aws with managed: true).
+	RDS         RDSConfig         `json:"rds"`
+	ElastiCache ElastiCacheConfig `json:"elastiCache"`
+	MSK         MSKConfig         `json:"msk"`
+}
+
+// RDSConfig is groundwork:data.rds.
+type RDSConfig struct {
+	// InstanceClass of every database instance; default db.t4g.micro, db.m7g.large in prod.
+	InstanceClass string `json:"instanceClass"`
+	// AllocatedStorage is each instance's initial storage in GiB; default 20, 100 in prod.
+	AllocatedStorage int `json:"allocatedStorage"`
+}
+
+// ElastiCacheConfig is groundwork:data.elastiCache.
+type ElastiCacheConfig struct {
+	// NodeType of the cache nodes; default cache.t4g.micro, cache.m7g.large in prod.
+	NodeType string `json:"nodeType"`
+}
+
+// MSKConfig is groundwork:data.msk.
+type MSKConfig struct {
+	// InstanceType of the brokers; default kafka.t3.small, kafka.m7g.large in prod.
+	InstanceType string `json:"instanceType"`
+	// Brokers is the broker count, a multiple of the client subnets (2 or 3); default one per
+	// client subnet, and in prod at least 3.
+	Brokers int `json:"brokers"`
+	// VolumeSize is each broker's storage in GiB; default 20, 1000 in prod.
+	VolumeSize int `json:"volumeSize"`
+}
+
+// AWSAssumeRole is the part of aws:assumeRole Groundwork reads.
+type AWSAssumeRole struct {
+	RoleARN    string `json:"roleArn"`
+	ExternalID string `json:"externalId"`
 }
 
 // NetworkConfig is groundwork:network.
@@ -143,6 +182,15 @@ type AWSConfig struct {
 	// PublicAccessCIDRs may reach the EKS API from the internet; empty turns the public
 	// endpoint off (the private endpoint is always on).
 	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
+	// PrivateAccessCIDRs are networks connected to the VPC (VPN, peering, Transit Gateway) whose
+	// hosts reach the private endpoint; the deploy host runs in one of them or in the VPC.
+	PrivateAccessCIDRs []string `json:"privateAccessCidrs"`
+	// ControlPlaneLogs are the control-plane log types kept in CloudWatch; default audit and
+	// authenticator. An empty list turns them off.
+	ControlPlaneLogs []string `json:"controlPlaneLogs"`
+	// UpgradePolicy is EXTENDED (default: the cluster stays on its version until the stack
+	// upgrades it) or STANDARD (AWS upgrades it when standard support ends).
+	UpgradePolicy string `json:"upgradePolicy"`
 	// AdminRoleARNs are IAM roles granted cluster-admin through EKS access entries.
 	AdminRoleARNs []string `json:"adminRoleArns"`
 	// KMSDeletionWindowDays is the waiting period before the secrets key is deleted.
@@ -292,6 +340,15 @@ func Parse(src Source) (*Config, error) {
 		}
 	}
 	cfg.AWSRegion, _ = src.Get("aws:region")
+	cfg.AWSProfile, _ = src.Get("aws:profile")
+	if raw, ok := src.Get("aws:assumeRole"); ok && raw != "" {
+		var role AWSAssumeRole
+		if err := json.Unmarshal([]byte(raw), &role); err != nil {
+			errs = append(errs, fmt.Errorf("aws:assumeRole: %q is not an object with roleArn: %v", truncate(raw, 80), err))
+		} else {
+			cfg.AWSAssumeRole = &role
+		}
+	}
 
 	const kubeconfigKey = Namespace + ":kubeconfig"
 	if kc, ok := src.Get(kubeconfigKey); ok && kc != "" {

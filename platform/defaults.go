@@ -2,8 +2,11 @@ package platform
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/kafka"
+	"github.com/groundwork/groundwork/infra/aws"
 )
 
 // Defaults Groundwork applies where a stack leaves a setting out. Each is documented in
@@ -74,6 +77,31 @@ func (c *Config) applyDefaults() {
 	}
 	if a.LogRetentionDays == 0 {
 		a.LogRetentionDays = 90
+	}
+	if a.ControlPlaneLogs == nil {
+		a.ControlPlaneLogs = slices.Clone(aws.DefaultControlPlaneLogs)
+	}
+	// Extended support keeps the pinned minor running when its standard support ends, instead
+	// of AWS upgrading the control plane behind the stack; it costs more only in that period.
+	setDefault(&a.UpgradePolicy, aws.UpgradeExtended)
+
+	d := &c.Data
+	setDefault(&d.RDS.InstanceClass, map[bool]string{false: "db.t4g.micro", true: "db.m7g.large"}[prod])
+	if d.RDS.AllocatedStorage == 0 {
+		d.RDS.AllocatedStorage = map[bool]int{false: 20, true: 100}[prod]
+	}
+	setDefault(&d.ElastiCache.NodeType, map[bool]string{false: "cache.t4g.micro", true: "cache.m7g.large"}[prod])
+	setDefault(&d.MSK.InstanceType, map[bool]string{false: "kafka.t3.small", true: "kafka.m7g.large"}[prod])
+	if d.MSK.Brokers == 0 {
+		// One per client subnet; in prod the smallest such count that holds three replicas.
+		n := mskClientSubnets(a.ZoneCount)
+		d.MSK.Brokers = n
+		for prod && d.MSK.Brokers < 3 {
+			d.MSK.Brokers += n
+		}
+	}
+	if d.MSK.VolumeSize == 0 {
+		d.MSK.VolumeSize = map[bool]int{false: 20, true: 1000}[prod]
 	}
 	if len(a.PublicSubnets) == 0 && len(a.PrivateSubnets) == 0 {
 		a.PublicSubnets, a.PrivateSubnets = carveAWSSubnets(c.Network.CIDR, a.ZoneCount)
@@ -156,3 +184,7 @@ func subnet(p netip.Prefix, newBits, num int) netip.Prefix {
 	addr := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 	return netip.PrefixFrom(addr, bits)
 }
+
+// mskClientSubnets is how many of the stack's private subnets MSK's brokers use: MSK takes two or
+// three, so the first three of a stack over more zones.
+func mskClientSubnets(zones int) int { return kafka.MSKClientSubnets(zones) }

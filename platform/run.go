@@ -108,6 +108,11 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 	protect := cfg.Environment == EnvProd
 	switch cfg.Cloud {
 	case CloudAWS:
+		src, err := chart.ParseSource(cfg.Charts.Source)
+		if err != nil {
+			// Validate has parsed it already; this guards a program change.
+			return nil, fmt.Errorf("%s:charts.source: %w", Namespace, err)
+		}
 		a := cfg.AWS
 		zones, err := aws.Zones(ctx, a.ZoneCount)
 		if err != nil {
@@ -124,6 +129,11 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 			PrivateSubnets:        a.PrivateSubnets,
 			NatPerZone:            a.NatGateways == NatPerZone,
 			PublicAccessCIDRs:     a.PublicAccessCIDRs,
+			PrivateAccessCIDRs:    a.PrivateAccessCIDRs,
+			ControlPlaneLogs:      a.ControlPlaneLogs,
+			UpgradePolicy:         a.UpgradePolicy,
+			Profile:               cfg.AWSProfile,
+			AssumeRoleARN:         assumedRole(cfg),
 			AdminRoleARNs:         a.AdminRoleARNs,
 			KMSDeletionWindowDays: a.KMSDeletionWindowDays,
 			LogRetentionDays:      a.LogRetentionDays,
@@ -134,6 +144,9 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 			RenderTo:              cfg.Kubernetes.RenderTo,
 			Buckets:               buckets(cfg, specs),
 			Protect:               protect,
+			HA:                    cfg.Environment == EnvProd,
+			ChartSource:           src,
+			ImageMirror:           cfg.Images.RegistryMirror,
 		})
 	case CloudOpenStack:
 		o := cfg.OpenStack
@@ -195,6 +208,14 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 	}
 	// Validate admits no other cloud; this guards a program change that forgets one.
 	return nil, fmt.Errorf("%s:cloud: %q has no implementation", Namespace, cfg.Cloud)
+}
+
+// assumedRole is the role the AWS provider assumes (aws:assumeRole.roleArn), or "".
+func assumedRole(cfg *Config) string {
+	if cfg.AWSAssumeRole == nil {
+		return ""
+	}
+	return cfg.AWSAssumeRole.RoleARN
 }
 
 // registryLogin is the configured push login of a registry Groundwork does not create.

@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/image"
 	"github.com/groundwork/groundwork/components/observability"
+	"github.com/groundwork/groundwork/infra/aws"
 )
 
 var (
@@ -278,6 +279,44 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 			p.add(key, "%q opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)", s)
 		}
 	}
+	for i, s := range a.PrivateAccessCIDRs {
+		key := fmt.Sprintf("aws.privateAccessCidrs[%d]", i)
+		if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 {
+			p.add(key, "%q is every address; name the connected networks (VPN, peered VPC) a deploy host runs in", s)
+		}
+	}
+	// The program's own Kubernetes provider runs on the deploy host: with a private endpoint only
+	// it must run inside the VPC or a network connected to it, or nothing after the cluster
+	// applies (https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html).
+	if len(a.PublicAccessCIDRs) == 0 && len(a.PrivateAccessCIDRs) == 0 && c.Kubernetes.RenderTo == "" {
+		p.add("aws.publicAccessCidrs", "empty, and so is aws.privateAccessCidrs: the EKS API would be private, and the deploy host running `pulumi up` "+
+			"could not reach it to apply the platform; set publicAccessCidrs to the deploy host's public range (e.g. [\"203.0.113.10/32\"]), "+
+			"or privateAccessCidrs to the network it deploys from inside or connected to the VPC (a runner in the VPC: network.cidr %q), "+
+			"or kubernetes.renderTo to write the Kubernetes objects for a GitOps controller instead", c.Network.CIDR)
+	}
+	seenLog := map[string]bool{}
+	for i, l := range a.ControlPlaneLogs {
+		key := fmt.Sprintf("aws.controlPlaneLogs[%d]", i)
+		switch {
+		case !slices.Contains(aws.ControlPlaneLogTypes, l):
+			p.add(key, "%q is not an EKS control-plane log type; allowed: %s", l, join(aws.ControlPlaneLogTypes))
+		case seenLog[l]:
+			p.add(key, "%q is listed twice", l)
+		}
+		seenLog[l] = true
+	}
+	oneOf(p, "aws.upgradePolicy", a.UpgradePolicy, []string{aws.UpgradeExtended, aws.UpgradeStandard})
+	if v, ok := a.AddonVersions["vpc-cni"]; ok && !atLeast(v, 1, 14) {
+		// https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html
+		p.add("aws.addonVersions.vpc-cni", "%q is older than v1.14.0, the first VPC CNI that enforces NetworkPolicy objects; allowed: v1.14.0-eksbuild.1 or newer", v)
+	}
+	if r := c.AWSAssumeRole; r != nil && r.ExternalID != "" {
+		p.add("cloud", "aws:assumeRole.externalId is set: the kubeconfig's `aws eks get-token --role-arn` cannot pass an external ID; "+
+			"put role_arn and external_id in an AWS CLI profile and set aws:profile to it instead of aws:assumeRole")
+	}
+	if c.Data.Managed {
+		c.validateManagedData(p)
+	}
 	for i, arn := range a.AdminRoleARNs {
 		if !roleARN.MatchString(arn) {
 			p.add(fmt.Sprintf("aws.adminRoleArns[%d]", i), "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn)
@@ -297,6 +336,55 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 		}
 	}
 }
+
+// validateManagedData checks the sizes of RDS, ElastiCache and MSK.
+func (c *Config) validateManagedData(p *problems) {
+	d := c.Data
+	prod := c.Environment == EnvProd
+	for _, it := range []struct{ key, value, prefix, example string }{
+		{"data.rds.instanceClass", d.RDS.InstanceClass, "db.", "db.m7g.large"},
+		{"data.elastiCache.nodeType", d.ElastiCache.NodeType, "cache.", "cache.m7g.large"},
+		{"data.msk.instanceType", d.MSK.InstanceType, "kafka.", "kafka.m7g.large"},
+	} {
+		family, _, _ := strings.Cut(strings.TrimPrefix(it.value, it.prefix), ".")
+		switch {
+		case !strings.HasPrefix(it.value, it.prefix) || !strings.Contains(strings.TrimPrefix(it.value, it.prefix), "."):
+			p.add(it.key, "%q is not a type like %q", it.value, it.example)
+		case prod && strings.HasPrefix(family, "t"):
+			// Burstable classes run out of CPU credits under sustained load.
+			p.add(it.key, "%q is burstable (t family): prod needs a class with sustained CPU, e.g. %q", it.value, it.example)
+		}
+	}
+	if s := d.RDS.AllocatedStorage; s < 20 || s > 65536 {
+		p.add("data.rds.allocatedStorage", "%d GiB is out of range; RDS gp3 allows 20 to 65536", s)
+	}
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-msk-cluster-brokernodegroupinfo.html:
+	// two or three client subnets, brokers spread evenly over them.
+	subnets := mskClientSubnets(c.AWS.ZoneCount)
+	switch b := d.MSK.Brokers; {
+	case b < subnets || b%subnets != 0:
+		p.add("data.msk.brokers", "%d is not a multiple of the %d client subnets MSK spreads brokers over (the first %d of aws.zoneCount %d); allowed: %d, %d, %d, ...",
+			b, subnets, subnets, c.AWS.ZoneCount, subnets, 2*subnets, 3*subnets)
+	case prod && b < 3:
+		p.add("data.msk.brokers", "%d: prod replicates every topic three times and needs 3 brokers or more", b)
+	}
+	if v := d.MSK.VolumeSize; v < 1 || v > 16384 {
+		p.add("data.msk.volumeSize", "%d GiB is out of range; MSK allows 1 to 16384", v)
+	}
+}
+
+// atLeast tells whether an add-on version ("v1.20.4-eksbuild.1") is major.minor or newer.
+func atLeast(version string, major, minor int) bool {
+	m := addonVersion.FindStringSubmatch(version)
+	if m == nil {
+		return false
+	}
+	maj, _ := strconv.Atoi(m[1])
+	mnr, _ := strconv.Atoi(m[2])
+	return maj > major || (maj == major && mnr >= minor)
+}
+
+var addonVersion = regexp.MustCompile(`^v(\d+)\.(\d+)\.`)
 
 func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 	o := c.OpenStack

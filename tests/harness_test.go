@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,6 +26,10 @@ import (
 const (
 	project   = "groundwork"
 	accountID = "123456789012"
+	// deployerSession is the identity the mocked AWS provider deploys as: a session of the role
+	// deployerRole, which has a path.
+	deployerSession = "arn:aws:sts::" + accountID + ":assumed-role/ci-deployer/session"
+	deployerRole    = "arn:aws:iam::" + accountID + ":role/deploy/ci-deployer"
 )
 
 // TestMain runs the tests from the project root, as `pulumi up` runs the program.
@@ -47,6 +52,9 @@ type Recorded struct {
 	Inputs   resource.PropertyMap
 	Outputs  resource.PropertyMap
 	Deps     []string
+	// DeleteBeforeReplace and IgnoreChanges are the resource options the program set.
+	DeleteBeforeReplace bool
+	IgnoreChanges       []string
 }
 
 // mocks answers the program's resource registrations and invokes the way the clouds would,
@@ -167,8 +175,14 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		set("arn", m.arn("eks", "addon/cluster/"+addon+"/"+uuid(name)))
 	case "aws:eks/nodeGroup:NodeGroup":
-		id = "cluster:" + str("nodeGroupName")
-		set("arn", m.arn("eks", "nodegroup/cluster/"+str("nodeGroupName")+"/"+uuid(name)))
+		group := str("nodeGroupName")
+		if p := str("nodeGroupNamePrefix"); p != "" {
+			// AWS completes a name prefix with a 26-digit timestamp and counter.
+			group = p + "20261122041600000000000001"
+		}
+		id = "cluster:" + group
+		set("nodeGroupName", group)
+		set("arn", m.arn("eks", "nodegroup/cluster/"+group+"/"+uuid(name)))
 		set("status", "ACTIVE")
 		set("releaseVersion", "1.34.0-20261101")
 	case "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation":
@@ -253,6 +267,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("hostedZoneId", "Z29XKXDKYMONMX")
 		set("status", "available")
 	case "aws:msk/configuration:Configuration":
+		set("name", physical)
 		set("arn", m.arn("kafka", "configuration/"+physical+"/"+uuid(name)))
 		set("latestRevision", 1)
 	case "aws:msk/cluster:Cluster":
@@ -276,6 +291,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:msk/scramSecretAssociation:ScramSecretAssociation":
 		id = str("clusterArn")
 	case "aws:secretsmanager/secret:Secret":
+		if p := str("namePrefix"); p != "" {
+			physical = p + "20261122041600000000000001"
+			set("name", physical)
+		}
 		id = m.arn("secretsmanager", "secret:"+physical+"-"+fakeID("", name, 6))
 		set("arn", id)
 	case "aws:secretsmanager/secretVersion:SecretVersion":
@@ -289,6 +308,24 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("primaryEndpointAddress", fmt.Sprintf("master.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
 		set("readerEndpointAddress", fmt.Sprintf("replica.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
 		set("memberClusters", []any{group + "-001", group + "-002"})
+	case "random:index/randomId:RandomId":
+		// A fresh random value for every new set of keepers, as the provider makes one per create.
+		sum := sha256.Sum256([]byte(name + "|" + fmt.Sprint(args.Inputs["keepers"])))
+		n := 8
+		if l := args.Inputs["byteLength"]; l.IsNumber() {
+			n = int(l.NumberValue())
+		}
+		set("hex", hex.EncodeToString(sum[:n]))
+		set("b64Std", base64.StdEncoding.EncodeToString(sum[:n]))
+		set("b64Url", base64.RawURLEncoding.EncodeToString(sum[:n]))
+		set("dec", new(big.Int).SetBytes(sum[:n]).String())
+		id = base64.RawURLEncoding.EncodeToString(sum[:n])
+	case "aws:ec2/vpcEndpoint:VpcEndpoint":
+		id = fakeID("vpce-", name, 17)
+		set("arn", m.arn("ec2", "vpc-endpoint/"+id))
+		set("prefixListId", fakeID("pl-", name, 8))
+	case "aws:iam/rolePolicy:RolePolicy":
+		id = str("role") + ":" + physical
 	case "tls:index/privateKey:PrivateKey":
 		body := base64.StdEncoding.EncodeToString([]byte(fakeID("", name+"key", 64)))
 		set("privateKeyPem", "-----BEGIN RSA PRIVATE KEY-----\n"+body+"\n-----END RSA PRIVATE KEY-----\n")
@@ -334,10 +371,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 
 	parent, provider := "", args.Provider
-	var deps []string
+	var deps, ignore []string
+	dbr := false
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent = rpc.GetParent()
 		deps = rpc.GetDependencies()
+		dbr, ignore = rpc.GetDeleteBeforeReplace(), rpc.GetIgnoreChanges()
 		if provider == "" {
 			// A component (e.g. a Helm chart) carries its providers by package instead.
 			provider = rpc.GetProviders()[strings.SplitN(args.TypeToken, ":", 2)[0]]
@@ -347,6 +386,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.resources = append(m.resources, Recorded{
 		URN: m.urn(parent, args.TypeToken, name), Type: args.TypeToken, Name: name, Parent: parent,
 		Provider: provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
+		DeleteBeforeReplace: dbr, IgnoreChanges: ignore,
 	})
 	m.mu.Unlock()
 	return id, out, nil
@@ -413,9 +453,17 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"accountId": accountID, "arn": "arn:aws:sts::" + accountID + ":assumed-role/ci-deployer/session",
+			"accountId": accountID, "arn": deployerSession,
 			"id": accountID, "userId": "AROAEXAMPLEID:session",
 		}), nil
+	case "aws:iam/getSessionContext:getSessionContext":
+		// STS names an assumed role's session without the role's path; IAM's issuer has it.
+		arn := str("arn")
+		out := map[string]any{"arn": arn, "id": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
+		if arn == deployerSession {
+			out["issuerArn"], out["issuerName"], out["sessionName"] = deployerRole, "ci-deployer", "session"
+		}
+		return resource.NewPropertyMapFromMap(out), nil
 	case "openstack:networking/getNetwork:getNetwork":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": uuid("net-" + str("name")), "name": str("name"), "external": true, "mtu": 1500,

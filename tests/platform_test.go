@@ -57,6 +57,10 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				// The cloud gives object storage: traces are kept in Tempo.
 				want = append(want, "observability-tempo")
 			}
+			if cfg := tt.config(t); cfg["groundwork:cloud"] == "aws" {
+				// EKS node groups grow and shrink only with the cluster autoscaler.
+				want = append(want, "groundwork-"+tt.stack+"-cluster-autoscaler")
+			}
 			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
