@@ -205,7 +205,9 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			want: "groundwork:nodeGroups: prod needs a node group without NoSchedule/NoExecute taints and minSize >= 2, so system pods and replicas have nodes in every zone\n" +
 				"groundwork:aws.zoneCount: 2: prod needs 3 zones or more for high availability\n" +
 				`groundwork:aws.natGateways: "single": prod needs "perZone" so that losing a zone does not cut the others off` + "\n" +
-				`groundwork:aws.publicAccessCidrs[0]: "0.0.0.0/0" opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)`,
+				`groundwork:aws.publicAccessCidrs[0]: "0.0.0.0/0" opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)` + "\n" +
+				// prod's 3 brokers no longer fill two client subnets evenly.
+				`groundwork:data.msk.brokers: 3 is not a multiple of the 2 client subnets MSK spreads brokers over (the first 2 of aws.zoneCount 2); allowed: 2, 4, 6, ...`,
 		},
 		{
 			name:  "prod on OpenStack without HA",
