@@ -1,15 +1,12 @@
 package tests
 
 import (
-	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,10 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/groundwork/groundwork/components/kafka"
-	"github.com/groundwork/groundwork/components/kafka/admin"
 )
-
-const kafkaSchemaPath = "../shared/reference/pulumi-kafka-schema.json"
 
 func mskArgs() kafka.Args {
 	return kafka.Args{
@@ -32,34 +26,18 @@ func mskArgs() kafka.Args {
 	}
 }
 
-// versionMocks records the plugin version each resource asks for, on top of the shared mocks.
-type versionMocks struct {
-	*mocks
-	mu       sync.Mutex
-	versions map[string]string // "type::name" → version
-}
-
-func (v *versionMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	v.mu.Lock()
-	if args.RegisterRPC != nil {
-		v.versions[args.TypeToken+"::"+args.Name] = args.RegisterRPC.GetVersion()
-	}
-	v.mu.Unlock()
-	return v.mocks.NewResource(args)
-}
-
-func runMSK(t *testing.T, args kafka.Args) *versionMocks {
+func runMSK(t *testing.T, args kafka.Args) *mocks {
 	t.Helper()
 	t.Setenv(pulumi.EnvConfig, `{"aws:region":"eu-west-1"}`)
-	vm := &versionMocks{mocks: newMocks("prod", "eu-west-1"), versions: map[string]string{}}
+	m := newMocks("prod", "eu-west-1")
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		_, err := kafka.New(ctx, "kafka", args)
 		return err
-	}, pulumi.WithMocks(project, "prod", vm))
+	}, pulumi.WithMocks(project, "prod", m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return vm
+	return m
 }
 
 func TestKafkaMSKIsPrivateEncryptedAndSCRAMOnly(t *testing.T) {
@@ -334,7 +312,7 @@ func TestKafkaMSKAdminScriptOnlyGrowsPartitions(t *testing.T) {
 
 func TestKafkaMSKSecretsStaySecret(t *testing.T) {
 	m := runMSK(t, mskArgs())
-	assertNoPlaintext(t, m.mocks, m.secretStrings(t))
+	assertNoPlaintext(t, m, m.secretStrings(t))
 	for _, v := range m.ofType("aws:secretsmanager/secretVersion:SecretVersion") {
 		if !v.Inputs["secretString"].IsSecret() {
 			t.Errorf("%s secretString is not a secret", v.Name)
@@ -346,127 +324,5 @@ func TestKafkaMSKSecretsStaySecret(t *testing.T) {
 	c := m.byName(t, secretType, "kafka-client-identity")
 	if !inputIsSecret(c.Inputs, "stringData.password") || !m.dependsOn(c, "aws:msk/singleScramSecretAssociation:SingleScramSecretAssociation", "kafka-user-identity") {
 		t.Errorf("client secret: password secret %v, waits for MSK %v", inputIsSecret(c.Inputs, "stringData.password"), c.Deps)
-	}
-}
-
-// kafkaSchemaResource is one resource of the Kafka provider's schema.
-type kafkaSchemaResource struct {
-	InputProperties map[string]struct {
-		Type string `json:"type"`
-	} `json:"inputProperties"`
-	Properties     map[string]json.RawMessage `json:"properties"`
-	RequiredInputs []string                   `json:"requiredInputs"`
-}
-
-// kafkaSchema reads the provider schema the bindings follow; it skips where it is absent.
-func kafkaSchema(t *testing.T) (map[string]kafkaSchemaResource, map[string]json.RawMessage) {
-	t.Helper()
-	data, err := os.ReadFile(kafkaSchemaPath)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("skipping: the Kafka provider schema is not at %s", kafkaSchemaPath)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s struct {
-		Resources map[string]kafkaSchemaResource `json:"resources"`
-		Provider  struct {
-			InputProperties map[string]json.RawMessage `json:"inputProperties"`
-		} `json:"provider"`
-	}
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Resources, s.Provider.InputProperties
-}
-
-func TestKafkaProviderBindingsMatchTheSchema(t *testing.T) {
-	resources, provider := kafkaSchema(t)
-	tests := []struct {
-		token   string
-		outputs any
-	}{
-		{"kafka:index/topic:Topic", admin.Topic{}},
-		{"kafka:index/acl:Acl", admin.ACL{}},
-		{"kafka:index/userScramCredential:UserScramCredential", admin.UserScramCredential{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.token, func(t *testing.T) {
-			r, ok := resources[tt.token]
-			if !ok {
-				t.Fatalf("the schema has no %s", tt.token)
-			}
-			typ := reflect.TypeOf(tt.outputs)
-			for i := range typ.NumField() {
-				if tag := typ.Field(i).Tag.Get("pulumi"); tag != "" {
-					if _, ok := r.Properties[tag]; !ok {
-						t.Errorf("output %q is not in the schema's properties", tag)
-					}
-				}
-			}
-		})
-	}
-
-	// Register each binding once and compare what reaches the engine with the schema.
-	t.Setenv(pulumi.EnvConfig, `{}`)
-	vm := &versionMocks{mocks: newMocks("dev", "eu-west-1"), versions: map[string]string{}}
-	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
-		p, err := admin.NewProvider(ctx, "external", &admin.ProviderArgs{
-			BootstrapServers: pulumi.ToStringArray([]string{"kafka-0.example.internal:9093"}),
-			TLSEnabled:       pulumi.Bool(true), SASLMechanism: pulumi.String("scram-sha512"),
-			SASLUsername: pulumi.String("admin"), SASLPassword: pulumi.String("admin-password-0123456789"),
-			KafkaVersion: pulumi.String("3.9.0"),
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := admin.NewTopic(ctx, "t", &admin.TopicArgs{Name: pulumi.String("orders"), Partitions: pulumi.Int(3), ReplicationFactor: pulumi.Int(3),
-			Config: pulumi.StringMap{"retention.ms": pulumi.String("86400000")}}, pulumi.Provider(p)); err != nil {
-			return err
-		}
-		if _, err := admin.NewACL(ctx, "a", &admin.ACLArgs{AclHost: pulumi.String("*"), AclOperation: pulumi.String("Read"), AclPermissionType: pulumi.String("Allow"),
-			AclPrincipal: pulumi.String("User:orders"), AclResourceName: pulumi.String("orders"), AclResourceType: pulumi.String("Topic"),
-			ResourcePatternTypeFilter: pulumi.String("Literal")}, pulumi.Provider(p)); err != nil {
-			return err
-		}
-		_, err = admin.NewUserScramCredential(ctx, "u", &admin.UserScramCredentialArgs{Username: pulumi.String("orders"),
-			ScramMechanism: pulumi.String("SCRAM-SHA-512"), Password: pulumi.String("orders-password-0123456789")}, pulumi.Provider(p))
-		return err
-	}, pulumi.WithMocks(project, "dev", vm))
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertNoPlaintext(t, vm.mocks, []string{"admin-password-0123456789", "orders-password-0123456789"})
-	for _, rec := range vm.resources {
-		if vm.versions[rec.Type+"::"+rec.Name] != "3.13.0" {
-			t.Errorf("%s does not pin plugin 3.13.0 (%q)", rec.Type, vm.versions[rec.Type+"::"+rec.Name])
-		}
-		if rec.Type == "pulumi:providers:kafka" {
-			for k := range rec.Inputs {
-				if _, ok := provider[string(k)]; !ok && k != "version" {
-					t.Errorf("provider input %q is not in the schema", k)
-				}
-			}
-			continue
-		}
-		r := resources[rec.Type]
-		for k, v := range rec.Inputs {
-			p, ok := r.InputProperties[string(k)]
-			if !ok {
-				t.Errorf("%s input %q is not in the schema", rec.Type, k)
-				continue
-			}
-			for v.IsSecret() {
-				v = v.SecretValue().Element
-			}
-			if kind := map[string]bool{"string": v.IsString(), "integer": v.IsNumber(), "object": v.IsObject(), "boolean": v.IsBool()}; !kind[p.Type] {
-				t.Errorf("%s input %q is %v; the schema says %s", rec.Type, k, v.TypeString(), p.Type)
-			}
-		}
-		for _, req := range r.RequiredInputs {
-			if _, ok := rec.Inputs[resource.PropertyKey(req)]; !ok {
-				t.Errorf("%s lacks required input %q", rec.Type, req)
-			}
-		}
 	}
 }
