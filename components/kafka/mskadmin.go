@@ -32,7 +32,9 @@ var topicOperations = []string{"Describe", "Read", "Write"}
 // tools as the admin user, first granting the admin its own ACLs (MSK has no super.users), then
 // creating or updating every topic and granting each service exactly its operations. The script
 // is idempotent, and any change to it replaces the Job, so every update that changes topics or
-// grants runs it again; Pulumi waits for it to complete.
+// grants runs it again. Pulumi waits for the Job's Complete condition before anything that
+// depends on it (pulumi-kubernetes, sdk/go/kubernetes/batch/v1/job.go), and with
+// pulumi.com/replaceUnready replaces a failed Job on the next update instead of keeping it.
 func newMSKAdmin(ctx *pulumi.Context, name string, args Args, k *Kafka, bootstrap, adminPassword pulumi.StringOutput, after pulumi.Resource) (pulumi.Resource, error) {
 	labels := args.labels()
 	labels["app.kubernetes.io/name"] = pulumi.String("kafka-admin")
@@ -127,6 +129,7 @@ func AdminScript(args Args) string {
 			t.Name, t.Partitions, t.ReplicationFactor, flags("--config", strings.Split(cfg, ",")))
 		line("tool configs --alter --entity-type topics --entity-name '%s' --add-config '%s'", t.Name, cfg)
 		line(`n=$(tool topics --describe --topic '%s' | sed -n 's/.*PartitionCount: *\([0-9]*\).*/\1/p' | head -n 1)`, t.Name)
+		line(`[ -n "$n" ] || { echo "kafka-admin: cannot read the partitions of %s" >&2; exit 1; }`, t.Name)
 		line(`if [ "$n" -lt %d ]; then tool topics --alter --topic '%s' --partitions %d; fi`, t.Partitions, t.Name, t.Partitions)
 	}
 

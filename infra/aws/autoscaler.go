@@ -17,8 +17,8 @@ import (
 // cluster-autoscaler 1.34.2, the release for Kubernetes 1.34.
 var AutoscalerChart = chart.Spec{Name: "cluster-autoscaler", Version: "9.53.0", Repo: "https://kubernetes.github.io/autoscaler"}
 
-// AutoscalerImage is the autoscaler's image, pinned to the chart's appVersion: upstream
-// cluster-autoscaler v1.34.2 (registry.k8s.io).
+// The autoscaler's image, pinned to the chart's appVersion: upstream cluster-autoscaler v1.34.2
+// (registry.k8s.io/autoscaling/cluster-autoscaler).
 const (
 	autoscalerRegistry = "registry.k8s.io/autoscaling"
 	AutoscalerImageTag = "v1.34.2"
@@ -30,9 +30,9 @@ const (
 	AutoscalerServiceAccount = "cluster-autoscaler"
 )
 
-// Scale-down settings of the autoscaler: a node whose pods use less than half its requests for
-// ten minutes is drained and removed, but never within ten minutes of a scale-up, so a burst
-// does not flap.
+// Scale-down settings of the autoscaler: a node whose pods request less than half of its
+// allocatable CPU and memory for ten minutes is drained and removed, but never within ten
+// minutes of a scale-up, so a burst does not flap.
 var autoscalerScaleDown = map[string]string{
 	"scale-down-enabled":               "true",
 	"scale-down-utilization-threshold": "0.5",
