@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -324,5 +325,49 @@ func TestKafkaMSKSecretsStaySecret(t *testing.T) {
 	c := m.byName(t, secretType, "kafka-client-identity")
 	if !inputIsSecret(c.Inputs, "stringData.password") || !m.dependsOn(c, "aws:msk/singleScramSecretAssociation:SingleScramSecretAssociation", "kafka-user-identity") {
 		t.Errorf("client secret: password secret %v, waits for MSK %v", inputIsSecret(c.Inputs, "stringData.password"), c.Deps)
+	}
+}
+
+// TestKafkaMSKBrokersFillItsClientSubnetsEvenly: over any number of zones, MSK gets two or three
+// private subnets in distinct zones, and the broker count the component accepts is a multiple of
+// them; any other count fails before anything is created.
+func TestKafkaMSKBrokersFillItsClientSubnetsEvenly(t *testing.T) {
+	all := []string{"eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d", "eu-west-1e", "eu-west-1f"}
+	for zones := 2; zones <= 6; zones++ {
+		for brokers := 1; brokers <= 6; brokers++ {
+			t.Run(fmt.Sprintf("%d zones %d brokers", zones, brokers), func(t *testing.T) {
+				args := mskArgs()
+				args.Zones, args.Brokers = all[:zones], brokers
+				args.Topics = kafka.Topics(3, 1, time.Hour)
+				args.MinInSyncReplicas = 1
+				var subnets []string
+				for i := range zones {
+					subnets = append(subnets, fmt.Sprintf("subnet-%s", all[i]))
+				}
+				args.Network = testNetwork()
+				args.Network.PrivateSubnetIDs = pulumi.ToStringArray(subnets).ToStringArrayOutput()
+				want := min(zones, 3)
+				if brokers%want != 0 {
+					m := newMocks("prod", "eu-west-1")
+					err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+						_, err := kafka.New(ctx, "kafka", args)
+						return err
+					}, pulumi.WithMocks(project, "prod", m))
+					if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("so it wants a multiple of %d", want)) || len(m.resources) != 0 {
+						t.Fatalf("error %v with %d resources; want the multiple-of-%d error before anything", err, len(m.resources), want)
+					}
+					return
+				}
+				m := runMSK(t, args)
+				c := m.ofType("aws:msk/cluster:Cluster")[0]
+				got := strs(get(c.Inputs, "brokerNodeGroupInfo.clientSubnets"))
+				if !slices.Equal(got, subnets[:want]) {
+					t.Errorf("client subnets = %v; want the first %d private subnets, one per zone", got, want)
+				}
+				if n := int(c.Inputs["numberOfBrokerNodes"].NumberValue()); n%len(got) != 0 {
+					t.Errorf("%d brokers over %d subnets", n, len(got))
+				}
+			})
+		}
 	}
 }
