@@ -23,6 +23,13 @@ const (
 	DefaultStorageClass  = "standard"
 )
 
+// How the deploy host reaches the Kubernetes API on OpenStack, the values of
+// groundwork:openstack.apiAccess.
+const (
+	APIAccessFloatingIP = "floatingIp"
+	APIAccessInternal   = "internal"
+)
+
 // NAT gateway layouts on AWS.
 const (
 	NatPerZone = "perZone"
@@ -86,16 +93,10 @@ func (c *Config) applyDefaults() {
 	if o.MasterCount == 0 {
 		o.MasterCount = map[bool]int{false: 1, true: 3}[prod]
 	}
-	if o.MasterLoadBalancer == nil {
-		lb := o.MasterCount > 1
-		o.MasterLoadBalancer = &lb
-	}
+	setDefault(&o.APIAccess, APIAccessFloatingIP)
 	setDefault(&o.NetworkDriver, DefaultNetworkDriver)
 	if o.Networks == (OpenStackNetworks{}) {
 		o.Networks = carveOpenStackNetworks(c.Network.CIDR)
-	}
-	if len(o.APIAllowedCIDRs) == 0 {
-		o.APIAllowedCIDRs = []string{c.Network.CIDR}
 	}
 
 	setDefault(&c.Existing.StorageClass, DefaultStorageClass)
