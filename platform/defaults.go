@@ -14,7 +14,8 @@ const (
 	DefaultNetworkCIDR       = "10.0.0.0/16"
 	// DefaultServiceCIDR is the ClusterIP range; outside 10/8 so it cannot meet a 10.x VPC.
 	DefaultServiceCIDR = "172.20.0.0/16"
-	// DefaultPodCIDR is Magnum's Calico pool default.
+	// DefaultPodCIDR was Magnum's Heat-driver Calico pool; the Cluster API driver Groundwork uses
+	// on OpenStack sets its own ranges (see validate.go, capiKubeNetwork).
 	DefaultPodCIDR       = "10.100.0.0/16"
 	DefaultServicesDir   = "services"
 	DefaultInstanceType  = "m6i.large"
