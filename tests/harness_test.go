@@ -47,6 +47,9 @@ type Recorded struct {
 	Inputs   resource.PropertyMap
 	Outputs  resource.PropertyMap
 	Deps     []string
+	// ReplaceOnChanges and DeleteBeforeReplace are the resource's replacement options.
+	ReplaceOnChanges    []string
+	DeleteBeforeReplace bool
 }
 
 // mocks answers the program's resource registrations and invokes the way the clouds would,
@@ -337,10 +340,12 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 
 	parent, provider := "", args.Provider
-	var deps []string
+	var deps, replaceOn []string
+	deleteFirst := false
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent = rpc.GetParent()
 		deps = rpc.GetDependencies()
+		replaceOn, deleteFirst = rpc.GetReplaceOnChanges(), rpc.GetDeleteBeforeReplace()
 		if provider == "" {
 			// A component (e.g. a Helm chart) carries its providers by package instead.
 			provider = rpc.GetProviders()[strings.SplitN(args.TypeToken, ":", 2)[0]]
@@ -350,6 +355,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.resources = append(m.resources, Recorded{
 		URN: m.urn(parent, args.TypeToken, name), Type: args.TypeToken, Name: name, Parent: parent,
 		Provider: provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
+		ReplaceOnChanges: replaceOn, DeleteBeforeReplace: deleteFirst,
 	})
 	m.mu.Unlock()
 	return id, out, nil

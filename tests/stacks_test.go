@@ -487,6 +487,8 @@ func TestMagnumChangesReachTheClusterOnlyThroughANewTemplate(t *testing.T) {
 			afterTmpl := m.byName(t, templateType, "groundwork-dev-template")
 
 			assert.NotEqual(t, get(beforeTmpl.Inputs, "name").StringValue(), get(afterTmpl.Inputs, "name").StringValue(), "a changed template gets a new name")
+			assert.Contains(t, afterTmpl.ReplaceOnChanges, "name", "a new name replaces the template instead of editing one in use")
+			assert.False(t, afterTmpl.DeleteBeforeReplace, "the new template exists before the old one is deleted")
 			var changed []string
 			for k := range before.Inputs.Mappable() {
 				if !before.Inputs[resource.PropertyKey(k)].DeepEquals(after.Inputs[resource.PropertyKey(k)]) {

@@ -131,10 +131,10 @@ func (b *builder) magnum(net *network, externalNetworkID, imageID string) (*magn
 	if a.Keypair != "" {
 		tmpl.KeypairId = pulumi.String(a.Keypair)
 	}
-	// Any change makes a new template (its name holds a hash of the inputs) before the old one
-	// is deleted, so the cluster moves to it in place.
+	// Any change makes a new template (its name holds a hash of the inputs, and a new name
+	// replaces it) before the old one is deleted, so the cluster moves to it in place.
 	template, err := containerinfra.NewClusterTemplate(b.ctx, b.name+"-template", tmpl, b.opts(
-		pulumi.ReplaceOnChanges([]string{"*"}),
+		pulumi.ReplaceOnChanges([]string{"name", "fixedNetwork", "fixedSubnet"}),
 	)...)
 	if err != nil {
 		return nil, err
