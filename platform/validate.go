@@ -16,6 +16,7 @@ import (
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/image"
 	"github.com/groundwork/groundwork/components/observability"
+	"github.com/groundwork/groundwork/infra/openstack"
 )
 
 var (
@@ -351,6 +352,26 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 	}
 	oneOf(p, "openstack.networkDriver", o.NetworkDriver, networkDrivers)
+	// Labels the driver does not read would be ignored without a word; the ones Groundwork
+	// derives from config would bypass its validation.
+	derived := map[string]string{
+		"api_master_lb_allowed_cidrs":   "openstack.apiAllowedCidrs",
+		"master_lb_floating_ip_enabled": "openstack.apiAccess",
+		"min_node_count":                "nodeGroups[0].minSize",
+		"max_node_count":                "nodeGroups[0].maxSize",
+		"boot_volume_size":              "nodeGroups[0].diskSize",
+	}
+	for _, k := range sortedKeys(o.Labels) {
+		key := "openstack.labels." + k
+		switch {
+		case derived[k] != "":
+			p.add(key, "%q: Groundwork sets this label from %s%s; set that instead", o.Labels[k], Namespace+":", derived[k])
+		case k == "availability_zone":
+			p.add(key, "%q: Magnum's Cluster API driver places no node in a zone (it reads no zone label); the cloud's scheduler does", o.Labels[k])
+		case !slices.Contains(openstack.DriverLabels, k):
+			p.add(key, "%q: not a label Magnum's Cluster API driver reads, so it would be ignored; allowed: %s", o.Labels[k], strings.Join(openstack.DriverLabels, ", "))
+		}
+	}
 	switch u, err := url.Parse(o.S3Endpoint); {
 	case o.S3Endpoint == "" && prod:
 		p.add("openstack.s3Endpoint", "required in prod: the in-cluster databases back up to the cloud's S3-compatible object storage (e.g. \"https://object-store.example.com\")")

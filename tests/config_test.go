@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork/groundwork/infra/openstack"
 	"github.com/groundwork/groundwork/platform"
 )
 
@@ -196,6 +197,17 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			name:   "network inside the Cluster API driver's pod and Service ranges",
 			change: func(t *testing.T, c map[string]string) { c["groundwork:network"] = `{"cidr":"172.16.0.0/16"}` },
 			want:   `groundwork:network.cidr: "172.16.0.0/16" overlaps 172.16.0.0/12, the pod and Service ranges of Magnum's Cluster API driver; use a range outside it, e.g. 10.0.0.0/16`,
+		},
+		{
+			name: "Magnum labels the driver ignores or Groundwork derives",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "labels", map[string]string{
+					"kube_tag": "v1.34.2", "availability_zone": "az1", "api_master_lb_allowed_cidrs": "0.0.0.0/0", "octavia_provider": "ovn",
+				})
+			},
+			want: `groundwork:openstack.labels.api_master_lb_allowed_cidrs: "0.0.0.0/0": Groundwork sets this label from groundwork:openstack.apiAllowedCidrs; set that instead` + "\n" +
+				`groundwork:openstack.labels.availability_zone: "az1": Magnum's Cluster API driver places no node in a zone (it reads no zone label); the cloud's scheduler does` + "\n" +
+				`groundwork:openstack.labels.kube_tag: "v1.34.2": not a label Magnum's Cluster API driver reads, so it would be ignored; allowed: ` + strings.Join(openstack.DriverLabels, ", "),
 		},
 		{
 			name: "flannel, which the driver's chart does not install",

@@ -24,6 +24,20 @@ const Driver = "k8s_capi_helm_v1"
 // ImageDistros are the os_distro image properties the driver accepts (driver.py, provides).
 var ImageDistros = []string{"ubuntu", "flatcar"}
 
+// DriverLabels are the cluster-template labels the driver reads (magnum_capi_helm/conf.py,
+// capi_helm_cluster_labels, and capi_helm_chart_version); it ignores any other, such as the Heat
+// drivers' kube_tag, container_runtime, availability_zone or master_lb_allowed_cidrs.
+var DriverLabels = []string{
+	"api_master_lb_allowed_cidrs", "auto_healing_enabled", "auto_scaling_enabled", "boot_volume_size",
+	"boot_volume_type", "capi_helm_chart_version", "csi_cinder_allow_volume_expansion",
+	"csi_cinder_availability_zone", "csi_cinder_fstype", "csi_cinder_reclaim_policy",
+	"csi_cinder_volume_binding_mode", "etcd_blockdevice_size", "etcd_blockdevice_type",
+	"etcd_blockdevice_volume_az", "etcd_blockdevice_volume_type", "extra_network_names",
+	"fixed_subnet_cidr", "keystone_auth_enabled", "kube_dashboard_enabled",
+	"master_lb_floating_ip_enabled", "max_node_count", "min_node_count", "monitoring_enabled",
+	"octavia_lb_algorithm", "octavia_lb_healthcheck", "octavia_provider",
+}
+
 // capiHelmChartVersion pins azimuth-cloud/capi-helm-charts' openstack-cluster chart the driver
 // deploys (release 0.27.0, whose CI upgrades clusters to Kubernetes 1.34); the driver's own
 // default (0.10.1) predates 1.34.
