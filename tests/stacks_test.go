@@ -541,6 +541,39 @@ func TestOpenStackKubeconfigComesFromMagnum(t *testing.T) {
 	})
 }
 
+// TestMagnumNodeGroupBoundsChangeInPlace: a Magnum node group's min and max update in place
+// (resource_openstack_containerinfra_nodegroup_v1.go), so a new maximum for prod's burst group
+// touches that group's bounds and nothing of the cluster or its template.
+func TestMagnumNodeGroupBoundsChangeInPlace(t *testing.T) {
+	record := func(maxSize int) *mocks {
+		cfg := stackConfig(t, "prod")
+		onOpenStack(t, cfg)
+		var groups []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(cfg["groundwork:nodeGroups"]), &groups))
+		groups[1]["maxSize"] = maxSize
+		b, err := json.Marshal(groups)
+		require.NoError(t, err)
+		cfg["groundwork:nodeGroups"] = string(b)
+		m, err := run(t, "prod", cfg, nil, platform.Run)
+		require.NoError(t, err)
+		return m
+	}
+	before, after := record(9), record(15)
+	changed := func(typ, name string) []string {
+		b, a := before.byName(t, typ, name), after.byName(t, typ, name)
+		var keys []string
+		for k := range b.Inputs.Mappable() {
+			if !b.Inputs[resource.PropertyKey(k)].DeepEquals(a.Inputs[resource.PropertyKey(k)]) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	assert.Equal(t, []string{"maxNodeCount"}, changed("openstack:containerinfra/nodeGroup:NodeGroup", "groundwork-prod-burst"))
+	assert.Empty(t, changed("openstack:containerinfra/cluster:Cluster", "groundwork-prod-magnum"))
+	assert.Empty(t, changed("openstack:containerinfra/clusterTemplate:ClusterTemplate", "groundwork-prod-template"))
+}
+
 // TestMagnumImageMustSuitTheDriverAndVersion: Magnum picks the driver by the image's os_distro
 // and the Cluster API driver deploys the image's kube_version, so a Fedora CoreOS image (the
 // Heat driver, which cannot run 1.34) or an image of another version fails before anything is
