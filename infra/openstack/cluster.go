@@ -19,7 +19,8 @@ import (
 
 // Networks are the CIDRs of the three logical networks.
 type Networks struct {
-	// API holds the public entry points: load balancer VIPs and the router's API leg.
+	// API holds the public entry points: the public gateway's load balancer VIPs. (The
+	// Kubernetes API's load balancer is the driver's, on the internal network.)
 	API string
 	// Management is for operators: SSH from named ranges, bastions, out-of-band tooling.
 	Management string
@@ -31,7 +32,7 @@ type Networks struct {
 // the composition root applies defaults and validates before calling New.
 type Args struct {
 	ClusterName string
-	// KubernetesVersion is a full version ("1.34.2"), Magnum's kube_tag.
+	// KubernetesVersion is a full version ("1.34.2"); the image's kube_version must match it.
 	KubernetesVersion string
 	NetworkCIDR       string
 	Networks          Networks

@@ -76,7 +76,7 @@ func (b *builder) network(externalNetworkID string) (*network, error) {
 }
 
 var description = map[string]string{
-	roleAPI:        "External API network: load balancer VIPs of the public gateway and the Kubernetes API",
+	roleAPI:        "External API network: load balancer VIPs of the public gateway",
 	roleManagement: "Management network: operator access and tooling",
 	roleInternal:   "Internal network: Kubernetes nodes and east-west traffic",
 }
