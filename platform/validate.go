@@ -346,7 +346,11 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 				outside = true
 			}
 		}
-		if !outside {
+		switch {
+		case len(o.APIAllowedCIDRs) == 0:
+			p.add("openstack.apiAllowedCidrs", "required with apiAccess %q: the ranges the deploy host (and the Magnum Cluster API management cluster) reach the API's floating IP from, e.g. [\"198.51.100.0/24\"]; or set apiAccess %q when the deploy host runs on the stack's networks",
+				APIAccessFloatingIP, APIAccessInternal)
+		case !outside:
 			p.add("openstack.apiAllowedCidrs", "%s: with apiAccess %q the deploy host reaches the API through its floating IP, which admits only these ranges and network.cidr %q; list the deploy host's (and the Magnum Cluster API management cluster's) ranges, or set apiAccess %q when the deploy host runs on the stack's networks",
 				quote(strings.Join(o.APIAllowedCIDRs, ",")), APIAccessFloatingIP, c.Network.CIDR, APIAccessInternal)
 		}
@@ -406,15 +410,10 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 		checkInsideAndDisjoint(p, network, "network.cidr", nets)
 	}
-	for _, list := range []struct {
-		key   string
-		cidrs []string
-	}{{"openstack.apiAllowedCidrs", o.APIAllowedCIDRs}} {
-		for i, s := range list.cidrs {
-			key := fmt.Sprintf("%s[%d]", list.key, i)
-			if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && prod {
-				p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
-			}
+	for i, s := range o.APIAllowedCIDRs {
+		key := fmt.Sprintf("openstack.apiAllowedCidrs[%d]", i)
+		if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && prod {
+			p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
 		}
 	}
 }

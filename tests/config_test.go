@@ -186,7 +186,7 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			change: func(t *testing.T, c map[string]string) {
 				setObject(t, c, "groundwork:openstack", "apiAllowedCidrs", []string{})
 			},
-			want: `groundwork:openstack.apiAllowedCidrs: "": with apiAccess "floatingIp" the deploy host reaches the API through its floating IP, which admits only these ranges and network.cidr "10.20.0.0/16"; list the deploy host's (and the Magnum Cluster API management cluster's) ranges, or set apiAccess "internal" when the deploy host runs on the stack's networks`,
+			want: `groundwork:openstack.apiAllowedCidrs: required with apiAccess "floatingIp": the ranges the deploy host (and the Magnum Cluster API management cluster) reach the API's floating IP from, e.g. ["198.51.100.0/24"]; or set apiAccess "internal" when the deploy host runs on the stack's networks`,
 		},
 		{
 			name:   "unknown API access",
