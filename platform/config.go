@@ -62,12 +62,13 @@ type Config struct {
 
 // KubernetesConfig is groundwork:kubernetes.
 type KubernetesConfig struct {
-	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor, Magnum
-	// its kube_tag.
+	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor; on
+	// OpenStack the node image's kube_version property must be it.
 	Version string `json:"version"`
 	// ServiceCIDR is the range of ClusterIP Services; it must not overlap the network.
 	ServiceCIDR string `json:"serviceCidr"`
-	// PodCIDR is the Calico pod range on OpenStack (the VPC CNI gives pods VPC addresses).
+	// PodCIDR is validated on OpenStack but not passed: Magnum's Cluster API driver gives pods
+	// its chart's range (the VPC CNI gives pods VPC addresses on AWS).
 	PodCIDR string `json:"podCidr"`
 	// RenderTo, when set, writes every Kubernetes object as YAML into this folder instead of
 	// applying it (review in a PR, hand to Argo CD or Flux).
