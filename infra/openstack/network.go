@@ -32,7 +32,8 @@ func (b *builder) network(externalNetworkID string) (*network, error) {
 		Tags:              a.Tags.List("infra"),
 	}
 	// No "ha" attribute: creating an HA router is admin-only in Neutron's default policy
-	// (create_router:ha, https://docs.openstack.org/neutron/latest/configuration/policy.html),
+	// (create_router:ha, https://docs.openstack.org/neutron/latest/configuration/policy.html;
+	// neutron/conf/policies/router.py: check_str base.ADMIN),
 	// so a project user would get 403. Routers are HA when the cloud's operator sets l3_ha in
 	// neutron.conf; the stack declares that (groundwork:openstack.routerHA).
 	r, err := networking.NewRouter(b.ctx, b.name+"-router", router, b.opts()...)
