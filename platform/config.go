@@ -66,12 +66,13 @@ type Config struct {
 
 // KubernetesConfig is groundwork:kubernetes.
 type KubernetesConfig struct {
-	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor, Magnum
-	// its kube_tag.
+	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor; on
+	// OpenStack the node image's kube_version property must be it.
 	Version string `json:"version"`
 	// ServiceCIDR is the range of ClusterIP Services; it must not overlap the network.
 	ServiceCIDR string `json:"serviceCidr"`
-	// PodCIDR is the Calico pod range on OpenStack (the VPC CNI gives pods VPC addresses).
+	// PodCIDR is validated on OpenStack but not passed: Magnum's Cluster API driver gives pods
+	// its chart's range (the VPC CNI gives pods VPC addresses on AWS).
 	PodCIDR string `json:"podCidr"`
 	// RenderTo, when set, writes every Kubernetes object as YAML into this folder instead of
 	// applying it (review in a PR, hand to Argo CD or Flux).
@@ -202,33 +203,38 @@ type AWSConfig struct {
 	AddonVersions map[string]string `json:"addonVersions"`
 }
 
-// OpenStackConfig is groundwork:openstack, read when groundwork:cloud is openstack.
+// OpenStackConfig is groundwork:openstack, read when groundwork:cloud is openstack. The cluster
+// comes from Magnum's Cluster API Helm driver (infra/openstack.Driver).
 type OpenStackConfig struct {
 	// ExternalNetwork is the name of the provider network routers and floating IPs use.
 	ExternalNetwork string `json:"externalNetwork"`
-	// AvailabilityZones are the Nova/Neutron zones the cluster spans.
+	// AvailabilityZones are the Nova zones the nodes run in, as the cloud schedules them (the
+	// driver pins no node group to a zone).
 	AvailabilityZones []string `json:"availabilityZones"`
 	DNSServers        []string `json:"dnsServers"`
-	// Image is the Glance image name of the Magnum node OS (e.g. Fedora CoreOS).
+	// Image is the Glance image name of the nodes: os_distro ubuntu or flatcar, and kube_version
+	// the Kubernetes version (checked when it is looked up, before anything is created).
 	Image        string `json:"image"`
 	MasterFlavor string `json:"masterFlavor"`
 	// NodeFlavor is the default flavor of node groups that name none.
 	NodeFlavor string `json:"nodeFlavor"`
 	// MasterCount is the number of control-plane nodes: 1, 3 or 5.
 	MasterCount int `json:"masterCount"`
-	// MasterLoadBalancer puts an Octavia load balancer in front of the API servers.
-	MasterLoadBalancer *bool `json:"masterLoadBalancer"`
-	// RouterHA makes the routers highly available (L3 HA, VRRP) across the zones.
+	// APIAccess is how the deploy host reaches the Kubernetes API behind its load balancer:
+	// "floatingIp" (a floating IP admitting only apiAllowedCidrs) or "internal" (no floating IP:
+	// the deploy host runs on the stack's networks, e.g. a runner VM on the management network).
+	APIAccess string `json:"apiAccess"`
+	// RouterHA declares that the cloud makes project routers highly available (Neutron's
+	// l3_ha); Groundwork cannot ask for it, as the router's ha attribute is admin-only.
 	RouterHA      bool   `json:"routerHA"`
 	Keypair       string `json:"keypair"`
 	NetworkDriver string `json:"networkDriver"`
 	// Networks are the CIDRs of the three logical networks; carved from network.cidr when
 	// empty.
 	Networks OpenStackNetworks `json:"networks"`
-	// APIAllowedCIDRs may reach the Kubernetes API and the public gateway.
+	// APIAllowedCIDRs may reach the Kubernetes API through its floating IP: the deploy host's,
+	// the operators' and the Magnum Cluster API management cluster's ranges.
 	APIAllowedCIDRs []string `json:"apiAllowedCidrs"`
-	// ManagementAllowedCIDRs may reach SSH on the management network (operators, VPN).
-	ManagementAllowedCIDRs []string `json:"managementAllowedCidrs"`
 	// Labels are extra Magnum cluster-template labels; they override Groundwork's.
 	Labels map[string]string `json:"labels"`
 	// S3Endpoint is the URL of the cloud's S3-compatible object storage (Swift's s3api). With

@@ -17,13 +17,21 @@ const (
 	DefaultNetworkCIDR       = "10.0.0.0/16"
 	// DefaultServiceCIDR is the ClusterIP range; outside 10/8 so it cannot meet a 10.x VPC.
 	DefaultServiceCIDR = "172.20.0.0/16"
-	// DefaultPodCIDR is Magnum's Calico pool default.
+	// DefaultPodCIDR was Magnum's Heat-driver Calico pool; the Cluster API driver Groundwork uses
+	// on OpenStack sets its own ranges (see validate.go, capiKubeNetwork).
 	DefaultPodCIDR       = "10.100.0.0/16"
 	DefaultServicesDir   = "services"
 	DefaultInstanceType  = "m6i.large"
 	DefaultDiskSizeGiB   = 50
 	DefaultNetworkDriver = "calico"
 	DefaultStorageClass  = "standard"
+)
+
+// How the deploy host reaches the Kubernetes API on OpenStack, the values of
+// groundwork:openstack.apiAccess.
+const (
+	APIAccessFloatingIP = "floatingIp"
+	APIAccessInternal   = "internal"
 )
 
 // NAT gateway layouts on AWS.
@@ -114,16 +122,10 @@ func (c *Config) applyDefaults() {
 	if o.MasterCount == 0 {
 		o.MasterCount = map[bool]int{false: 1, true: 3}[prod]
 	}
-	if o.MasterLoadBalancer == nil {
-		lb := o.MasterCount > 1
-		o.MasterLoadBalancer = &lb
-	}
+	setDefault(&o.APIAccess, APIAccessFloatingIP)
 	setDefault(&o.NetworkDriver, DefaultNetworkDriver)
 	if o.Networks == (OpenStackNetworks{}) {
 		o.Networks = carveOpenStackNetworks(c.Network.CIDR)
-	}
-	if len(o.APIAllowedCIDRs) == 0 {
-		o.APIAllowedCIDRs = []string{c.Network.CIDR}
 	}
 
 	setDefault(&c.Existing.StorageClass, DefaultStorageClass)

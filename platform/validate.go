@@ -17,6 +17,7 @@ import (
 	"github.com/groundwork/groundwork/components/image"
 	"github.com/groundwork/groundwork/components/observability"
 	"github.com/groundwork/groundwork/infra/aws"
+	"github.com/groundwork/groundwork/infra/openstack"
 )
 
 var (
@@ -29,13 +30,19 @@ var (
 	roleARN      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 	registryRef  = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*$`)
 	// logRetentions are the values CloudWatch Logs accepts.
-	logRetentions  = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-	taintEffects   = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
-	capacityTypes  = []string{"ON_DEMAND", "SPOT"}
-	natLayouts     = []string{NatPerZone, NatSingle}
-	networkDrivers = []string{"calico", "flannel"}
+	logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+	taintEffects  = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+	capacityTypes = []string{"ON_DEMAND", "SPOT"}
+	natLayouts    = []string{NatPerZone, NatSingle}
+	// networkDrivers are the CNIs of the driver's chart (magnum-capi-helm passes the template's
+	// network_driver as addons.cni.type; azimuth-cloud/capi-helm-charts cluster-addons).
+	networkDrivers = []string{"calico", "cilium"}
+	apiAccesses    = []string{APIAccessFloatingIP, APIAccessInternal}
 	masterCounts   = []int{1, 3, 5}
 )
+
+// capiKubeNetwork holds the pod and Service ranges of Magnum's Cluster API driver.
+var capiKubeNetwork = netip.MustParsePrefix("172.16.0.0/12")
 
 // minKubernetesMinor is the oldest Kubernetes minor Groundwork deploys (EKS standard support).
 const minKubernetesMinor = 31
@@ -149,6 +156,12 @@ func (c *Config) validateKubernetes(p *problems, network netip.Prefix) {
 		p.add("kubernetes.serviceCidr", "%q overlaps network.cidr %q", c.Kubernetes.ServiceCIDR, c.Network.CIDR)
 	}
 	if c.Cloud == CloudOpenStack {
+		// The driver's chart gives pods 172.16.0.0/13 and Services 172.24.0.0/13
+		// (azimuth-cloud/capi-helm-charts, openstack-cluster values.yaml kubeNetwork);
+		// magnum-capi-helm passes no other ranges.
+		if network.IsValid() && network.Overlaps(capiKubeNetwork) {
+			p.add("network.cidr", "%q overlaps %s, the pod and Service ranges of Magnum's Cluster API driver; use a range outside it, e.g. 10.0.0.0/16", c.Network.CIDR, capiKubeNetwork)
+		}
 		pod := parseCIDR(p, "kubernetes.podCidr", c.Kubernetes.PodCIDR)
 		for _, o := range []struct {
 			key string
@@ -206,8 +219,14 @@ func (c *Config) validateNodeGroups(p *problems) {
 			if ng.Flavor == "" {
 				p.add(key+".flavor", "required on cloud openstack (or set openstack.nodeFlavor)")
 			}
+			// https://opendev.org/openstack/magnum-capi-helm, driver.py
+			// _validate_allowed_node_counts: Cluster API's OpenStack provider cannot scale a
+			// group from zero.
+			if lo < 1 {
+				p.add(key+".minSize", "%d: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more", lo)
+			}
 			if len(ng.Labels) > 0 || len(ng.Taints) > 0 {
-				p.add(key, "labels and taints are not supported by Magnum node groups; select nodes by the label magnum.openstack.org/nodegroup=%s instead", ng.Name)
+				p.add(key, "labels and taints are not supported by Magnum node groups; select nodes by the label the driver's chart sets, capi.stackhpc.com/node-group=%s, instead", ng.Name)
 			}
 		}
 	}
@@ -391,7 +410,7 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 	prod := c.Environment == EnvProd
 	for _, req := range []struct{ key, val, what string }{
 		{"openstack.externalNetwork", o.ExternalNetwork, "the name of the external (provider) network for routers and floating IPs"},
-		{"openstack.image", o.Image, "the Glance image Magnum boots, e.g. \"fedora-coreos-40\""},
+		{"openstack.image", o.Image, "the Glance image Magnum boots: os_distro ubuntu or flatcar with kube_version set, e.g. \"ubuntu-jammy-kube-v1.34.2\""},
 		{"openstack.masterFlavor", o.MasterFlavor, "the Nova flavor of control-plane nodes"},
 	} {
 		if req.val == "" {
@@ -399,18 +418,52 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 	}
 	oneOf(p, "openstack.masterCount", o.MasterCount, masterCounts)
-	if o.MasterCount > 1 && !*o.MasterLoadBalancer {
-		p.add("openstack.masterLoadBalancer", "false with masterCount %d: several control-plane nodes need the load balancer in front of them", o.MasterCount)
+	if prod && o.MasterCount < 3 {
+		p.add("openstack.masterCount", "%d: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss", o.MasterCount)
 	}
-	if prod {
-		if o.MasterCount < 3 {
-			p.add("openstack.masterCount", "%d: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss", o.MasterCount)
+	if prod && !o.RouterHA {
+		// https://docs.openstack.org/neutron/latest/configuration/policy.html: create_router:ha
+		// is admin-only, so Groundwork cannot make the router HA; the cloud does (l3_ha).
+		p.add("openstack.routerHA", "false: prod needs highly available routers so a network node failure does not cut the cluster off; a project cannot ask for one (Neutron's create_router:ha is admin-only): run prod on a cloud whose operator sets l3_ha = True and declare it with routerHA: true")
+	}
+	oneOf(p, "openstack.apiAccess", o.APIAccess, apiAccesses)
+	if o.APIAccess == APIAccessFloatingIP && c.Kubernetes.RenderTo == "" && network.IsValid() {
+		outside := false
+		for _, s := range o.APIAllowedCIDRs {
+			if sp, err := netip.ParsePrefix(s); err == nil && !network.Contains(sp.Addr()) {
+				outside = true
+			}
 		}
-		if !o.RouterHA {
-			p.add("openstack.routerHA", "false: prod needs highly available routers (L3 HA) so a network node failure does not cut the cluster off")
+		switch {
+		case len(o.APIAllowedCIDRs) == 0:
+			p.add("openstack.apiAllowedCidrs", "required with apiAccess %q: the ranges the deploy host (and the Magnum Cluster API management cluster) reach the API's floating IP from, e.g. [\"198.51.100.0/24\"]; or set apiAccess %q when the deploy host runs on the stack's networks",
+				APIAccessFloatingIP, APIAccessInternal)
+		case !outside:
+			p.add("openstack.apiAllowedCidrs", "%s: with apiAccess %q the deploy host reaches the API through its floating IP, which admits only these ranges and network.cidr %q; list the deploy host's (and the Magnum Cluster API management cluster's) ranges, or set apiAccess %q when the deploy host runs on the stack's networks",
+				quote(strings.Join(o.APIAllowedCIDRs, ",")), APIAccessFloatingIP, c.Network.CIDR, APIAccessInternal)
 		}
 	}
 	oneOf(p, "openstack.networkDriver", o.NetworkDriver, networkDrivers)
+	// Labels the driver does not read would be ignored without a word; the ones Groundwork
+	// derives from config would bypass its validation.
+	derived := map[string]string{
+		"api_master_lb_allowed_cidrs":   "openstack.apiAllowedCidrs",
+		"master_lb_floating_ip_enabled": "openstack.apiAccess",
+		"min_node_count":                "nodeGroups[0].minSize",
+		"max_node_count":                "nodeGroups[0].maxSize",
+		"boot_volume_size":              "nodeGroups[0].diskSize",
+	}
+	for _, k := range sortedKeys(o.Labels) {
+		key := "openstack.labels." + k
+		switch {
+		case derived[k] != "":
+			p.add(key, "%q: Groundwork sets this label from %s%s; set that instead", o.Labels[k], Namespace+":", derived[k])
+		case k == "availability_zone":
+			p.add(key, "%q: Magnum's Cluster API driver places no node in a zone (it reads no zone label); the cloud's scheduler does", o.Labels[k])
+		case !slices.Contains(openstack.DriverLabels, k):
+			p.add(key, "%q: not a label Magnum's Cluster API driver reads, so it would be ignored; allowed: %s", o.Labels[k], strings.Join(openstack.DriverLabels, ", "))
+		}
+	}
 	switch u, err := url.Parse(o.S3Endpoint); {
 	case o.S3Endpoint == "" && prod:
 		p.add("openstack.s3Endpoint", "required in prod: the in-cluster databases back up to the cloud's S3-compatible object storage (e.g. \"https://object-store.example.com\")")
@@ -445,15 +498,10 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 		checkInsideAndDisjoint(p, network, "network.cidr", nets)
 	}
-	for _, list := range []struct {
-		key   string
-		cidrs []string
-	}{{"openstack.apiAllowedCidrs", o.APIAllowedCIDRs}, {"openstack.managementAllowedCidrs", o.ManagementAllowedCIDRs}} {
-		for i, s := range list.cidrs {
-			key := fmt.Sprintf("%s[%d]", list.key, i)
-			if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && (prod || list.key == "openstack.managementAllowedCidrs") {
-				p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
-			}
+	for i, s := range o.APIAllowedCIDRs {
+		key := fmt.Sprintf("openstack.apiAllowedCidrs[%d]", i)
+		if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && prod {
+			p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
 		}
 	}
 }

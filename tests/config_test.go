@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork/groundwork/infra/openstack"
 	"github.com/groundwork/groundwork/platform"
 )
 
@@ -213,18 +214,59 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			name:  "prod on OpenStack without HA",
 			stack: "prod",
 			change: func(t *testing.T, c map[string]string) {
-				c["groundwork:cloud"] = "openstack"
+				onOpenStack(t, c)
 				setObject(t, c, "groundwork:openstack", "masterCount", 1)
 				setObject(t, c, "groundwork:openstack", "routerHA", false)
 			},
 			want: "groundwork:openstack.masterCount: 1: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss\n" +
-				"groundwork:openstack.routerHA: false: prod needs highly available routers (L3 HA) so a network node failure does not cut the cluster off",
+				"groundwork:openstack.routerHA: false: prod needs highly available routers so a network node failure does not cut the cluster off; a project cannot ask for one (Neutron's create_router:ha is admin-only): run prod on a cloud whose operator sets l3_ha = True and declare it with routerHA: true",
+		},
+		{
+			name: "API floating IP admitting only the stack's own network",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "apiAllowedCidrs", []string{"10.20.0.0/16"})
+			},
+			want: `groundwork:openstack.apiAllowedCidrs: "10.20.0.0/16": with apiAccess "floatingIp" the deploy host reaches the API through its floating IP, which admits only these ranges and network.cidr "10.20.0.0/16"; list the deploy host's (and the Magnum Cluster API management cluster's) ranges, or set apiAccess "internal" when the deploy host runs on the stack's networks`,
+		},
+		{
+			name: "API floating IP with no allowed ranges",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "apiAllowedCidrs", []string{})
+			},
+			want: `groundwork:openstack.apiAllowedCidrs: required with apiAccess "floatingIp": the ranges the deploy host (and the Magnum Cluster API management cluster) reach the API's floating IP from, e.g. ["198.51.100.0/24"]; or set apiAccess "internal" when the deploy host runs on the stack's networks`,
+		},
+		{
+			name:   "unknown API access",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:openstack", "apiAccess", "vpn") },
+			want:   `groundwork:openstack.apiAccess: "vpn" is not allowed; allowed: floatingIp, internal`,
+		},
+		{
+			name:   "network inside the Cluster API driver's pod and Service ranges",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:network"] = `{"cidr":"172.16.0.0/16"}` },
+			want:   `groundwork:network.cidr: "172.16.0.0/16" overlaps 172.16.0.0/12, the pod and Service ranges of Magnum's Cluster API driver; use a range outside it, e.g. 10.0.0.0/16`,
+		},
+		{
+			name: "Magnum labels the driver ignores or Groundwork derives",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "labels", map[string]string{
+					"kube_tag": "v1.34.2", "availability_zone": "az1", "api_master_lb_allowed_cidrs": "0.0.0.0/0", "octavia_provider": "ovn",
+				})
+			},
+			want: `groundwork:openstack.labels.api_master_lb_allowed_cidrs: "0.0.0.0/0": Groundwork sets this label from groundwork:openstack.apiAllowedCidrs; set that instead` + "\n" +
+				`groundwork:openstack.labels.availability_zone: "az1": Magnum's Cluster API driver places no node in a zone (it reads no zone label); the cloud's scheduler does` + "\n" +
+				`groundwork:openstack.labels.kube_tag: "v1.34.2": not a label Magnum's Cluster API driver reads, so it would be ignored; allowed: ` + strings.Join(openstack.DriverLabels, ", "),
+		},
+		{
+			name: "flannel, which the driver's chart does not install",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "networkDriver", "flannel")
+			},
+			want: `groundwork:openstack.networkDriver: "flannel" is not allowed; allowed: calico, cilium`,
 		},
 		{
 			name:   "even master count",
 			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:openstack", "masterCount", 2) },
-			want: "groundwork:openstack.masterCount: 2 is not allowed; allowed: 1, 3, 5\n" +
-				"groundwork:openstack.masterLoadBalancer: false with masterCount 2: several control-plane nodes need the load balancer in front of them",
+			want:   "groundwork:openstack.masterCount: 2 is not allowed; allowed: 1, 3, 5",
 		},
 		{
 			name: "missing kubeconfig secret for an existing cluster",
@@ -276,7 +318,8 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":1,"maxSize":3},{"name":"gpu","minSize":0,"maxSize":2,"taints":[{"key":"gpu","effect":"NoScheduling"}]}]`
 			},
 			want: `groundwork:nodeGroups[1].taints[0].effect: "NoScheduling" is not allowed; allowed: NoSchedule, PreferNoSchedule, NoExecute` + "\n" +
-				"groundwork:nodeGroups[1]: labels and taints are not supported by Magnum node groups; select nodes by the label magnum.openstack.org/nodegroup=gpu instead",
+				"groundwork:nodeGroups[1].minSize: 0: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more\n" +
+				"groundwork:nodeGroups[1]: labels and taints are not supported by Magnum node groups; select nodes by the label the driver's chart sets, capi.stackhpc.com/node-group=gpu, instead",
 		},
 		{
 			name:   "no registry on OpenStack",

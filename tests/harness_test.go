@@ -52,9 +52,11 @@ type Recorded struct {
 	Inputs   resource.PropertyMap
 	Outputs  resource.PropertyMap
 	Deps     []string
-	// DeleteBeforeReplace and IgnoreChanges are the resource options the program set.
+	// DeleteBeforeReplace, IgnoreChanges and ReplaceOnChanges are the resource options the
+	// program set (how a change replaces or spares it).
 	DeleteBeforeReplace bool
 	IgnoreChanges       []string
+	ReplaceOnChanges    []string
 }
 
 // mocks answers the program's resource registrations and invokes the way the clouds would,
@@ -209,6 +211,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if p, err := netip.ParsePrefix(str("cidr")); err == nil {
 			set("gatewayIp", p.Addr().Next().String())
 		}
+	case "openstack:containerinfra/clusterTemplate:ClusterTemplate":
+		// A template is replaced, not edited, so its UUID is new with its name.
+		id = uuid(physical)
 	case "openstack:containerinfra/cluster:Cluster":
 		api := "https://203.0.113.40:6443"
 		set("apiAddress", api)
@@ -371,12 +376,13 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 
 	parent, provider := "", args.Provider
-	var deps, ignore []string
+	var deps, ignore, replaceOn []string
 	dbr := false
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent = rpc.GetParent()
 		deps = rpc.GetDependencies()
 		dbr, ignore = rpc.GetDeleteBeforeReplace(), rpc.GetIgnoreChanges()
+		replaceOn = rpc.GetReplaceOnChanges()
 		if provider == "" {
 			// A component (e.g. a Helm chart) carries its providers by package instead.
 			provider = rpc.GetProviders()[strings.SplitN(args.TypeToken, ":", 2)[0]]
@@ -386,7 +392,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.resources = append(m.resources, Recorded{
 		URN: m.urn(parent, args.TypeToken, name), Type: args.TypeToken, Name: name, Parent: parent,
 		Provider: provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
-		DeleteBeforeReplace: dbr, IgnoreChanges: ignore,
+		DeleteBeforeReplace: dbr, IgnoreChanges: ignore, ReplaceOnChanges: replaceOn,
 	})
 	m.mu.Unlock()
 	return id, out, nil
@@ -473,10 +479,24 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": uuid("image-" + str("name")), "name": str("name"), "diskFormat": "qcow2",
 			"containerFormat": "bare", "minDiskGb": 10, "status": "active",
-			"properties": map[string]any{"os_distro": "fedora-coreos"},
+			"properties": imageProperties(str("name")),
 		}), nil
 	}
 	return nil, fmt.Errorf("mocks: no answer for invoke %s", args.Token)
+}
+
+// imageProperties are the Glance properties of an image as its builder sets them: Fedora CoreOS
+// images carry os_distro only; azimuth-images' Kubernetes images ("ubuntu-jammy-kube-v1.34.2")
+// carry os_distro and kube_version.
+func imageProperties(name string) map[string]any {
+	if strings.HasPrefix(name, "fedora-coreos") {
+		return map[string]any{"os_distro": "fedora-coreos"}
+	}
+	props := map[string]any{"os_distro": strings.SplitN(name, "-", 2)[0]}
+	if _, v, ok := strings.Cut(name, "-kube-"); ok {
+		props["kube_version"] = v
+	}
+	return props
 }
 
 // stackConfig reads the stack's configuration as the Pulumi CLI hands it to the program: the

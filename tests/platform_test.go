@@ -379,7 +379,7 @@ func TestRenderModeErrors(t *testing.T) {
 
 func TestInClusterDatabasesBackUpToTheOpenStackObjectStore(t *testing.T) {
 	cfg := stackConfig(t, "prod")
-	cfg["groundwork:cloud"] = "openstack"
+	onOpenStack(t, cfg)
 	m, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err)
 	container := m.byName(t, "openstack:objectstorage/container:Container", "groundwork-prod-backups")
@@ -421,7 +421,7 @@ func TestManagedDataStoresNeedNoOperatorCharts(t *testing.T) {
 	cfg["groundwork:charts"] = `{"source":"dir:` + dir + `"}`
 	_, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err, "prod on aws runs MSK and RDS: their operators' charts are not needed")
-	cfg["groundwork:cloud"] = "openstack"
+	onOpenStack(t, cfg)
 	_, err = run(t, "prod", cfg, nil, platform.Run)
 	require.ErrorContains(t, err, "chart strimzi-kafka-operator 1.2.0 is missing from "+dir)
 }
