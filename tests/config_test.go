@@ -384,6 +384,15 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 				"put role_arn and external_id in an AWS CLI profile and set aws:profile to it instead of aws:assumeRole",
 		},
 		{
+			// The README's switch of prod to OpenStack: with the cloud alone, the one thing left
+			// is the spot burst group's zero minimum (the README raises its desiredSize 0 with it,
+			// as a desiredSize below minSize is refused).
+			name:   "prod switched to OpenStack by its cloud alone",
+			stack:  "prod",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "openstack" },
+			want:   "groundwork:nodeGroups[1].minSize: 0: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more",
+		},
+		{
 			name:   "no region on AWS",
 			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "aws"; delete(c, "aws:region") },
 			want:   "groundwork:cloud: aws needs the region: set aws:region (e.g. `pulumi config set aws:region eu-west-1`)",
