@@ -115,7 +115,8 @@ type Network struct {
 	// PrivateSubnetIDs are the subnets without public addresses, one per zone, in Zones order.
 	PrivateSubnetIDs pulumi.StringArrayOutput
 	// NodeSecurityGroupID is the security group the nodes carry: a managed service opens its
-	// port to this group only.
+	// port to this group only. Empty on OpenStack, where Magnum's driver makes the nodes'
+	// groups and no managed service needs one.
 	NodeSecurityGroupID pulumi.StringOutput
 }
 

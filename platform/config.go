@@ -35,6 +35,10 @@ type Config struct {
 	Stack string `json:"-"`
 	// AWSRegion is aws:region, the region the default AWS provider deploys to.
 	AWSRegion string `json:"-"`
+	// AWSProfile is aws:profile and AWSAssumeRole aws:assumeRole: the identity the AWS provider
+	// deploys as, which the kubeconfig's token must name too.
+	AWSProfile    string         `json:"-"`
+	AWSAssumeRole *AWSAssumeRole `json:"-"`
 	// Kubeconfig is groundwork:kubeconfig, a secret, for cloud existing. Never logged.
 	Kubeconfig string `json:"-"`
 
@@ -62,12 +66,13 @@ type Config struct {
 
 // KubernetesConfig is groundwork:kubernetes.
 type KubernetesConfig struct {
-	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor, Magnum
-	// its kube_tag.
+	// Version is the full Kubernetes version, e.g. "1.33.4": EKS takes its minor; on
+	// OpenStack the node image's kube_version property must be it.
 	Version string `json:"version"`
 	// ServiceCIDR is the range of ClusterIP Services; it must not overlap the network.
 	ServiceCIDR string `json:"serviceCidr"`
-	// PodCIDR is the Calico pod range on OpenStack (the VPC CNI gives pods VPC addresses).
+	// PodCIDR is validated on OpenStack but not passed: Magnum's Cluster API driver gives pods
+	// its chart's range (the VPC CNI gives pods VPC addresses on AWS).
 	PodCIDR string `json:"podCidr"`
 	// RenderTo, when set, writes every Kubernetes object as YAML into this folder instead of
 	// applying it (review in a PR, hand to Argo CD or Flux).
@@ -107,6 +112,41 @@ type DataConfig struct {
 	// clouds have no managed equivalents and always run them in the cluster (CloudNativePG,
 	// Strimzi, Redis), so a stack keeps the setting when it switches clouds.
 	Managed bool `json:"managed"`
+	// RDS, ElastiCache and MSK size the managed stores (aws with managed: true).
+	RDS         RDSConfig         `json:"rds"`
+	ElastiCache ElastiCacheConfig `json:"elastiCache"`
+	MSK         MSKConfig         `json:"msk"`
+}
+
+// RDSConfig is groundwork:data.rds.
+type RDSConfig struct {
+	// InstanceClass of every database instance; default db.t4g.micro, db.m7g.large in prod.
+	InstanceClass string `json:"instanceClass"`
+	// AllocatedStorage is each instance's initial storage in GiB; default 20, 100 in prod.
+	AllocatedStorage int `json:"allocatedStorage"`
+}
+
+// ElastiCacheConfig is groundwork:data.elastiCache.
+type ElastiCacheConfig struct {
+	// NodeType of the cache nodes; default cache.t4g.micro, cache.m7g.large in prod.
+	NodeType string `json:"nodeType"`
+}
+
+// MSKConfig is groundwork:data.msk.
+type MSKConfig struct {
+	// InstanceType of the brokers; default kafka.t3.small, kafka.m7g.large in prod.
+	InstanceType string `json:"instanceType"`
+	// Brokers is the broker count, a multiple of the client subnets (2 or 3); default one per
+	// client subnet, and in prod at least 3.
+	Brokers int `json:"brokers"`
+	// VolumeSize is each broker's storage in GiB; default 20, 1000 in prod.
+	VolumeSize int `json:"volumeSize"`
+}
+
+// AWSAssumeRole is the part of aws:assumeRole Groundwork reads.
+type AWSAssumeRole struct {
+	RoleARN    string `json:"roleArn"`
+	ExternalID string `json:"externalId"`
 }
 
 // NetworkConfig is groundwork:network.
@@ -143,6 +183,15 @@ type AWSConfig struct {
 	// PublicAccessCIDRs may reach the EKS API from the internet; empty turns the public
 	// endpoint off (the private endpoint is always on).
 	PublicAccessCIDRs []string `json:"publicAccessCidrs"`
+	// PrivateAccessCIDRs are networks connected to the VPC (VPN, peering, Transit Gateway) whose
+	// hosts reach the private endpoint; the deploy host runs in one of them or in the VPC.
+	PrivateAccessCIDRs []string `json:"privateAccessCidrs"`
+	// ControlPlaneLogs are the control-plane log types kept in CloudWatch; default audit and
+	// authenticator. An empty list turns them off.
+	ControlPlaneLogs []string `json:"controlPlaneLogs"`
+	// UpgradePolicy is EXTENDED (default: the cluster stays on its version until the stack
+	// upgrades it) or STANDARD (AWS upgrades it when standard support ends).
+	UpgradePolicy string `json:"upgradePolicy"`
 	// AdminRoleARNs are IAM roles granted cluster-admin through EKS access entries.
 	AdminRoleARNs []string `json:"adminRoleArns"`
 	// KMSDeletionWindowDays is the waiting period before the secrets key is deleted.
@@ -154,33 +203,38 @@ type AWSConfig struct {
 	AddonVersions map[string]string `json:"addonVersions"`
 }
 
-// OpenStackConfig is groundwork:openstack, read when groundwork:cloud is openstack.
+// OpenStackConfig is groundwork:openstack, read when groundwork:cloud is openstack. The cluster
+// comes from Magnum's Cluster API Helm driver (infra/openstack.Driver).
 type OpenStackConfig struct {
 	// ExternalNetwork is the name of the provider network routers and floating IPs use.
 	ExternalNetwork string `json:"externalNetwork"`
-	// AvailabilityZones are the Nova/Neutron zones the cluster spans.
+	// AvailabilityZones are the Nova zones the nodes run in, as the cloud schedules them (the
+	// driver pins no node group to a zone).
 	AvailabilityZones []string `json:"availabilityZones"`
 	DNSServers        []string `json:"dnsServers"`
-	// Image is the Glance image name of the Magnum node OS (e.g. Fedora CoreOS).
+	// Image is the Glance image name of the nodes: os_distro ubuntu or flatcar, and kube_version
+	// the Kubernetes version (checked when it is looked up, before anything is created).
 	Image        string `json:"image"`
 	MasterFlavor string `json:"masterFlavor"`
 	// NodeFlavor is the default flavor of node groups that name none.
 	NodeFlavor string `json:"nodeFlavor"`
 	// MasterCount is the number of control-plane nodes: 1, 3 or 5.
 	MasterCount int `json:"masterCount"`
-	// MasterLoadBalancer puts an Octavia load balancer in front of the API servers.
-	MasterLoadBalancer *bool `json:"masterLoadBalancer"`
-	// RouterHA makes the routers highly available (L3 HA, VRRP) across the zones.
+	// APIAccess is how the deploy host reaches the Kubernetes API behind its load balancer:
+	// "floatingIp" (a floating IP admitting only apiAllowedCidrs) or "internal" (no floating IP:
+	// the deploy host runs on the stack's networks, e.g. a runner VM on the management network).
+	APIAccess string `json:"apiAccess"`
+	// RouterHA declares that the cloud makes project routers highly available (Neutron's
+	// l3_ha); Groundwork cannot ask for it, as the router's ha attribute is admin-only.
 	RouterHA      bool   `json:"routerHA"`
 	Keypair       string `json:"keypair"`
 	NetworkDriver string `json:"networkDriver"`
 	// Networks are the CIDRs of the three logical networks; carved from network.cidr when
 	// empty.
 	Networks OpenStackNetworks `json:"networks"`
-	// APIAllowedCIDRs may reach the Kubernetes API and the public gateway.
+	// APIAllowedCIDRs may reach the Kubernetes API through its floating IP: the deploy host's,
+	// the operators' and the Magnum Cluster API management cluster's ranges.
 	APIAllowedCIDRs []string `json:"apiAllowedCidrs"`
-	// ManagementAllowedCIDRs may reach SSH on the management network (operators, VPN).
-	ManagementAllowedCIDRs []string `json:"managementAllowedCidrs"`
 	// Labels are extra Magnum cluster-template labels; they override Groundwork's.
 	Labels map[string]string `json:"labels"`
 	// S3Endpoint is the URL of the cloud's S3-compatible object storage (Swift's s3api). With
@@ -292,6 +346,15 @@ func Parse(src Source) (*Config, error) {
 		}
 	}
 	cfg.AWSRegion, _ = src.Get("aws:region")
+	cfg.AWSProfile, _ = src.Get("aws:profile")
+	if raw, ok := src.Get("aws:assumeRole"); ok && raw != "" {
+		var role AWSAssumeRole
+		if err := json.Unmarshal([]byte(raw), &role); err != nil {
+			errs = append(errs, fmt.Errorf("aws:assumeRole: %q is not an object with roleArn: %v", truncate(raw, 80), err))
+		} else {
+			cfg.AWSAssumeRole = &role
+		}
+	}
 
 	const kubeconfigKey = Namespace + ":kubeconfig"
 	if kc, ok := src.Get(kubeconfigKey); ok && kc != "" {

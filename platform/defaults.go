@@ -2,8 +2,11 @@ package platform
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/kafka"
+	"github.com/groundwork/groundwork/infra/aws"
 )
 
 // Defaults Groundwork applies where a stack leaves a setting out. Each is documented in
@@ -14,13 +17,21 @@ const (
 	DefaultNetworkCIDR       = "10.0.0.0/16"
 	// DefaultServiceCIDR is the ClusterIP range; outside 10/8 so it cannot meet a 10.x VPC.
 	DefaultServiceCIDR = "172.20.0.0/16"
-	// DefaultPodCIDR is Magnum's Calico pool default.
+	// DefaultPodCIDR was Magnum's Heat-driver Calico pool; the Cluster API driver Groundwork uses
+	// on OpenStack sets its own ranges (see validate.go, capiKubeNetwork).
 	DefaultPodCIDR       = "10.100.0.0/16"
 	DefaultServicesDir   = "services"
 	DefaultInstanceType  = "m6i.large"
 	DefaultDiskSizeGiB   = 50
 	DefaultNetworkDriver = "calico"
 	DefaultStorageClass  = "standard"
+)
+
+// How the deploy host reaches the Kubernetes API on OpenStack, the values of
+// groundwork:openstack.apiAccess.
+const (
+	APIAccessFloatingIP = "floatingIp"
+	APIAccessInternal   = "internal"
 )
 
 // NAT gateway layouts on AWS.
@@ -75,6 +86,31 @@ func (c *Config) applyDefaults() {
 	if a.LogRetentionDays == 0 {
 		a.LogRetentionDays = 90
 	}
+	if a.ControlPlaneLogs == nil {
+		a.ControlPlaneLogs = slices.Clone(aws.DefaultControlPlaneLogs)
+	}
+	// Extended support keeps the pinned minor running when its standard support ends, instead
+	// of AWS upgrading the control plane behind the stack; it costs more only in that period.
+	setDefault(&a.UpgradePolicy, aws.UpgradeExtended)
+
+	d := &c.Data
+	setDefault(&d.RDS.InstanceClass, map[bool]string{false: "db.t4g.micro", true: "db.m7g.large"}[prod])
+	if d.RDS.AllocatedStorage == 0 {
+		d.RDS.AllocatedStorage = map[bool]int{false: 20, true: 100}[prod]
+	}
+	setDefault(&d.ElastiCache.NodeType, map[bool]string{false: "cache.t4g.micro", true: "cache.m7g.large"}[prod])
+	setDefault(&d.MSK.InstanceType, map[bool]string{false: "kafka.t3.small", true: "kafka.m7g.large"}[prod])
+	if d.MSK.Brokers == 0 {
+		// One per client subnet; in prod the smallest such count that holds three replicas.
+		n := mskClientSubnets(a.ZoneCount)
+		d.MSK.Brokers = n
+		for prod && d.MSK.Brokers < 3 {
+			d.MSK.Brokers += n
+		}
+	}
+	if d.MSK.VolumeSize == 0 {
+		d.MSK.VolumeSize = map[bool]int{false: 20, true: 1000}[prod]
+	}
 	if len(a.PublicSubnets) == 0 && len(a.PrivateSubnets) == 0 {
 		a.PublicSubnets, a.PrivateSubnets = carveAWSSubnets(c.Network.CIDR, a.ZoneCount)
 	}
@@ -86,16 +122,10 @@ func (c *Config) applyDefaults() {
 	if o.MasterCount == 0 {
 		o.MasterCount = map[bool]int{false: 1, true: 3}[prod]
 	}
-	if o.MasterLoadBalancer == nil {
-		lb := o.MasterCount > 1
-		o.MasterLoadBalancer = &lb
-	}
+	setDefault(&o.APIAccess, APIAccessFloatingIP)
 	setDefault(&o.NetworkDriver, DefaultNetworkDriver)
 	if o.Networks == (OpenStackNetworks{}) {
 		o.Networks = carveOpenStackNetworks(c.Network.CIDR)
-	}
-	if len(o.APIAllowedCIDRs) == 0 {
-		o.APIAllowedCIDRs = []string{c.Network.CIDR}
 	}
 
 	setDefault(&c.Existing.StorageClass, DefaultStorageClass)
@@ -156,3 +186,7 @@ func subnet(p netip.Prefix, newBits, num int) netip.Prefix {
 	addr := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 	return netip.PrefixFrom(addr, bits)
 }
+
+// mskClientSubnets is how many of the stack's private subnets MSK's brokers use: MSK takes two or
+// three, so the first three of a stack over more zones.
+func mskClientSubnets(zones int) int { return kafka.MSKClientSubnets(zones) }

@@ -15,6 +15,7 @@ import (
 	"github.com/groundwork/groundwork/components/observability"
 	"github.com/groundwork/groundwork/components/postgres"
 	"github.com/groundwork/groundwork/infra"
+	"github.com/groundwork/groundwork/infra/aws"
 	"github.com/groundwork/groundwork/services"
 )
 
@@ -30,9 +31,9 @@ const (
 )
 
 // Charts lists every chart the platform can install: the platform services', the operators of
-// the in-cluster data stores and the log pipeline.
+// the in-cluster data stores, the log pipeline and the cluster autoscaler on aws.
 func Charts() []chart.Spec {
-	return slices.Concat(observability.Charts, observability.TraceCharts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts)
+	return slices.Concat(observability.Charts, observability.TraceCharts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts, []chart.Spec{aws.AutoscalerChart})
 }
 
 // dataCharts are the operators of the in-cluster data stores, not installed where the cloud runs
@@ -74,6 +75,9 @@ func checkCharts(cfg *Config, src chart.Source) error {
 	}
 	if cfg.Observability.Logs {
 		needed = append(needed, observability.LogCharts...)
+	}
+	if cfg.Cloud == CloudAWS {
+		needed = append(needed, aws.AutoscalerChart)
 	}
 	var errs []error
 	for _, spec := range needed {

@@ -107,6 +107,11 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 	protect := cfg.Environment == EnvProd
 	switch cfg.Cloud {
 	case CloudAWS:
+		src, err := chartSource(cfg)
+		if err != nil {
+			// Validate has parsed it already; this guards a program change.
+			return nil, err
+		}
 		a := cfg.AWS
 		zones, err := aws.Zones(ctx, a.ZoneCount)
 		if err != nil {
@@ -123,6 +128,11 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 			PrivateSubnets:        a.PrivateSubnets,
 			NatPerZone:            a.NatGateways == NatPerZone,
 			PublicAccessCIDRs:     a.PublicAccessCIDRs,
+			PrivateAccessCIDRs:    a.PrivateAccessCIDRs,
+			ControlPlaneLogs:      a.ControlPlaneLogs,
+			UpgradePolicy:         a.UpgradePolicy,
+			Profile:               cfg.AWSProfile,
+			AssumeRoleARN:         assumedRole(cfg),
 			AdminRoleARNs:         a.AdminRoleARNs,
 			KMSDeletionWindowDays: a.KMSDeletionWindowDays,
 			LogRetentionDays:      a.LogRetentionDays,
@@ -133,38 +143,37 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 			RenderTo:              cfg.Kubernetes.RenderTo,
 			Buckets:               buckets(cfg, specs),
 			Protect:               protect,
+			HA:                    cfg.Environment == EnvProd,
+			ChartSource:           src,
+			ImageMirror:           cfg.Images.RegistryMirror,
 		})
 	case CloudOpenStack:
 		o := cfg.OpenStack
 		return openstack.New(ctx, cfg.ClusterName, openstack.Args{
-			ClusterName:            cfg.ClusterName,
-			KubernetesVersion:      cfg.Kubernetes.Version,
-			ServiceCIDR:            cfg.Kubernetes.ServiceCIDR,
-			PodCIDR:                cfg.Kubernetes.PodCIDR,
-			NetworkCIDR:            cfg.Network.CIDR,
-			Networks:               openstack.Networks(o.Networks),
-			ExternalNetwork:        o.ExternalNetwork,
-			Image:                  o.Image,
-			MasterFlavor:           o.MasterFlavor,
-			AvailabilityZones:      o.AvailabilityZones,
-			DNSServers:             o.DNSServers,
-			MasterCount:            o.MasterCount,
-			MasterLoadBalancer:     *o.MasterLoadBalancer,
-			RouterHA:               o.RouterHA,
-			Keypair:                o.Keypair,
-			NetworkDriver:          o.NetworkDriver,
-			APIAllowedCIDRs:        o.APIAllowedCIDRs,
-			ManagementAllowedCIDRs: o.ManagementAllowedCIDRs,
-			Labels:                 o.Labels,
-			NodeGroups:             groups,
-			Registry:               cfg.Registry.Server,
-			RegistryLogin:          registryLogin(cfg.Registry),
-			Services:               svcs,
-			Tags:                   tags,
-			RenderTo:               cfg.Kubernetes.RenderTo,
-			S3Endpoint:             o.S3Endpoint,
-			Buckets:                buckets(cfg, specs),
-			Protect:                protect,
+			ClusterName:       cfg.ClusterName,
+			KubernetesVersion: cfg.Kubernetes.Version,
+			NetworkCIDR:       cfg.Network.CIDR,
+			Networks:          openstack.Networks(o.Networks),
+			ExternalNetwork:   o.ExternalNetwork,
+			Image:             o.Image,
+			MasterFlavor:      o.MasterFlavor,
+			AvailabilityZones: o.AvailabilityZones,
+			DNSServers:        o.DNSServers,
+			MasterCount:       o.MasterCount,
+			APIFloatingIP:     o.APIAccess == APIAccessFloatingIP,
+			Keypair:           o.Keypair,
+			NetworkDriver:     o.NetworkDriver,
+			APIAllowedCIDRs:   o.APIAllowedCIDRs,
+			Labels:            o.Labels,
+			NodeGroups:        groups,
+			Registry:          cfg.Registry.Server,
+			RegistryLogin:     registryLogin(cfg.Registry),
+			Services:          svcs,
+			Tags:              tags,
+			RenderTo:          cfg.Kubernetes.RenderTo,
+			S3Endpoint:        o.S3Endpoint,
+			Buckets:           buckets(cfg, specs),
+			Protect:           protect,
 		})
 	case CloudExisting:
 		e := cfg.Existing
@@ -194,6 +203,14 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 	}
 	// Validate admits no other cloud; this guards a program change that forgets one.
 	return nil, fmt.Errorf("%s:cloud: %q has no implementation", Namespace, cfg.Cloud)
+}
+
+// assumedRole is the role the AWS provider assumes (aws:assumeRole.roleArn), or "".
+func assumedRole(cfg *Config) string {
+	if cfg.AWSAssumeRole == nil {
+		return ""
+	}
+	return cfg.AWSAssumeRole.RoleARN
 }
 
 // registryLogin is the configured push login of a registry Groundwork does not create.

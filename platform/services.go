@@ -143,8 +143,16 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	var protect []pulumi.ResourceOption
 	if managed {
 		pgArgs.Mode, kArgs.Mode, cacheArgs.Mode = postgres.ModeRDS, kafka.ModeMSK, redis.ModeElastiCache
+		d := cfg.Data
+		pgArgs.RDS = postgres.RDSArgs{InstanceClass: d.RDS.InstanceClass, AllocatedStorage: d.RDS.AllocatedStorage}
+		cacheArgs.ElastiCache.NodeType = d.ElastiCache.NodeType
+		kArgs.Brokers, kArgs.MinInSyncReplicas = d.MSK.Brokers, min(2, size.brokers, d.MSK.Brokers)
+		kArgs.MSK = kafka.MSKArgs{InstanceType: d.MSK.InstanceType, VolumeSize: d.MSK.VolumeSize}
+		for i := range kArgs.Topics {
+			kArgs.Topics[i].ReplicationFactor = min(3, size.brokers, d.MSK.Brokers)
+		}
 		if cfg.Environment == EnvProd {
-			pgArgs.RDS = postgres.RDSArgs{MultiAZ: true, DeletionProtection: true, BackupRetentionDays: 14}
+			pgArgs.RDS.MultiAZ, pgArgs.RDS.DeletionProtection, pgArgs.RDS.BackupRetentionDays = true, true, 14
 			// A day of snapshots restores a warm cache after a failure of every node.
 			cacheArgs.ElastiCache.SnapshotRetentionDays = 1
 			// MSK and ElastiCache have no deletion protection of their own: Pulumi refuses to

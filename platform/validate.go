@@ -16,6 +16,8 @@ import (
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/image"
 	"github.com/groundwork/groundwork/components/observability"
+	"github.com/groundwork/groundwork/infra/aws"
+	"github.com/groundwork/groundwork/infra/openstack"
 )
 
 var (
@@ -28,13 +30,19 @@ var (
 	roleARN      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
 	registryRef  = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?(/[a-z0-9._-]+)*$`)
 	// logRetentions are the values CloudWatch Logs accepts.
-	logRetentions  = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-	taintEffects   = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
-	capacityTypes  = []string{"ON_DEMAND", "SPOT"}
-	natLayouts     = []string{NatPerZone, NatSingle}
-	networkDrivers = []string{"calico", "flannel"}
+	logRetentions = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+	taintEffects  = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+	capacityTypes = []string{"ON_DEMAND", "SPOT"}
+	natLayouts    = []string{NatPerZone, NatSingle}
+	// networkDrivers are the CNIs of the driver's chart (magnum-capi-helm passes the template's
+	// network_driver as addons.cni.type; azimuth-cloud/capi-helm-charts cluster-addons).
+	networkDrivers = []string{"calico", "cilium"}
+	apiAccesses    = []string{APIAccessFloatingIP, APIAccessInternal}
 	masterCounts   = []int{1, 3, 5}
 )
+
+// capiKubeNetwork holds the pod and Service ranges of Magnum's Cluster API driver.
+var capiKubeNetwork = netip.MustParsePrefix("172.16.0.0/12")
 
 // minKubernetesMinor is the oldest Kubernetes minor Groundwork deploys (EKS standard support).
 const minKubernetesMinor = 31
@@ -148,6 +156,12 @@ func (c *Config) validateKubernetes(p *problems, network netip.Prefix) {
 		p.add("kubernetes.serviceCidr", "%q overlaps network.cidr %q", c.Kubernetes.ServiceCIDR, c.Network.CIDR)
 	}
 	if c.Cloud == CloudOpenStack {
+		// The driver's chart gives pods 172.16.0.0/13 and Services 172.24.0.0/13
+		// (azimuth-cloud/capi-helm-charts, openstack-cluster values.yaml kubeNetwork);
+		// magnum-capi-helm passes no other ranges.
+		if network.IsValid() && network.Overlaps(capiKubeNetwork) {
+			p.add("network.cidr", "%q overlaps %s, the pod and Service ranges of Magnum's Cluster API driver; use a range outside it, e.g. 10.0.0.0/16", c.Network.CIDR, capiKubeNetwork)
+		}
 		pod := parseCIDR(p, "kubernetes.podCidr", c.Kubernetes.PodCIDR)
 		for _, o := range []struct {
 			key string
@@ -205,8 +219,14 @@ func (c *Config) validateNodeGroups(p *problems) {
 			if ng.Flavor == "" {
 				p.add(key+".flavor", "required on cloud openstack (or set openstack.nodeFlavor)")
 			}
+			// https://opendev.org/openstack/magnum-capi-helm, driver.py
+			// _validate_allowed_node_counts: Cluster API's OpenStack provider cannot scale a
+			// group from zero.
+			if lo < 1 {
+				p.add(key+".minSize", "%d: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more", lo)
+			}
 			if len(ng.Labels) > 0 || len(ng.Taints) > 0 {
-				p.add(key, "labels and taints are not supported by Magnum node groups; select nodes by the label magnum.openstack.org/nodegroup=%s instead", ng.Name)
+				p.add(key, "labels and taints are not supported by Magnum node groups; select nodes by the label the driver's chart sets, capi.stackhpc.com/node-group=%s, instead", ng.Name)
 			}
 		}
 	}
@@ -278,6 +298,44 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 			p.add(key, "%q opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)", s)
 		}
 	}
+	for i, s := range a.PrivateAccessCIDRs {
+		key := fmt.Sprintf("aws.privateAccessCidrs[%d]", i)
+		if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 {
+			p.add(key, "%q is every address; name the connected networks (VPN, peered VPC) a deploy host runs in", s)
+		}
+	}
+	// The program's own Kubernetes provider runs on the deploy host: with a private endpoint only
+	// it must run inside the VPC or a network connected to it, or nothing after the cluster
+	// applies (https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html).
+	if len(a.PublicAccessCIDRs) == 0 && len(a.PrivateAccessCIDRs) == 0 && c.Kubernetes.RenderTo == "" {
+		p.add("aws.publicAccessCidrs", "empty, and so is aws.privateAccessCidrs: the EKS API would be private, and the deploy host running `pulumi up` "+
+			"could not reach it to apply the platform; set publicAccessCidrs to the deploy host's public range (e.g. [\"203.0.113.10/32\"]), "+
+			"or privateAccessCidrs to the network it deploys from inside or connected to the VPC (a runner in the VPC: network.cidr %q), "+
+			"or kubernetes.renderTo to write the Kubernetes objects for a GitOps controller instead", c.Network.CIDR)
+	}
+	seenLog := map[string]bool{}
+	for i, l := range a.ControlPlaneLogs {
+		key := fmt.Sprintf("aws.controlPlaneLogs[%d]", i)
+		switch {
+		case !slices.Contains(aws.ControlPlaneLogTypes, l):
+			p.add(key, "%q is not an EKS control-plane log type; allowed: %s", l, join(aws.ControlPlaneLogTypes))
+		case seenLog[l]:
+			p.add(key, "%q is listed twice", l)
+		}
+		seenLog[l] = true
+	}
+	oneOf(p, "aws.upgradePolicy", a.UpgradePolicy, []string{aws.UpgradeExtended, aws.UpgradeStandard})
+	if v, ok := a.AddonVersions["vpc-cni"]; ok && !atLeast(v, 1, 14) {
+		// https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html
+		p.add("aws.addonVersions.vpc-cni", "%q is older than v1.14.0, the first VPC CNI that enforces NetworkPolicy objects; allowed: v1.14.0-eksbuild.1 or newer", v)
+	}
+	if r := c.AWSAssumeRole; r != nil && r.ExternalID != "" {
+		p.add("cloud", "aws:assumeRole.externalId is set: the kubeconfig's `aws eks get-token --role-arn` cannot pass an external ID; "+
+			"put role_arn and external_id in an AWS CLI profile and set aws:profile to it instead of aws:assumeRole")
+	}
+	if c.Data.Managed {
+		c.validateManagedData(p)
+	}
 	for i, arn := range a.AdminRoleARNs {
 		if !roleARN.MatchString(arn) {
 			p.add(fmt.Sprintf("aws.adminRoleArns[%d]", i), "%q is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)", arn)
@@ -298,12 +356,61 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 	}
 }
 
+// validateManagedData checks the sizes of RDS, ElastiCache and MSK.
+func (c *Config) validateManagedData(p *problems) {
+	d := c.Data
+	prod := c.Environment == EnvProd
+	for _, it := range []struct{ key, value, prefix, example string }{
+		{"data.rds.instanceClass", d.RDS.InstanceClass, "db.", "db.m7g.large"},
+		{"data.elastiCache.nodeType", d.ElastiCache.NodeType, "cache.", "cache.m7g.large"},
+		{"data.msk.instanceType", d.MSK.InstanceType, "kafka.", "kafka.m7g.large"},
+	} {
+		family, _, _ := strings.Cut(strings.TrimPrefix(it.value, it.prefix), ".")
+		switch {
+		case !strings.HasPrefix(it.value, it.prefix) || !strings.Contains(strings.TrimPrefix(it.value, it.prefix), "."):
+			p.add(it.key, "%q is not a type like %q", it.value, it.example)
+		case prod && strings.HasPrefix(family, "t"):
+			// Burstable classes run out of CPU credits under sustained load.
+			p.add(it.key, "%q is burstable (t family): prod needs a class with sustained CPU, e.g. %q", it.value, it.example)
+		}
+	}
+	if s := d.RDS.AllocatedStorage; s < 20 || s > 65536 {
+		p.add("data.rds.allocatedStorage", "%d GiB is out of range; RDS gp3 allows 20 to 65536", s)
+	}
+	// https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-msk-cluster-brokernodegroupinfo.html:
+	// two or three client subnets, brokers spread evenly over them.
+	subnets := mskClientSubnets(c.AWS.ZoneCount)
+	switch b := d.MSK.Brokers; {
+	case b < subnets || b%subnets != 0:
+		p.add("data.msk.brokers", "%d is not a multiple of the %d client subnets MSK spreads brokers over (the first %d of aws.zoneCount %d); allowed: %d, %d, %d, ...",
+			b, subnets, subnets, c.AWS.ZoneCount, subnets, 2*subnets, 3*subnets)
+	case prod && b < 3:
+		p.add("data.msk.brokers", "%d: prod replicates every topic three times and needs 3 brokers or more", b)
+	}
+	if v := d.MSK.VolumeSize; v < 1 || v > 16384 {
+		p.add("data.msk.volumeSize", "%d GiB is out of range; MSK allows 1 to 16384", v)
+	}
+}
+
+// atLeast tells whether an add-on version ("v1.20.4-eksbuild.1") is major.minor or newer.
+func atLeast(version string, major, minor int) bool {
+	m := addonVersion.FindStringSubmatch(version)
+	if m == nil {
+		return false
+	}
+	maj, _ := strconv.Atoi(m[1])
+	mnr, _ := strconv.Atoi(m[2])
+	return maj > major || (maj == major && mnr >= minor)
+}
+
+var addonVersion = regexp.MustCompile(`^v(\d+)\.(\d+)\.`)
+
 func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 	o := c.OpenStack
 	prod := c.Environment == EnvProd
 	for _, req := range []struct{ key, val, what string }{
 		{"openstack.externalNetwork", o.ExternalNetwork, "the name of the external (provider) network for routers and floating IPs"},
-		{"openstack.image", o.Image, "the Glance image Magnum boots, e.g. \"fedora-coreos-40\""},
+		{"openstack.image", o.Image, "the Glance image Magnum boots: os_distro ubuntu or flatcar with kube_version set, e.g. \"ubuntu-jammy-kube-v1.34.2\""},
 		{"openstack.masterFlavor", o.MasterFlavor, "the Nova flavor of control-plane nodes"},
 	} {
 		if req.val == "" {
@@ -311,18 +418,52 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 	}
 	oneOf(p, "openstack.masterCount", o.MasterCount, masterCounts)
-	if o.MasterCount > 1 && !*o.MasterLoadBalancer {
-		p.add("openstack.masterLoadBalancer", "false with masterCount %d: several control-plane nodes need the load balancer in front of them", o.MasterCount)
+	if prod && o.MasterCount < 3 {
+		p.add("openstack.masterCount", "%d: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss", o.MasterCount)
 	}
-	if prod {
-		if o.MasterCount < 3 {
-			p.add("openstack.masterCount", "%d: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss", o.MasterCount)
+	if prod && !o.RouterHA {
+		// https://docs.openstack.org/neutron/latest/configuration/policy.html: create_router:ha
+		// is admin-only, so Groundwork cannot make the router HA; the cloud does (l3_ha).
+		p.add("openstack.routerHA", "false: prod needs highly available routers so a network node failure does not cut the cluster off; a project cannot ask for one (Neutron's create_router:ha is admin-only): run prod on a cloud whose operator sets l3_ha = True and declare it with routerHA: true")
+	}
+	oneOf(p, "openstack.apiAccess", o.APIAccess, apiAccesses)
+	if o.APIAccess == APIAccessFloatingIP && c.Kubernetes.RenderTo == "" && network.IsValid() {
+		outside := false
+		for _, s := range o.APIAllowedCIDRs {
+			if sp, err := netip.ParsePrefix(s); err == nil && !network.Contains(sp.Addr()) {
+				outside = true
+			}
 		}
-		if !o.RouterHA {
-			p.add("openstack.routerHA", "false: prod needs highly available routers (L3 HA) so a network node failure does not cut the cluster off")
+		switch {
+		case len(o.APIAllowedCIDRs) == 0:
+			p.add("openstack.apiAllowedCidrs", "required with apiAccess %q: the ranges the deploy host (and the Magnum Cluster API management cluster) reach the API's floating IP from, e.g. [\"198.51.100.0/24\"]; or set apiAccess %q when the deploy host runs on the stack's networks",
+				APIAccessFloatingIP, APIAccessInternal)
+		case !outside:
+			p.add("openstack.apiAllowedCidrs", "%s: with apiAccess %q the deploy host reaches the API through its floating IP, which admits only these ranges and network.cidr %q; list the deploy host's (and the Magnum Cluster API management cluster's) ranges, or set apiAccess %q when the deploy host runs on the stack's networks",
+				quote(strings.Join(o.APIAllowedCIDRs, ",")), APIAccessFloatingIP, c.Network.CIDR, APIAccessInternal)
 		}
 	}
 	oneOf(p, "openstack.networkDriver", o.NetworkDriver, networkDrivers)
+	// Labels the driver does not read would be ignored without a word; the ones Groundwork
+	// derives from config would bypass its validation.
+	derived := map[string]string{
+		"api_master_lb_allowed_cidrs":   "openstack.apiAllowedCidrs",
+		"master_lb_floating_ip_enabled": "openstack.apiAccess",
+		"min_node_count":                "nodeGroups[0].minSize",
+		"max_node_count":                "nodeGroups[0].maxSize",
+		"boot_volume_size":              "nodeGroups[0].diskSize",
+	}
+	for _, k := range sortedKeys(o.Labels) {
+		key := "openstack.labels." + k
+		switch {
+		case derived[k] != "":
+			p.add(key, "%q: Groundwork sets this label from %s%s; set that instead", o.Labels[k], Namespace+":", derived[k])
+		case k == "availability_zone":
+			p.add(key, "%q: Magnum's Cluster API driver places no node in a zone (it reads no zone label); the cloud's scheduler does", o.Labels[k])
+		case !slices.Contains(openstack.DriverLabels, k):
+			p.add(key, "%q: not a label Magnum's Cluster API driver reads, so it would be ignored; allowed: %s", o.Labels[k], strings.Join(openstack.DriverLabels, ", "))
+		}
+	}
 	switch u, err := url.Parse(o.S3Endpoint); {
 	case o.S3Endpoint == "" && prod:
 		p.add("openstack.s3Endpoint", "required in prod: the in-cluster databases back up to the cloud's S3-compatible object storage (e.g. \"https://object-store.example.com\")")
@@ -357,15 +498,10 @@ func (c *Config) validateOpenStack(p *problems, network netip.Prefix) {
 		}
 		checkInsideAndDisjoint(p, network, "network.cidr", nets)
 	}
-	for _, list := range []struct {
-		key   string
-		cidrs []string
-	}{{"openstack.apiAllowedCidrs", o.APIAllowedCIDRs}, {"openstack.managementAllowedCidrs", o.ManagementAllowedCIDRs}} {
-		for i, s := range list.cidrs {
-			key := fmt.Sprintf("%s[%d]", list.key, i)
-			if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && (prod || list.key == "openstack.managementAllowedCidrs") {
-				p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
-			}
+	for i, s := range o.APIAllowedCIDRs {
+		key := fmt.Sprintf("openstack.apiAllowedCidrs[%d]", i)
+		if sp := parseCIDR(p, key, s); sp.IsValid() && sp.Bits() == 0 && prod {
+			p.add(key, "%q opens the network to the whole internet; allow named ranges only", s)
 		}
 	}
 }

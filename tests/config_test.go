@@ -3,6 +3,7 @@ package tests
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/groundwork/groundwork/infra/openstack"
 	"github.com/groundwork/groundwork/platform"
 )
 
@@ -50,7 +52,7 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 		t.Run(tt.env, func(t *testing.T) {
 			cfg, err := platform.Parse(source("s", map[string]string{
 				"groundwork:cloud": "aws", "groundwork:environment": tt.env, "groundwork:owner": "team", "aws:region": "eu-west-1",
-				"groundwork:data": `{"managed":true}`,
+				"groundwork:data": `{"managed":true}`, "groundwork:aws": `{"publicAccessCidrs":["203.0.113.0/24"]}`,
 			}))
 			require.NoError(t, err)
 			assert.Equal(t, tt.zones, cfg.AWS.ZoneCount)
@@ -60,7 +62,51 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 			assert.Equal(t, []string{"10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"}[:tt.zones], cfg.AWS.PrivateSubnets)
 			assert.Equal(t, []string{"10.0.192.0/22", "10.0.196.0/22", "10.0.200.0/22"}[:tt.zones], cfg.AWS.PublicSubnets)
 			assert.Equal(t, platform.OpenStackNetworks{API: "10.0.0.0/24", Management: "10.0.1.0/24", Internal: "10.0.16.0/20"}, cfg.OpenStack.Networks)
+			// The control plane stays on the pinned minor until the stack upgrades it, and keeps
+			// the logs an incident review needs.
+			assert.Equal(t, "EXTENDED", cfg.AWS.UpgradePolicy)
+			assert.ElementsMatch(t, []string{"audit", "authenticator"}, cfg.AWS.ControlPlaneLogs)
+			// Brokers fill every client subnet evenly; prod holds three replicas.
+			assert.Zero(t, cfg.Data.MSK.Brokers%min(tt.zones, 3))
+			if tt.env == "prod" {
+				assert.GreaterOrEqual(t, cfg.Data.MSK.Brokers, 3)
+				// Production data stores never run on burstable (t-family) instances.
+				for _, class := range []string{cfg.Data.RDS.InstanceClass, cfg.Data.ElastiCache.NodeType, cfg.Data.MSK.InstanceType} {
+					family := strings.SplitN(class, ".", 3)[1]
+					assert.Falsef(t, strings.HasPrefix(family, "t"), "prod default %s is burstable", class)
+				}
+			}
 		})
+	}
+}
+
+// TestMSKBrokersAreAMultipleOfClientSubnetsForEveryZoneCount: MSK spreads brokers evenly over two
+// or three client subnets, so a stack over any number of zones is accepted exactly when its
+// broker count fills the subnets MSK uses evenly, and otherwise fails before anything is built.
+func TestMSKBrokersAreAMultipleOfClientSubnetsForEveryZoneCount(t *testing.T) {
+	for zones := 2; zones <= 6; zones++ {
+		for brokers := 1; brokers <= 9; brokers++ {
+			t.Run(fmt.Sprintf("%d zones %d brokers", zones, brokers), func(t *testing.T) {
+				var pub, priv []string
+				for i := range zones {
+					priv = append(priv, fmt.Sprintf("10.0.%d.0/20", i*16))
+					pub = append(pub, fmt.Sprintf("10.0.%d.0/24", 128+i))
+				}
+				awsCfg, _ := json.Marshal(map[string]any{"zoneCount": zones, "publicSubnets": pub, "privateSubnets": priv, "publicAccessCidrs": []string{"203.0.113.0/24"}})
+				cfg, err := platform.Parse(source("s", map[string]string{
+					"groundwork:cloud": "aws", "groundwork:environment": "dev", "groundwork:owner": "team", "aws:region": "eu-west-1",
+					"groundwork:aws": string(awsCfg), "groundwork:data": fmt.Sprintf(`{"managed":true,"msk":{"brokers":%d}}`, brokers),
+				}))
+				subnets := min(zones, 3)
+				if brokers%subnets == 0 {
+					require.NoError(t, err)
+					assert.Equal(t, brokers, cfg.Data.MSK.Brokers)
+					return
+				}
+				require.EqualError(t, err, fmt.Sprintf("groundwork:data.msk.brokers: %d is not a multiple of the %d client subnets MSK spreads brokers over (the first %d of aws.zoneCount %d); allowed: %d, %d, %d, ...",
+					brokers, subnets, subnets, zones, subnets, 2*subnets, 3*subnets))
+			})
+		}
 	}
 }
 
@@ -160,24 +206,67 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			want: "groundwork:nodeGroups: prod needs a node group without NoSchedule/NoExecute taints and minSize >= 2, so system pods and replicas have nodes in every zone\n" +
 				"groundwork:aws.zoneCount: 2: prod needs 3 zones or more for high availability\n" +
 				`groundwork:aws.natGateways: "single": prod needs "perZone" so that losing a zone does not cut the others off` + "\n" +
-				`groundwork:aws.publicAccessCidrs[0]: "0.0.0.0/0" opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)`,
+				`groundwork:aws.publicAccessCidrs[0]: "0.0.0.0/0" opens the Kubernetes API to the whole internet; prod allows only named ranges (or none: private endpoint only)` + "\n" +
+				// prod's 3 brokers no longer fill two client subnets evenly.
+				`groundwork:data.msk.brokers: 3 is not a multiple of the 2 client subnets MSK spreads brokers over (the first 2 of aws.zoneCount 2); allowed: 2, 4, 6, ...`,
 		},
 		{
 			name:  "prod on OpenStack without HA",
 			stack: "prod",
 			change: func(t *testing.T, c map[string]string) {
-				c["groundwork:cloud"] = "openstack"
+				onOpenStack(t, c)
 				setObject(t, c, "groundwork:openstack", "masterCount", 1)
 				setObject(t, c, "groundwork:openstack", "routerHA", false)
 			},
 			want: "groundwork:openstack.masterCount: 1: prod needs 3 or 5 control-plane nodes for an etcd quorum that survives a node loss\n" +
-				"groundwork:openstack.routerHA: false: prod needs highly available routers (L3 HA) so a network node failure does not cut the cluster off",
+				"groundwork:openstack.routerHA: false: prod needs highly available routers so a network node failure does not cut the cluster off; a project cannot ask for one (Neutron's create_router:ha is admin-only): run prod on a cloud whose operator sets l3_ha = True and declare it with routerHA: true",
+		},
+		{
+			name: "API floating IP admitting only the stack's own network",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "apiAllowedCidrs", []string{"10.20.0.0/16"})
+			},
+			want: `groundwork:openstack.apiAllowedCidrs: "10.20.0.0/16": with apiAccess "floatingIp" the deploy host reaches the API through its floating IP, which admits only these ranges and network.cidr "10.20.0.0/16"; list the deploy host's (and the Magnum Cluster API management cluster's) ranges, or set apiAccess "internal" when the deploy host runs on the stack's networks`,
+		},
+		{
+			name: "API floating IP with no allowed ranges",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "apiAllowedCidrs", []string{})
+			},
+			want: `groundwork:openstack.apiAllowedCidrs: required with apiAccess "floatingIp": the ranges the deploy host (and the Magnum Cluster API management cluster) reach the API's floating IP from, e.g. ["198.51.100.0/24"]; or set apiAccess "internal" when the deploy host runs on the stack's networks`,
+		},
+		{
+			name:   "unknown API access",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:openstack", "apiAccess", "vpn") },
+			want:   `groundwork:openstack.apiAccess: "vpn" is not allowed; allowed: floatingIp, internal`,
+		},
+		{
+			name:   "network inside the Cluster API driver's pod and Service ranges",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:network"] = `{"cidr":"172.16.0.0/16"}` },
+			want:   `groundwork:network.cidr: "172.16.0.0/16" overlaps 172.16.0.0/12, the pod and Service ranges of Magnum's Cluster API driver; use a range outside it, e.g. 10.0.0.0/16`,
+		},
+		{
+			name: "Magnum labels the driver ignores or Groundwork derives",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "labels", map[string]string{
+					"kube_tag": "v1.34.2", "availability_zone": "az1", "api_master_lb_allowed_cidrs": "0.0.0.0/0", "octavia_provider": "ovn",
+				})
+			},
+			want: `groundwork:openstack.labels.api_master_lb_allowed_cidrs: "0.0.0.0/0": Groundwork sets this label from groundwork:openstack.apiAllowedCidrs; set that instead` + "\n" +
+				`groundwork:openstack.labels.availability_zone: "az1": Magnum's Cluster API driver places no node in a zone (it reads no zone label); the cloud's scheduler does` + "\n" +
+				`groundwork:openstack.labels.kube_tag: "v1.34.2": not a label Magnum's Cluster API driver reads, so it would be ignored; allowed: ` + strings.Join(openstack.DriverLabels, ", "),
+		},
+		{
+			name: "flannel, which the driver's chart does not install",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:openstack", "networkDriver", "flannel")
+			},
+			want: `groundwork:openstack.networkDriver: "flannel" is not allowed; allowed: calico, cilium`,
 		},
 		{
 			name:   "even master count",
 			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:openstack", "masterCount", 2) },
-			want: "groundwork:openstack.masterCount: 2 is not allowed; allowed: 1, 3, 5\n" +
-				"groundwork:openstack.masterLoadBalancer: false with masterCount 2: several control-plane nodes need the load balancer in front of them",
+			want:   "groundwork:openstack.masterCount: 2 is not allowed; allowed: 1, 3, 5",
 		},
 		{
 			name: "missing kubeconfig secret for an existing cluster",
@@ -229,12 +318,79 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":1,"maxSize":3},{"name":"gpu","minSize":0,"maxSize":2,"taints":[{"key":"gpu","effect":"NoScheduling"}]}]`
 			},
 			want: `groundwork:nodeGroups[1].taints[0].effect: "NoScheduling" is not allowed; allowed: NoSchedule, PreferNoSchedule, NoExecute` + "\n" +
-				"groundwork:nodeGroups[1]: labels and taints are not supported by Magnum node groups; select nodes by the label magnum.openstack.org/nodegroup=gpu instead",
+				"groundwork:nodeGroups[1].minSize: 0: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more\n" +
+				"groundwork:nodeGroups[1]: labels and taints are not supported by Magnum node groups; select nodes by the label the driver's chart sets, capi.stackhpc.com/node-group=gpu, instead",
 		},
 		{
 			name:   "no registry on OpenStack",
 			change: func(t *testing.T, c map[string]string) { delete(c, "groundwork:registry") },
 			want:   `groundwork:registry.server: required on cloud openstack: the registry images of services/ are pushed to, e.g. "registry.example.com/groundwork"`,
+		},
+		{
+			name: "EKS API unreachable from the deploy host",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:aws", "publicAccessCidrs", []string{})
+			},
+			want: "groundwork:aws.publicAccessCidrs: empty, and so is aws.privateAccessCidrs: the EKS API would be private, and the deploy host running `pulumi up` could not reach it to apply the platform; " +
+				`set publicAccessCidrs to the deploy host's public range (e.g. ["203.0.113.10/32"]), or privateAccessCidrs to the network it deploys from inside or connected to the VPC (a runner in the VPC: network.cidr "10.20.0.0/16"), ` +
+				"or kubernetes.renderTo to write the Kubernetes objects for a GitOps controller instead",
+		},
+		{
+			name: "private access from everywhere",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:aws", "privateAccessCidrs", []string{"0.0.0.0/0"})
+			},
+			want: `groundwork:aws.privateAccessCidrs[0]: "0.0.0.0/0" is every address; name the connected networks (VPN, peered VPC) a deploy host runs in`,
+		},
+		{
+			name: "control-plane log type and upgrade policy",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:aws", "controlPlaneLogs", []string{"audit", "audits", "audit"})
+				setObject(t, c, "groundwork:aws", "upgradePolicy", "LTS")
+			},
+			want: `groundwork:aws.controlPlaneLogs[1]: "audits" is not an EKS control-plane log type; allowed: api, audit, authenticator, controllerManager, scheduler` + "\n" +
+				`groundwork:aws.controlPlaneLogs[2]: "audit" is listed twice` + "\n" +
+				`groundwork:aws.upgradePolicy: "LTS" is not allowed; allowed: EXTENDED, STANDARD`,
+		},
+		{
+			name: "VPC CNI too old for network policies",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:aws", "addonVersions", map[string]string{"vpc-cni": "v1.13.4-eksbuild.1"})
+			},
+			want: `groundwork:aws.addonVersions.vpc-cni: "v1.13.4-eksbuild.1" is older than v1.14.0, the first VPC CNI that enforces NetworkPolicy objects; allowed: v1.14.0-eksbuild.1 or newer`,
+		},
+		{
+			name:  "burstable managed data stores in prod",
+			stack: "prod",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:data"] = `{"managed":true,"rds":{"instanceClass":"db.t4g.micro","allocatedStorage":10},"elastiCache":{"nodeType":"m7g.large"},"msk":{"instanceType":"kafka.t3.small","volumeSize":0}}`
+			},
+			want: `groundwork:data.rds.instanceClass: "db.t4g.micro" is burstable (t family): prod needs a class with sustained CPU, e.g. "db.m7g.large"` + "\n" +
+				`groundwork:data.elastiCache.nodeType: "m7g.large" is not a type like "cache.m7g.large"` + "\n" +
+				`groundwork:data.msk.instanceType: "kafka.t3.small" is burstable (t family): prod needs a class with sustained CPU, e.g. "kafka.m7g.large"` + "\n" +
+				"groundwork:data.rds.allocatedStorage: 10 GiB is out of range; RDS gp3 allows 20 to 65536",
+		},
+		{
+			name: "assumed role with an external ID",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				c["aws:assumeRole"] = `{"roleArn":"arn:aws:iam::123456789012:role/deployer","externalId":"x-1"}`
+			},
+			want: "groundwork:cloud: aws:assumeRole.externalId is set: the kubeconfig's `aws eks get-token --role-arn` cannot pass an external ID; " +
+				"put role_arn and external_id in an AWS CLI profile and set aws:profile to it instead of aws:assumeRole",
+		},
+		{
+			// The README's switch of prod to OpenStack: with the cloud alone, the one thing left
+			// is the spot burst group's zero minimum (the README raises its desiredSize 0 with it,
+			// as a desiredSize below minSize is refused).
+			name:   "prod switched to OpenStack by its cloud alone",
+			stack:  "prod",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "openstack" },
+			want:   "groundwork:nodeGroups[1].minSize: 0: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more",
 		},
 		{
 			name:   "no region on AWS",

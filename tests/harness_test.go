@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -25,6 +26,10 @@ import (
 const (
 	project   = "groundwork"
 	accountID = "123456789012"
+	// deployerSession is the identity the mocked AWS provider deploys as: a session of the role
+	// deployerRole, which has a path.
+	deployerSession = "arn:aws:sts::" + accountID + ":assumed-role/ci-deployer/session"
+	deployerRole    = "arn:aws:iam::" + accountID + ":role/deploy/ci-deployer"
 )
 
 // TestMain runs the tests from the project root, as `pulumi up` runs the program.
@@ -47,6 +52,11 @@ type Recorded struct {
 	Inputs   resource.PropertyMap
 	Outputs  resource.PropertyMap
 	Deps     []string
+	// DeleteBeforeReplace, IgnoreChanges and ReplaceOnChanges are the resource options the
+	// program set (how a change replaces or spares it).
+	DeleteBeforeReplace bool
+	IgnoreChanges       []string
+	ReplaceOnChanges    []string
 }
 
 // mocks answers the program's resource registrations and invokes the way the clouds would,
@@ -173,8 +183,14 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		set("arn", m.arn("eks", "addon/cluster/"+addon+"/"+uuid(name)))
 	case "aws:eks/nodeGroup:NodeGroup":
-		id = "cluster:" + str("nodeGroupName")
-		set("arn", m.arn("eks", "nodegroup/cluster/"+str("nodeGroupName")+"/"+uuid(name)))
+		group := str("nodeGroupName")
+		if p := str("nodeGroupNamePrefix"); p != "" {
+			// AWS completes a name prefix with a 26-digit timestamp and counter.
+			group = p + "20261122041600000000000001"
+		}
+		id = "cluster:" + group
+		set("nodeGroupName", group)
+		set("arn", m.arn("eks", "nodegroup/cluster/"+group+"/"+uuid(name)))
 		set("status", "ACTIVE")
 		set("releaseVersion", "1.34.0-20261101")
 	case "aws:eks/accessEntry:AccessEntry", "aws:eks/accessPolicyAssociation:AccessPolicyAssociation":
@@ -201,6 +217,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		if p, err := netip.ParsePrefix(str("cidr")); err == nil {
 			set("gatewayIp", p.Addr().Next().String())
 		}
+	case "openstack:containerinfra/clusterTemplate:ClusterTemplate":
+		// A template is replaced, not edited, so its UUID is new with its name.
+		id = uuid(physical)
 	case "openstack:containerinfra/cluster:Cluster":
 		api := "https://203.0.113.40:6443"
 		set("apiAddress", api)
@@ -259,6 +278,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("hostedZoneId", "Z29XKXDKYMONMX")
 		set("status", "available")
 	case "aws:msk/configuration:Configuration":
+		set("name", physical)
 		set("arn", m.arn("kafka", "configuration/"+physical+"/"+uuid(name)))
 		set("latestRevision", 1)
 	case "aws:msk/cluster:Cluster":
@@ -282,6 +302,10 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:msk/scramSecretAssociation:ScramSecretAssociation":
 		id = str("clusterArn")
 	case "aws:secretsmanager/secret:Secret":
+		if p := str("namePrefix"); p != "" {
+			physical = p + "20261122041600000000000001"
+			set("name", physical)
+		}
 		id = m.arn("secretsmanager", "secret:"+physical+"-"+fakeID("", name, 6))
 		set("arn", id)
 	case "aws:secretsmanager/secretVersion:SecretVersion":
@@ -295,6 +319,24 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("primaryEndpointAddress", fmt.Sprintf("master.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
 		set("readerEndpointAddress", fmt.Sprintf("replica.%s.%s.%s.cache.amazonaws.com", group, fakeID("", name, 6), strings.ReplaceAll(m.region, "-", "")))
 		set("memberClusters", []any{group + "-001", group + "-002"})
+	case "random:index/randomId:RandomId":
+		// A fresh random value for every new set of keepers, as the provider makes one per create.
+		sum := sha256.Sum256([]byte(name + "|" + fmt.Sprint(args.Inputs["keepers"])))
+		n := 8
+		if l := args.Inputs["byteLength"]; l.IsNumber() {
+			n = int(l.NumberValue())
+		}
+		set("hex", hex.EncodeToString(sum[:n]))
+		set("b64Std", base64.StdEncoding.EncodeToString(sum[:n]))
+		set("b64Url", base64.RawURLEncoding.EncodeToString(sum[:n]))
+		set("dec", new(big.Int).SetBytes(sum[:n]).String())
+		id = base64.RawURLEncoding.EncodeToString(sum[:n])
+	case "aws:ec2/vpcEndpoint:VpcEndpoint":
+		id = fakeID("vpce-", name, 17)
+		set("arn", m.arn("ec2", "vpc-endpoint/"+id))
+		set("prefixListId", fakeID("pl-", name, 8))
+	case "aws:iam/rolePolicy:RolePolicy":
+		id = str("role") + ":" + physical
 	case "tls:index/privateKey:PrivateKey":
 		body := base64.StdEncoding.EncodeToString([]byte(fakeID("", name+"key", 64)))
 		set("privateKeyPem", "-----BEGIN RSA PRIVATE KEY-----\n"+body+"\n-----END RSA PRIVATE KEY-----\n")
@@ -340,10 +382,13 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	}
 
 	parent, provider := "", args.Provider
-	var deps []string
+	var deps, ignore, replaceOn []string
+	dbr := false
 	if rpc := args.RegisterRPC; rpc != nil {
 		parent = rpc.GetParent()
 		deps = rpc.GetDependencies()
+		dbr, ignore = rpc.GetDeleteBeforeReplace(), rpc.GetIgnoreChanges()
+		replaceOn = rpc.GetReplaceOnChanges()
 		if provider == "" {
 			// A component (e.g. a Helm chart) carries its providers by package instead.
 			provider = rpc.GetProviders()[strings.SplitN(args.TypeToken, ":", 2)[0]]
@@ -353,6 +398,7 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	m.resources = append(m.resources, Recorded{
 		URN: m.urn(parent, args.TypeToken, name), Type: args.TypeToken, Name: name, Parent: parent,
 		Provider: provider, Custom: args.Custom, Inputs: args.Inputs, Outputs: out, Deps: deps,
+		DeleteBeforeReplace: dbr, IgnoreChanges: ignore, ReplaceOnChanges: replaceOn,
 	})
 	m.mu.Unlock()
 	return id, out, nil
@@ -425,9 +471,17 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"accountId": accountID, "arn": "arn:aws:sts::" + accountID + ":assumed-role/ci-deployer/session",
+			"accountId": accountID, "arn": deployerSession,
 			"id": accountID, "userId": "AROAEXAMPLEID:session",
 		}), nil
+	case "aws:iam/getSessionContext:getSessionContext":
+		// STS names an assumed role's session without the role's path; IAM's issuer has it.
+		arn := str("arn")
+		out := map[string]any{"arn": arn, "id": arn, "issuerArn": arn, "issuerId": "", "issuerName": "", "sessionName": ""}
+		if arn == deployerSession {
+			out["issuerArn"], out["issuerName"], out["sessionName"] = deployerRole, "ci-deployer", "session"
+		}
+		return resource.NewPropertyMapFromMap(out), nil
 	case "openstack:networking/getNetwork:getNetwork":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": uuid("net-" + str("name")), "name": str("name"), "external": true, "mtu": 1500,
@@ -437,10 +491,24 @@ func (m *mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": uuid("image-" + str("name")), "name": str("name"), "diskFormat": "qcow2",
 			"containerFormat": "bare", "minDiskGb": 10, "status": "active",
-			"properties": map[string]any{"os_distro": "fedora-coreos"},
+			"properties": imageProperties(str("name")),
 		}), nil
 	}
 	return nil, fmt.Errorf("mocks: no answer for invoke %s", args.Token)
+}
+
+// imageProperties are the Glance properties of an image as its builder sets them: Fedora CoreOS
+// images carry os_distro only; azimuth-images' Kubernetes images ("ubuntu-jammy-kube-v1.34.2")
+// carry os_distro and kube_version.
+func imageProperties(name string) map[string]any {
+	if strings.HasPrefix(name, "fedora-coreos") {
+		return map[string]any{"os_distro": "fedora-coreos"}
+	}
+	props := map[string]any{"os_distro": strings.SplitN(name, "-", 2)[0]}
+	if _, v, ok := strings.Cut(name, "-kube-"); ok {
+		props["kube_version"] = v
+	}
+	return props
 }
 
 // stackConfig reads the stack's configuration as the Pulumi CLI hands it to the program: the

@@ -316,7 +316,7 @@ func TestKafkaInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"msk without network", func(a *kafka.Args) { a.Mode = kafka.ModeMSK }, []string{"kafka: mode msk needs the base layer's network"}},
 		{"msk brokers per zone", func(a *kafka.Args) {
 			a.Mode, a.Network, a.Brokers, a.Topics = kafka.ModeMSK, &infra.Network{}, 4, kafka.Topics(3, 3, time.Hour)
-		}, []string{"kafka: brokers is 4; MSK wants a multiple of the 3 zones"}},
+		}, []string{"kafka: brokers is 4; MSK spreads brokers evenly over its 3 client subnets (the first 3 of the zones [eu-west-1a eu-west-1b eu-west-1c]), so it wants a multiple of 3"}},
 		{"msk in one zone", func(a *kafka.Args) {
 			a.Mode, a.Network, a.Zones = kafka.ModeMSK, &infra.Network{}, []string{"eu-west-1a"}
 		}, []string{"kafka: mode msk needs at least 2 zones; have [eu-west-1a]"}},

@@ -155,7 +155,7 @@ func TestInClusterDatabasesOnAWSBackUpWithTheBucketRole(t *testing.T) {
 
 func TestTracesOnSwiftUseKeysFromASecret(t *testing.T) {
 	cfg := stackConfig(t, "prod")
-	cfg["groundwork:cloud"] = "openstack"
+	onOpenStack(t, cfg)
 	m, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err)
 

@@ -58,6 +58,10 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				// The cloud gives object storage: traces are kept in Tempo.
 				want = append(want, "observability-tempo")
 			}
+			if cfg := tt.config(t); cfg["groundwork:cloud"] == "aws" {
+				// EKS node groups grow and shrink only with the cluster autoscaler.
+				want = append(want, "groundwork-"+tt.stack+"-cluster-autoscaler")
+			}
 			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
@@ -383,7 +387,7 @@ func TestRenderModeErrors(t *testing.T) {
 
 func TestInClusterDatabasesBackUpToTheOpenStackObjectStore(t *testing.T) {
 	cfg := stackConfig(t, "prod")
-	cfg["groundwork:cloud"] = "openstack"
+	onOpenStack(t, cfg)
 	m, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err)
 	container := m.byName(t, "openstack:objectstorage/container:Container", "groundwork-prod-backups")
@@ -425,7 +429,7 @@ func TestManagedDataStoresNeedNoOperatorCharts(t *testing.T) {
 	cfg["groundwork:charts"] = `{"source":"dir:` + dir + `"}`
 	_, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err, "prod on aws runs MSK and RDS: their operators' charts are not needed")
-	cfg["groundwork:cloud"] = "openstack"
+	onOpenStack(t, cfg)
 	_, err = run(t, "prod", cfg, nil, platform.Run)
 	require.ErrorContains(t, err, "chart strimzi-kafka-operator 1.2.0 is missing from "+dir)
 }

@@ -351,6 +351,7 @@ func TestPostgresInvalidArgsFailBeforeAnyResource(t *testing.T) {
 		{"rds without network", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.Network = nil }, []string{"postgres: mode rds needs the base layer's network"}},
 		{"rds instance class", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.RDS.InstanceClass = "m7g.large" }, []string{`postgres: rds.instanceClass "m7g.large" is not an RDS instance class`}},
 		{"rds storage", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.RDS.AllocatedStorage = 10 }, []string{"postgres: rds.allocatedStorage is 10 GiB; allowed 20..65536"}},
+		{"rds minor version", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.RDS.EngineVersion = "17.6" }, []string{`postgres: rds.engineVersion "17.6" pins a minor; RDS upgrades minors itself (autoMinorVersionUpgrade), so give the major only, e.g. "17"`}},
 		{"rds retention", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) { a.RDS.BackupRetentionDays = 40 }, []string{"postgres: rds.backupRetentionDays is 40; allowed 1..35"}},
 		{"rds with object-store backup", func() postgres.Args { return pgRDSArgs(false) }, func(a *postgres.Args) {
 			a.Backup = &postgres.Backup{Bucket: pulumi.String("b"), Prefix: "p", CredentialsSecret: "s"}

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -30,10 +31,34 @@ var stackCases = []stackCase{
 
 func (c stackCase) config(t testing.TB) map[string]string {
 	cfg := stackConfig(t, c.stack)
-	if c.cloud != "" {
+	switch c.cloud {
+	case "":
+	case platform.CloudOpenStack:
+		onOpenStack(t, cfg)
+	default:
 		cfg["groundwork:cloud"] = c.cloud
 	}
 	return cfg
+}
+
+// onOpenStack switches a stack to OpenStack as the README tells a user to: the cloud, and node
+// groups that scale from zero (prod's spot burst group) raised to one node, since Magnum's
+// Cluster API driver cannot scale a group from zero.
+func onOpenStack(t testing.TB, cfg map[string]string) {
+	t.Helper()
+	cfg["groundwork:cloud"] = platform.CloudOpenStack
+	var groups []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(cfg["groundwork:nodeGroups"]), &groups))
+	for _, g := range groups {
+		for _, k := range []string{"minSize", "desiredSize"} {
+			if v, ok := g[k].(float64); ok && v < 1 {
+				g[k] = 1
+			}
+		}
+	}
+	b, err := json.Marshal(groups)
+	require.NoError(t, err)
+	cfg["groundwork:nodeGroups"] = string(b)
 }
 
 // componentType is the ComponentResource each cloud's base layer registers.
@@ -186,7 +211,7 @@ func TestAWSProdIsHighlyAvailableAndLockedDown(t *testing.T) {
 	key := m.ofType("aws:kms/key:Key")[0]
 	assert.Equal(t, key.Outputs["arn"].StringValue(), get(in, "encryptionConfig.provider.keyArn").StringValue())
 	assert.True(t, get(key.Inputs, "enableKeyRotation").BoolValue())
-	assert.ElementsMatch(t, []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}, strs(get(in, "enabledClusterLogTypes")))
+	assert.ElementsMatch(t, []string{"audit", "authenticator"}, strs(get(in, "enabledClusterLogTypes")), "the logs an incident review needs, not the chatty ones")
 	assert.Equal(t, "API", get(in, "accessConfig.authenticationMode").StringValue())
 
 	// IRSA: the OIDC provider is the cluster's issuer, and the CNI role trusts one service account.
@@ -221,10 +246,12 @@ func TestAWSProdIsHighlyAvailableAndLockedDown(t *testing.T) {
 	assert.Equal(t, "true", ebs["encrypted"].StringValue(), "node volumes encrypted")
 	assert.Equal(t, "required", get(lt.Inputs, "metadataOptions.httpTokens").StringValue(), "IMDSv2 only")
 
-	// The admin role gets cluster-admin by access entry.
-	assoc := m.ofType("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
-	require.Len(t, assoc, 1)
-	assert.Equal(t, "arn:aws:iam::123456789012:role/platform-admin", get(assoc[0].Inputs, "principalArn").StringValue())
+	// The admin role and the deploying role get cluster-admin by access entry.
+	var admins []string
+	for _, a := range m.ofType("aws:eks/accessPolicyAssociation:AccessPolicyAssociation") {
+		admins = append(admins, get(a.Inputs, "principalArn").StringValue())
+	}
+	assert.ElementsMatch(t, []string{"arn:aws:iam::123456789012:role/platform-admin", deployerRole}, admins)
 
 	// No security group is open to the internet.
 	for _, sg := range m.ofType("aws:ec2/securityGroup:SecurityGroup") {
@@ -313,19 +340,17 @@ func TestOpenStackBuildsThreeNetworksAndMagnum(t *testing.T) {
 	tests := []struct {
 		stack      string
 		masters    float64
-		masterLB   bool
-		routerHA   bool
 		reclaim    string
 		allowedAPI string
 		dns        []string
 	}{
-		{stack: "dev", masters: 1, masterLB: false, routerHA: false, reclaim: "Delete", allowedAPI: "10.20.0.0/16,198.51.100.0/24", dns: []string{"1.1.1.1", "9.9.9.9"}},
-		{stack: "prod", masters: 3, masterLB: true, routerHA: true, reclaim: "Retain", allowedAPI: "203.0.113.0/24", dns: []string{"9.9.9.9", "1.1.1.1"}},
+		{stack: "dev", masters: 1, reclaim: "Delete", allowedAPI: "10.20.0.0/16,198.51.100.0/24", dns: []string{"1.1.1.1", "9.9.9.9"}},
+		{stack: "prod", masters: 3, reclaim: "Retain", allowedAPI: "10.40.0.0/16,203.0.113.0/24", dns: []string{"9.9.9.9", "1.1.1.1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.stack, func(t *testing.T) {
 			cfg := stackConfig(t, tt.stack)
-			cfg["groundwork:cloud"] = platform.CloudOpenStack
+			onOpenStack(t, cfg)
 			m, err := run(t, tt.stack, cfg, nil, platform.Run)
 			require.NoError(t, err)
 			prefix := "groundwork-" + tt.stack
@@ -339,28 +364,148 @@ func TestOpenStackBuildsThreeNetworksAndMagnum(t *testing.T) {
 			router := m.ofType("openstack:networking/router:Router")
 			require.Len(t, router, 1)
 			assert.Equal(t, uuid("net-public"), get(router[0].Inputs, "externalNetworkId").StringValue())
-			assert.Equal(t, tt.routerHA, get(router[0].Inputs, "valueSpecs").IsObject() && get(router[0].Inputs, "valueSpecs.ha").StringValue() == "true")
 
 			cluster := m.byName(t, "openstack:containerinfra/cluster:Cluster", prefix+"-magnum")
 			assert.Equal(t, tt.masters, get(cluster.Inputs, "masterCount").NumberValue())
 			tmpl := m.byName(t, "openstack:containerinfra/clusterTemplate:ClusterTemplate", prefix+"-template")
-			assert.Equal(t, tt.masterLB, get(tmpl.Inputs, "masterLbEnabled").BoolValue())
-			assert.Equal(t, uuid("image-fedora-coreos-40"), get(tmpl.Inputs, "image").StringValue())
-			assert.Equal(t, "v1.34.2", get(tmpl.Inputs, "labels.kube_tag").StringValue())
-			assert.Equal(t, tt.allowedAPI, get(tmpl.Inputs, "labels.master_lb_allowed_cidrs").StringValue())
+			assert.Equal(t, uuid("image-ubuntu-jammy-kube-v1.34.2"), get(tmpl.Inputs, "image").StringValue())
+			assert.Equal(t, tt.allowedAPI, get(tmpl.Inputs, "labels.api_master_lb_allowed_cidrs").StringValue())
 			internal := m.byName(t, "openstack:networking/network:Network", prefix+"-internal")
 			assert.Equal(t, internal.URN, dependencyOf(t, m, get(tmpl.Inputs, "fixedNetwork").StringValue()))
 
 			sc := m.byName(t, "kubernetes:storage.k8s.io/v1:StorageClass", prefix+"-cinder")
 			assert.Equal(t, "cinder.csi.openstack.org", get(sc.Inputs, "provisioner").StringValue())
 			assert.Equal(t, tt.reclaim, get(sc.Inputs, "reclaimPolicy").StringValue())
+		})
+	}
+}
 
-			// Security groups: nothing open to the internet; SSH only from the named ranges.
-			for _, r := range m.ofType("openstack:networking/secGroupRule:SecGroupRule") {
-				assert.NotEqual(t, "0.0.0.0/0", get(r.Inputs, "remoteIpPrefix").StringValue(), r.Name)
+// TestOpenStackBuildsNoSecurityGroupsOfItsOwn: the driver makes the nodes' security groups and
+// the API load balancer; groups Groundwork made would be attached to nothing and limit nothing.
+func TestOpenStackBuildsNoSecurityGroupsOfItsOwn(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		cfg := stackConfig(t, stack)
+		onOpenStack(t, cfg)
+		m, err := run(t, stack, cfg, nil, platform.Run)
+		require.NoError(t, err)
+		assert.Empty(t, m.ofType("openstack:networking/secGroup:SecGroup"), stack)
+		assert.Empty(t, m.ofType("openstack:networking/secGroupRule:SecGroupRule"), stack)
+	}
+}
+
+// TestOpenStackRouterLeavesHAToTheCloud: Neutron's default policy lets only admins set a
+// router's ha attribute (create_router:ha); a project user asking for it gets 403.
+func TestOpenStackRouterLeavesHAToTheCloud(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	onOpenStack(t, cfg)
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+	router := m.byName(t, "openstack:networking/router:Router", "groundwork-prod-router")
+	for _, admin := range []string{"valueSpecs", "distributed", "availabilityZoneHints"} {
+		assert.False(t, has(router.Inputs, admin), "router sets %s", admin)
+	}
+}
+
+// TestOpenStackAPIIsReachableFromTheDeployHost: Magnum's Cluster API driver always fronts the
+// API with an Octavia load balancer; with apiAccess floatingIp it gets a floating IP that admits
+// the deploy host's ranges and the nodes' network, and without it the API stays internal.
+func TestOpenStackAPIIsReachableFromTheDeployHost(t *testing.T) {
+	tests := []struct {
+		name, access string
+		floating     string
+	}{
+		{"floating IP", "floatingIp", "true"},
+		{"internal", "internal", "false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "dev")
+			setObject(t, cfg, "groundwork:openstack", "apiAccess", tt.access)
+			m, err := run(t, "dev", cfg, nil, platform.Run)
+			require.NoError(t, err)
+			tmpl := m.byName(t, "openstack:containerinfra/clusterTemplate:ClusterTemplate", "groundwork-dev-template")
+			assert.True(t, get(tmpl.Inputs, "masterLbEnabled").BoolValue(), "the API has a load balancer even with one master")
+			assert.Equal(t, tt.floating, get(tmpl.Inputs, "labels.master_lb_floating_ip_enabled").StringValue())
+			allowed := strings.Split(get(tmpl.Inputs, "labels.api_master_lb_allowed_cidrs").StringValue(), ",")
+			assert.Contains(t, allowed, "10.20.0.0/16", "the nodes reach the API through the load balancer")
+			var stackCfg map[string]any
+			require.NoError(t, json.Unmarshal([]byte(cfg["groundwork:openstack"]), &stackCfg))
+			for _, c := range stackCfg["apiAllowedCidrs"].([]any) {
+				assert.Contains(t, allowed, c, "the deploy host's range is admitted")
 			}
 		})
 	}
+}
+
+// TestMagnumClusterSetsNoLabels: labels (and the other ForceNew fields of
+// openstack_containerinfra_cluster_v1) replace the whole cluster when they change, so the
+// cluster takes them all from its template.
+func TestMagnumClusterSetsNoLabels(t *testing.T) {
+	for _, stack := range []string{"dev", "prod"} {
+		cfg := stackConfig(t, stack)
+		onOpenStack(t, cfg)
+		m, err := run(t, stack, cfg, nil, platform.Run)
+		require.NoError(t, err)
+		cluster := m.byName(t, "openstack:containerinfra/cluster:Cluster", "groundwork-"+stack+"-magnum")
+		for _, forceNew := range []string{"labels", "mergeLabels", "flavor", "masterFlavor", "dockerVolumeSize", "keypair", "floatingIpEnabled", "masterLbEnabled"} {
+			assert.False(t, has(cluster.Inputs, forceNew), "%s: cluster sets %s", stack, forceNew)
+		}
+	}
+}
+
+// TestMagnumChangesReachTheClusterOnlyThroughANewTemplate runs the dev stack, then again with
+// one setting changed, and compares: the cluster's inputs differ only in cluster_template_id
+// (updated in place by Magnum's upgrade action), and the template's name changes with its
+// content, so the new template is made before the old one is deleted.
+func TestMagnumChangesReachTheClusterOnlyThroughANewTemplate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, cfg map[string]string)
+	}{
+		{"Kubernetes version bump", func(t *testing.T, cfg map[string]string) {
+			cfg["groundwork:kubernetes"] = `{"version":"1.34.3"}`
+			setObject(t, cfg, "groundwork:openstack", "image", "ubuntu-jammy-kube-v1.34.3")
+		}},
+		{"default node group bounds", func(t *testing.T, cfg map[string]string) {
+			cfg["groundwork:nodeGroups"] = `[{"name":"general","minSize":2,"desiredSize":2,"maxSize":6,"flavor":"m1.large","diskSize":40}]`
+		}},
+		{"API allowed ranges", func(t *testing.T, cfg map[string]string) {
+			setObject(t, cfg, "groundwork:openstack", "apiAllowedCidrs", []string{"198.51.100.0/24", "192.0.2.0/24"})
+		}},
+	}
+	clusterType := "openstack:containerinfra/cluster:Cluster"
+	templateType := "openstack:containerinfra/clusterTemplate:ClusterTemplate"
+	base, err := run(t, "dev", stackConfig(t, "dev"), nil, platform.Run)
+	require.NoError(t, err)
+	before := base.byName(t, clusterType, "groundwork-dev-magnum")
+	beforeTmpl := base.byName(t, templateType, "groundwork-dev-template")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "dev")
+			tt.change(t, cfg)
+			m, err := run(t, "dev", cfg, nil, platform.Run)
+			require.NoError(t, err)
+			after := m.byName(t, clusterType, "groundwork-dev-magnum")
+			afterTmpl := m.byName(t, templateType, "groundwork-dev-template")
+
+			assert.NotEqual(t, get(beforeTmpl.Inputs, "name").StringValue(), get(afterTmpl.Inputs, "name").StringValue(), "a changed template gets a new name")
+			assert.Contains(t, afterTmpl.ReplaceOnChanges, "name", "a new name replaces the template instead of editing one in use")
+			assert.False(t, afterTmpl.DeleteBeforeReplace, "the new template exists before the old one is deleted")
+			var changed []string
+			for k := range before.Inputs.Mappable() {
+				if !before.Inputs[resource.PropertyKey(k)].DeepEquals(after.Inputs[resource.PropertyKey(k)]) {
+					changed = append(changed, k)
+				}
+			}
+			assert.Equal(t, []string{"clusterTemplateId"}, changed, "only the template reference changes on the cluster")
+		})
+	}
+}
+
+// has says whether a resource sets an input.
+func has(inputs resource.PropertyMap, key string) bool {
+	v, ok := inputs[resource.PropertyKey(key)]
+	return ok && !v.IsNull()
 }
 
 // dependencyOf maps an OpenStack ID the mocks handed out back to the URN of its resource.
@@ -377,11 +522,11 @@ func dependencyOf(t *testing.T, m *mocks, id string) string {
 
 func TestOpenStackProdExtraNodeGroupIsAMagnumNodeGroup(t *testing.T) {
 	cfg := stackConfig(t, "prod")
-	cfg["groundwork:cloud"] = platform.CloudOpenStack
+	onOpenStack(t, cfg)
 	m, err := run(t, "prod", cfg, nil, platform.Run)
 	require.NoError(t, err)
 	ng := m.byName(t, "openstack:containerinfra/nodeGroup:NodeGroup", "groundwork-prod-burst")
-	assert.Equal(t, 0.0, get(ng.Inputs, "minNodeCount").NumberValue())
+	assert.Equal(t, 1.0, get(ng.Inputs, "minNodeCount").NumberValue(), "raised from 0: the driver cannot scale from zero")
 	assert.Equal(t, 9.0, get(ng.Inputs, "maxNodeCount").NumberValue())
 	assert.Equal(t, "m1.xlarge", get(ng.Inputs, "flavorId").StringValue())
 }
@@ -396,4 +541,60 @@ func TestOpenStackKubeconfigComesFromMagnum(t *testing.T) {
 		assert.Equal(t, "cinder", c.StorageClass())
 		assert.Equal(t, []string{"nova"}, c.Zones())
 	})
+}
+
+// TestMagnumNodeGroupBoundsChangeInPlace: a Magnum node group's min and max update in place
+// (resource_openstack_containerinfra_nodegroup_v1.go), so a new maximum for prod's burst group
+// touches that group's bounds and nothing of the cluster or its template.
+func TestMagnumNodeGroupBoundsChangeInPlace(t *testing.T) {
+	record := func(maxSize int) *mocks {
+		cfg := stackConfig(t, "prod")
+		onOpenStack(t, cfg)
+		var groups []map[string]any
+		require.NoError(t, json.Unmarshal([]byte(cfg["groundwork:nodeGroups"]), &groups))
+		groups[1]["maxSize"] = maxSize
+		b, err := json.Marshal(groups)
+		require.NoError(t, err)
+		cfg["groundwork:nodeGroups"] = string(b)
+		m, err := run(t, "prod", cfg, nil, platform.Run)
+		require.NoError(t, err)
+		return m
+	}
+	before, after := record(9), record(15)
+	changed := func(typ, name string) []string {
+		b, a := before.byName(t, typ, name), after.byName(t, typ, name)
+		var keys []string
+		for k := range b.Inputs.Mappable() {
+			if !b.Inputs[resource.PropertyKey(k)].DeepEquals(a.Inputs[resource.PropertyKey(k)]) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
+	}
+	assert.Equal(t, []string{"maxNodeCount"}, changed("openstack:containerinfra/nodeGroup:NodeGroup", "groundwork-prod-burst"))
+	assert.Empty(t, changed("openstack:containerinfra/cluster:Cluster", "groundwork-prod-magnum"))
+	assert.Empty(t, changed("openstack:containerinfra/clusterTemplate:ClusterTemplate", "groundwork-prod-template"))
+}
+
+// TestMagnumImageMustSuitTheDriverAndVersion: Magnum picks the driver by the image's os_distro
+// and the Cluster API driver deploys the image's kube_version, so a Fedora CoreOS image (the
+// Heat driver, which cannot run 1.34) or an image of another version fails before anything is
+// created.
+func TestMagnumImageMustSuitTheDriverAndVersion(t *testing.T) {
+	tests := []struct {
+		image, want string
+	}{
+		{"fedora-coreos-40", `groundwork:openstack.image: "fedora-coreos-40" has os_distro "fedora-coreos"; allowed: ubuntu, flatcar (Magnum's k8s_capi_helm_v1 driver) and kube_version ""; want "v1.34.2" (groundwork:kubernetes.version)`},
+		{"ubuntu-jammy-kube-v1.33.5", `groundwork:openstack.image: "ubuntu-jammy-kube-v1.33.5" has kube_version "v1.33.5"; want "v1.34.2" (groundwork:kubernetes.version)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.image, func(t *testing.T) {
+			cfg := stackConfig(t, "dev")
+			setObject(t, cfg, "groundwork:openstack", "image", tt.image)
+			m, err := run(t, "dev", cfg, nil, platform.Run)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, m.resources, "nothing is created")
+		})
+	}
 }

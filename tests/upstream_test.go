@@ -15,6 +15,7 @@ import (
 	istiotelemetry "istio.io/api/telemetry/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -38,6 +39,7 @@ var builtIn = map[string]func() any{
 		return &autoscalingv2.HorizontalPodAutoscaler{}
 	},
 	"kubernetes:apps/v1:Deployment":                  func() any { return &appsv1.Deployment{} },
+	"kubernetes:batch/v1:Job":                        func() any { return &batchv1.Job{} },
 	"kubernetes:apps/v1:StatefulSet":                 func() any { return &appsv1.StatefulSet{} },
 	"kubernetes:networking.k8s.io/v1:NetworkPolicy":  func() any { return &networkingv1.NetworkPolicy{} },
 	"kubernetes:networking.k8s.io/v1:Ingress":        func() any { return &networkingv1.Ingress{} },

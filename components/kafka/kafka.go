@@ -89,7 +89,8 @@ type Args struct {
 	// Mode is ModeInCluster (default) or ModeMSK.
 	Mode string
 	// Namespace holds the operator, the Kafka cluster, its CA and the users' password Secrets
-	// (required in-cluster; created by the caller). Unused in ModeMSK.
+	// in-cluster, and the admin Job that applies topics and ACLs in ModeMSK (required; created
+	// by the caller).
 	Namespace string
 	// ClusterName is the Kafka cluster's name; default "events".
 	ClusterName string
@@ -102,8 +103,8 @@ type Args struct {
 	MinInSyncReplicas int
 	// Zones are the cluster's zones; with two or more and more than one broker, brokers are
 	// spread across them and replicas placed rack-aware (topology.kubernetes.io/zone). MSK
-	// needs at least two, in the order of Network.PrivateSubnetIDs, and a broker count that is
-	// a multiple of their number.
+	// needs at least two, in the order of Network.PrivateSubnetIDs; it uses the first
+	// MSKClientSubnets of them, and the broker count must be a multiple of that.
 	Zones []string
 	// StorageClass is the StorageClass of the brokers' volumes (required in-cluster).
 	StorageClass string
@@ -266,10 +267,14 @@ func (a Args) validate() error {
 		if a.Network == nil {
 			bad("kafka: mode %s needs the base layer's network; the cloud gives none (use mode %s)", ModeMSK, ModeInCluster)
 		}
+		if !dnsLabel.MatchString(a.Namespace) {
+			bad("kafka: namespace %q is not a DNS label; mode %s runs its admin Job there", a.Namespace, ModeMSK)
+		}
 		if len(a.Zones) < 2 {
 			bad("kafka: mode %s needs at least 2 zones; have %v", ModeMSK, a.Zones)
-		} else if a.Brokers >= 1 && a.Brokers%len(a.Zones) != 0 {
-			bad("kafka: brokers is %d; MSK wants a multiple of the %d zones %v", a.Brokers, len(a.Zones), a.Zones)
+		} else if n := MSKClientSubnets(len(a.Zones)); a.Brokers >= 1 && a.Brokers%n != 0 {
+			bad("kafka: brokers is %d; MSK spreads brokers evenly over its %d client subnets (the first %d of the zones %v), so it wants a multiple of %d",
+				a.Brokers, n, n, a.Zones, n)
 		}
 		if a.MSK.VolumeSize < 1 || a.MSK.VolumeSize > 16384 {
 			bad("kafka: msk.volumeSize is %d GiB; allowed 1..16384", a.MSK.VolumeSize)

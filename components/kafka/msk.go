@@ -11,15 +11,22 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/database"
-	"github.com/groundwork/groundwork/components/kafka/admin"
 )
 
 // scramPort is MSK's SASL/SCRAM over TLS listener.
 const scramPort = 9096
 
+// MSKClientSubnets is how many of the cluster's private subnets (one per zone) MSK puts brokers
+// in: MSK takes two or three client subnets in distinct zones and spreads the brokers evenly over
+// them, so the broker count must be a multiple of this
+// (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-msk-cluster-brokernodegroupinfo.html).
+// A stack over more than three zones uses the first three.
+func MSKClientSubnets(zones int) int { return min(max(zones, 2), 3) }
+
 // newMSK creates an MSK cluster in the private subnets, reachable only from the nodes, encrypted
-// in transit and at rest, with SCRAM users kept in Secrets Manager (the only way MSK takes them),
-// and the topics and ACLs through the Kafka provider as the platform's admin user.
+// in transit and at rest, with SCRAM users kept in Secrets Manager (the only way MSK takes them).
+// Topics and ACLs are applied by a Kubernetes Job in the cluster (see newMSKAdmin): the brokers
+// are private, so nothing outside the VPC, such as the deploy host, could reach them.
 func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	net := args.Network
 	clusterName := mskName(args)
@@ -40,28 +47,25 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	}
 	rf := min(args.Brokers, 3)
 	cfg, err := msk.NewConfiguration(ctx, name+"-config", &msk.ConfigurationArgs{
-		Name:          pulumi.String(clusterName),
-		Description:   pulumi.String("Groundwork Kafka broker settings"),
-		KafkaVersions: pulumi.StringArray{pulumi.String(args.MSK.KafkaVersion)},
-		ServerProperties: pulumi.String(strings.Join([]string{
-			"auto.create.topics.enable=false",
-			fmt.Sprintf("default.replication.factor=%d", rf),
-			fmt.Sprintf("min.insync.replicas=%d", args.MinInSyncReplicas),
-			// With SCRAM and ACLs, no ACL means no access; the admin manages the ACLs.
-			"allow.everyone.if.no.acl.found=false",
-			"super.users=User:" + adminUser,
-		}, "\n")),
+		// No name: Pulumi names it with a random suffix, so a change that replaces the
+		// configuration (its Kafka versions) creates the new one before deleting the old.
+		Description:      pulumi.String("Groundwork Kafka broker settings"),
+		KafkaVersions:    pulumi.StringArray{pulumi.String(args.MSK.KafkaVersion)},
+		ServerProperties: pulumi.String(mskServerProperties(rf, args.MinInSyncReplicas)),
 	}, k.child())
 	if err != nil {
 		return fmt.Errorf("kafka msk configuration: %w", err)
 	}
+	subnets := MSKClientSubnets(len(args.Zones))
 	cluster, err := msk.NewCluster(ctx, name, &msk.ClusterArgs{
 		ClusterName:         pulumi.String(clusterName),
 		KafkaVersion:        pulumi.String(args.MSK.KafkaVersion),
 		NumberOfBrokerNodes: pulumi.Int(args.Brokers),
 		BrokerNodeGroupInfo: &msk.ClusterBrokerNodeGroupInfoArgs{
-			InstanceType:   pulumi.String(args.MSK.InstanceType),
-			ClientSubnets:  net.PrivateSubnetIDs,
+			InstanceType: pulumi.String(args.MSK.InstanceType),
+			ClientSubnets: net.PrivateSubnetIDs.ApplyT(func(ids []string) []string {
+				return ids[:min(subnets, len(ids))]
+			}).(pulumi.StringArrayOutput),
 			SecurityGroups: pulumi.StringArray{sg.ID()},
 			StorageInfo: &msk.ClusterBrokerNodeGroupInfoStorageInfoArgs{
 				EbsStorageInfo: &msk.ClusterBrokerNodeGroupInfoStorageInfoEbsStorageInfoArgs{
@@ -82,7 +86,10 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		},
 		ConfigurationInfo: &msk.ClusterConfigurationInfoArgs{Arn: cfg.Arn, Revision: cfg.LatestRevision},
 		Tags:              args.Tags.Map("kafka", clusterName),
-	}, k.child())
+	}, k.child(),
+		// The name is fixed per stack (clients and dashboards find the cluster by it): a
+		// replacement, which loses the data anyway, deletes the old cluster first.
+		pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return fmt.Errorf("kafka msk cluster: %w", err)
 	}
@@ -95,8 +102,11 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			return pulumi.StringOutput{}, nil, err
 		}
 		secret, err := secretsmanager.NewSecret(ctx, name+"-user-"+user, &secretsmanager.SecretArgs{
-			// MSK only associates secrets whose name starts with AmazonMSK_.
-			Name:                 pulumi.String("AmazonMSK_" + clusterName + "_" + user),
+			// MSK only associates secrets whose name starts with AmazonMSK_
+			// (https://docs.aws.amazon.com/msk/latest/developerguide/msk-password-tutorial.html).
+			// A prefix, not a name: a deleted secret's name stays taken for its recovery
+			// window, so a replacement or a re-created stack needs a fresh one.
+			NamePrefix:           pulumi.String(scramSecretPrefix(clusterName, user)),
 			KmsKeyId:             key.Arn,
 			RecoveryWindowInDays: pulumi.Int(7),
 			Tags:                 args.Tags.Map("kafka", user),
@@ -125,66 +135,45 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	if err != nil {
 		return err
 	}
-	provider, err := admin.NewProvider(ctx, name+"-admin", &admin.ProviderArgs{
-		BootstrapServers: cluster.BootstrapBrokersSaslScram.ApplyT(func(s string) []string {
-			return strings.Split(s, ",")
-		}).(pulumi.StringArrayOutput),
-		TLSEnabled:    pulumi.Bool(true),
-		SASLMechanism: pulumi.String("scram-sha512"),
-		SASLUsername:  pulumi.String(adminUser),
-		SASLPassword:  adminPassword,
-	}, k.child(), pulumi.DependsOn([]pulumi.Resource{adminAssoc}))
+	job, err := newMSKAdmin(ctx, name, args, k, cluster.BootstrapBrokersSaslScram, adminPassword, adminAssoc)
 	if err != nil {
-		return fmt.Errorf("kafka provider: %w", err)
-	}
-	asAdmin := []pulumi.ResourceOption{k.child(), pulumi.Provider(provider), pulumi.DependsOn([]pulumi.Resource{adminAssoc})}
-
-	for _, t := range args.Topics {
-		if _, err := admin.NewTopic(ctx, name+"-topic-"+t.Name, &admin.TopicArgs{
-			Name:              pulumi.String(t.Name),
-			Partitions:        pulumi.Int(t.Partitions),
-			ReplicationFactor: pulumi.Int(t.ReplicationFactor),
-			Config: pulumi.StringMap{
-				"retention.ms":        pulumi.String(fmt.Sprint(t.Retention.Milliseconds())),
-				"min.insync.replicas": pulumi.String(fmt.Sprint(min(args.MinInSyncReplicas, t.ReplicationFactor))),
-			},
-		}, asAdmin...); err != nil {
-			return fmt.Errorf("kafka topic %s: %w", t.Name, err)
-		}
+		return err
 	}
 	for _, u := range args.Users {
 		password, assoc, err := scramUser(u.Name)
 		if err != nil {
 			return err
 		}
-		for _, a := range u.acls() {
-			resourceType, pattern := "Topic", "Literal"
-			if a.resourceType == "group" {
-				resourceType = "Group"
-			}
-			if a.prefix {
-				pattern = "Prefixed"
-			}
-			if _, err := admin.NewACL(ctx, fmt.Sprintf("%s-acl-%s-%s-%s-%s", name, u.Name, a.resourceType, a.name, strings.ToLower(a.operation)), &admin.ACLArgs{
-				AclPrincipal:              pulumi.String("User:" + u.Name),
-				AclHost:                   pulumi.String("*"),
-				AclOperation:              pulumi.String(a.operation),
-				AclPermissionType:         pulumi.String("Allow"),
-				AclResourceType:           pulumi.String(resourceType),
-				AclResourceName:           pulumi.String(a.name),
-				ResourcePatternTypeFilter: pulumi.String(pattern),
-			}, asAdmin...); err != nil {
-				return fmt.Errorf("kafka acl for %s: %w", u.Name, err)
-			}
-		}
-		// The service gets its credentials once MSK accepts them.
-		client, err := newClientSecret(ctx, name, args, u, cluster.BootstrapBrokersSaslScram, password, nil, k, pulumi.DependsOn([]pulumi.Resource{assoc}))
+		// The service gets its credentials once MSK accepts them and its topics and ACLs exist.
+		client, err := newClientSecret(ctx, name, args, u, cluster.BootstrapBrokersSaslScram, password, nil, k, pulumi.DependsOn([]pulumi.Resource{assoc, job}))
 		if err != nil {
 			return err
 		}
 		k.Clients[u.Name] = client
 	}
 	return nil
+}
+
+// mskServerProperties are the brokers' settings. MSK takes no super.users
+// (https://docs.aws.amazon.com/msk/latest/developerguide/msk-configuration-properties.html), so
+// allow.everyone.if.no.acl.found keeps MSK's default, true: with it off, nobody, the admin
+// included, could create the first ACL. The admin Job's first step gives the admin ACLs on every
+// topic, group, transactional ID and delegation token ("*") and on the cluster, after which no
+// resource is without ACLs and every other principal is denied what it is not granted
+// (https://docs.aws.amazon.com/msk/latest/developerguide/msk-acls.html).
+func mskServerProperties(rf, minISR int) string {
+	return strings.Join([]string{
+		"auto.create.topics.enable=false",
+		fmt.Sprintf("default.replication.factor=%d", rf),
+		fmt.Sprintf("min.insync.replicas=%d", minISR),
+		"allow.everyone.if.no.acl.found=true",
+	}, "\n")
+}
+
+// scramSecretPrefix is the name prefix of a user's SCRAM secret: AmazonMSK_, the cluster and the
+// user, within the 512 characters Secrets Manager allows less the 26 AWS appends.
+func scramSecretPrefix(clusterName, user string) string {
+	return "AmazonMSK_" + clusterName + "_" + user + "-"
 }
 
 var notNameChar = regexp.MustCompile(`[^a-z0-9-]+`)

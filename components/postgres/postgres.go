@@ -85,7 +85,8 @@ type Backup struct {
 type RDSArgs struct {
 	// InstanceClass defaults to "db.t4g.micro".
 	InstanceClass string
-	// EngineVersion defaults to DefaultEngineVersion.
+	// EngineVersion is the PostgreSQL major ("17"); RDS picks and upgrades the minor. Default
+	// DefaultEngineVersion.
 	EngineVersion string
 	// AllocatedStorage is the initial storage in GiB (at least 20); default 20. Storage grows
 	// automatically up to four times that.
@@ -263,6 +264,13 @@ func (a Args) validate() error {
 		}
 		if !strings.HasPrefix(a.RDS.InstanceClass, "db.") {
 			bad("postgres: rds.instanceClass %q is not an RDS instance class like db.t4g.micro", a.RDS.InstanceClass)
+		}
+		if !majorVersion.MatchString(a.RDS.EngineVersion) {
+			// With automatic minor upgrades on, a pinned minor ("17.6") makes the next update
+			// plan a downgrade once AWS has upgraded the instance; a major alone lets RDS pick
+			// and upgrade the minor (terraform-provider-aws, website/docs/r/db_instance.html.markdown:
+			// engine_version "17" with auto_minor_version_upgrade).
+			bad("postgres: rds.engineVersion %q pins a minor; RDS upgrades minors itself (autoMinorVersionUpgrade), so give the major only, e.g. %q", a.RDS.EngineVersion, DefaultEngineVersion)
 		}
 		if a.RDS.AllocatedStorage < 20 || a.RDS.AllocatedStorage > 65536 {
 			bad("postgres: rds.allocatedStorage is %d GiB; allowed 20..65536", a.RDS.AllocatedStorage)

@@ -2,15 +2,21 @@ package postgres
 
 import (
 	"fmt"
+	"regexp"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/rds"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/database"
 )
 
-// DefaultEngineVersion is the RDS PostgreSQL version: 17.6, the same major as DefaultImage.
-const DefaultEngineVersion = "17.6"
+// DefaultEngineVersion is the RDS PostgreSQL major version, the same major as DefaultImage; RDS
+// runs its latest minor and upgrades minors in the maintenance window.
+const DefaultEngineVersion = "17"
+
+// majorVersion is an engine version of a major only.
+var majorVersion = regexp.MustCompile(`^[1-9][0-9]*$`)
 
 // newRDS creates one RDS instance per service in the private subnets, reachable only from the
 // cluster's nodes.
@@ -35,6 +41,10 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			return err
 		}
 		user := roleName(d.Name)
+		snapshot, err := finalSnapshot(ctx, name+"-"+d.Name, r, d, p)
+		if err != nil {
+			return err
+		}
 		db, err := rds.NewInstance(ctx, name+"-"+d.Name, &rds.InstanceArgs{
 			Engine:                  pulumi.String("postgres"),
 			EngineVersion:           pulumi.String(r.EngineVersion),
@@ -55,9 +65,10 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 			BackupRetentionPeriod:   pulumi.Int(r.BackupRetentionDays),
 			CopyTagsToSnapshot:      pulumi.Bool(true),
 			DeletionProtection:      pulumi.Bool(r.DeletionProtection),
-			// Where deletion is protected, deleting anyway leaves a final snapshot.
+			// Where deletion is protected, deleting anyway leaves a final snapshot; elsewhere
+			// (dev) a destroy drops the database with the stack.
 			SkipFinalSnapshot:       pulumi.Bool(!r.DeletionProtection),
-			FinalSnapshotIdentifier: finalSnapshot(r.DeletionProtection, name+"-"+d.Name),
+			FinalSnapshotIdentifier: snapshot,
 			Tags:                    args.Tags.Map("postgres", name+"-"+d.Name),
 		}, p.child(), pulumi.AdditionalSecretOutputs([]string{"password"}))
 		if err != nil {
@@ -72,9 +83,30 @@ func newRDS(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	return nil
 }
 
-func finalSnapshot(keep bool, name string) pulumi.StringPtrInput {
-	if !keep {
-		return nil
+// finalSnapshot names the snapshot RDS takes when the instance is deleted, where deletion is
+// protected (nil elsewhere). Snapshot identifiers are unique in the account and region
+// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DeleteDBInstance.html), so a fixed
+// name fails the second delete (a replaced instance, a re-created stack): the name carries a
+// random suffix made anew with every instance, since the random ID is replaced whenever a
+// setting that replaces the instance changes, and with every new stack.
+func finalSnapshot(ctx *pulumi.Context, name string, r RDSArgs, d Database, p *Postgres) (pulumi.StringPtrInput, error) {
+	if !r.DeletionProtection {
+		return nil, nil
 	}
-	return pulumi.String(name + "-final")
+	suffix, err := random.NewRandomId(ctx, name+"-final-snapshot", &random.RandomIdArgs{
+		ByteLength: pulumi.Int(4),
+		// The instance's settings that force its replacement (terraform-provider-aws,
+		// internal/service/rds/instance.go: ForceNew on engine, db_name, username,
+		// storage_encrypted).
+		Keepers: pulumi.StringMap{
+			"engine":           pulumi.String("postgres"),
+			"dbName":           pulumi.String(dbName(d.Name)),
+			"username":         pulumi.String(roleName(d.Name)),
+			"storageEncrypted": pulumi.String("true"),
+		},
+	}, p.child())
+	if err != nil {
+		return nil, fmt.Errorf("postgres %s final snapshot name: %w", d.Name, err)
+	}
+	return pulumi.Sprintf("%s-final-%s", name, suffix.Hex).ToStringPtrOutput(), nil
 }

@@ -9,9 +9,11 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/infra"
 )
 
@@ -37,6 +39,18 @@ type Args struct {
 	// PublicAccessCIDRs may reach the API endpoint from the internet. Optional: empty keeps the
 	// endpoint private.
 	PublicAccessCIDRs []string
+	// PrivateAccessCIDRs are networks connected to the VPC (VPN, peering, Transit Gateway) that
+	// may reach the private endpoint, besides the VPC itself. Optional.
+	PrivateAccessCIDRs []string
+	// ControlPlaneLogs are the control-plane log types sent to CloudWatch (ControlPlaneLogTypes).
+	// Optional: none.
+	ControlPlaneLogs []string
+	// UpgradePolicy is UpgradeStandard or UpgradeExtended.
+	UpgradePolicy string
+	// Profile and AssumeRoleARN are the AWS provider's profile and assumed role (aws:profile,
+	// aws:assumeRole.roleArn): the kubeconfig's token is signed with the same identity. Optional.
+	Profile       string
+	AssumeRoleARN string
 	// AdminRoleARNs are granted cluster-admin through access entries. Optional.
 	AdminRoleARNs         []string
 	KMSDeletionWindowDays int
@@ -57,6 +71,12 @@ type Args struct {
 	// Protect turns on what guards data in production: retained volumes, no forced deletion of
 	// repositories holding images or of buckets holding objects.
 	Protect bool
+	// HA runs two cluster autoscaler replicas (one active by leader election).
+	HA bool
+	// ChartSource is where the cluster autoscaler's chart comes from; the zero value is
+	// chart.Remote. ImageMirror, when set, replaces the registry of its image.
+	ChartSource chart.Source
+	ImageMirror string
 }
 
 // Cluster is the AWS base layer.
@@ -103,16 +123,29 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if len(args.NodeGroups) == 0 {
 		return nil, fmt.Errorf("aws: no node groups")
 	}
+	if args.UpgradePolicy != UpgradeStandard && args.UpgradePolicy != UpgradeExtended {
+		return nil, fmt.Errorf("aws: upgrade policy %q; want %s or %s", args.UpgradePolicy, UpgradeStandard, UpgradeExtended)
+	}
+	if args.ChartSource.Kind == "" {
+		args.ChartSource.Kind = chart.SourceRemote
+	}
 	identity, err := aws.GetCallerIdentity(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("aws: caller identity: %w", err)
+	}
+	// An assumed role's session ARN (arn:aws:sts::…:assumed-role/name/session) is not an IAM
+	// principal an access entry takes; its issuer, the role with its path, is
+	// (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
+	session, err := iam.GetSessionContext(ctx, &iam.GetSessionContextArgs{Arn: identity.Arn})
+	if err != nil {
+		return nil, fmt.Errorf("aws: deploying identity %s: %w", identity.Arn, err)
 	}
 
 	c := &Cluster{zones: args.Zones, storageClass: "gp3", buckets: map[string]*infra.ObjectStore{}}
 	if err := ctx.RegisterComponentResource("groundwork:infra:AwsCluster", name, c, opts...); err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, name: name, args: args, parent: c, partition: partitionOf(identity.Arn)}
+	b := &builder{ctx: ctx, name: name, args: args, parent: c, partition: partitionOf(identity.Arn), deployer: session.IssuerArn}
 
 	net, err := b.network()
 	if err != nil {
@@ -133,7 +166,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	c.name = eks.cluster.Name
-	c.kubeconfig = pulumi.ToSecret(kubeconfig(eks.cluster, args.Region)).(pulumi.StringOutput)
+	c.kubeconfig = pulumi.ToSecret(kubeconfig(eks.cluster, kubeconfigAuth{Region: args.Region, Profile: args.Profile, RoleARN: args.AssumeRoleARN})).(pulumi.StringOutput)
 	c.provider, err = infra.NewProvider(ctx, name+"-k8s", infra.ProviderArgs{Kubeconfig: c.kubeconfig, RenderTo: args.RenderTo},
 		pulumi.Parent(c), pulumi.DependsOn(eks.ready))
 	if err != nil {
@@ -141,6 +174,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	if err := b.storageClass(c.provider, c.storageClass, eks.ebsCSI); err != nil {
 		return nil, fmt.Errorf("aws storage class: %w", err)
+	}
+	if err := b.autoscaler(c.provider, eks, identity.AccountId); err != nil {
+		return nil, fmt.Errorf("aws cluster autoscaler: %w", err)
 	}
 	c.lbAnnotation = pulumi.StringMap{
 		// The in-tree AWS service controller provisions a Network Load Balancer.
@@ -197,6 +233,8 @@ type builder struct {
 	args      Args
 	parent    pulumi.Resource
 	partition string
+	// deployer is the IAM principal that runs the deployment (a role's ARN for an assumed role).
+	deployer string
 }
 
 func (b *builder) opts(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {

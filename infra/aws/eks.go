@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
@@ -16,9 +17,24 @@ import (
 	"github.com/groundwork/groundwork/infra"
 )
 
-// controlPlaneLogs are every EKS control-plane log type: audit and authenticator logs are what an
-// incident review needs.
-var controlPlaneLogs = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
+// ControlPlaneLogTypes are the EKS control-plane log types
+// (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html).
+var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+// DefaultControlPlaneLogs are what an incident review needs (who did what, who authenticated as
+// whom) without paying CloudWatch ingestion for the chatty api, controllerManager and scheduler
+// logs.
+var DefaultControlPlaneLogs = []string{"audit", "authenticator"}
+
+// EKS upgrade policies (https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html).
+const (
+	// UpgradeStandard: when standard support of the cluster's minor ends, AWS upgrades the
+	// control plane to the next minor on its own.
+	UpgradeStandard = "STANDARD"
+	// UpgradeExtended: the cluster stays on its minor through extended support (billed at the
+	// extended rate only during that period) until the stack upgrades it.
+	UpgradeExtended = "EXTENDED"
+)
 
 // cluster is the EKS control plane and what makes it ready for workloads.
 type cluster struct {
@@ -29,6 +45,22 @@ type cluster struct {
 	ebsCSI pulumi.Resource
 	// oidc is the cluster's OIDC identity provider, which IAM roles for service accounts trust.
 	oidc *iam.OpenIdConnectProvider
+	// nodeGroups are the managed node groups, which the cluster autoscaler resizes.
+	nodeGroups []pulumi.Resource
+}
+
+// role is an IAM role and the policy attachments that give it its permissions. Whatever assumes
+// the role depends on all of them: on create the permissions exist before they are used, and on
+// destroy they are detached only after their user is gone (EKS deletes its ENIs and load
+// balancers with the cluster role's permissions).
+type role struct {
+	*iam.Role
+	policies []pulumi.Resource
+}
+
+// deps are the role and its attachments, for pulumi.DependsOn.
+func (r role) deps() []pulumi.Resource {
+	return append([]pulumi.Resource{r.Role}, r.policies...)
 }
 
 func (b *builder) eks(net *network) (*cluster, error) {
@@ -51,6 +83,8 @@ func (b *builder) eks(net *network) (*cluster, error) {
 	// EKS writes to this group by name; creating it first sets the retention instead of
 	// CloudWatch's keep-forever default.
 	logs, err := cloudwatch.NewLogGroup(b.ctx, b.name+"-control-plane", &cloudwatch.LogGroupArgs{
+		// EKS writes to exactly this name
+		// (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html).
 		Name:            pulumi.String("/aws/eks/" + a.ClusterName + "/cluster"),
 		RetentionInDays: pulumi.Int(a.LogRetentionDays),
 		Tags:            b.tags(b.name + "-control-plane"),
@@ -69,14 +103,25 @@ func (b *builder) eks(net *network) (*cluster, error) {
 		return nil, err
 	}
 
+	// The private endpoint admits the VPC and the connected networks a deploy host may run in
+	// (VPN, peering, Transit Gateway): EKS attaches this group to its endpoint ENIs
+	// (https://docs.aws.amazon.com/eks/latest/userguide/sec-group-reqs.html).
+	apiIngress := ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
+		Description: pulumi.String("Kubernetes API from the VPC"),
+		Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
+		CidrBlocks: pulumi.StringArray{pulumi.String(a.VPCCIDR)},
+	}}
+	if len(a.PrivateAccessCIDRs) > 0 {
+		apiIngress = append(apiIngress, &ec2.SecurityGroupIngressArgs{
+			Description: pulumi.String("Kubernetes API from networks connected to the VPC (deploy hosts)"),
+			Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
+			CidrBlocks: pulumi.ToStringArray(a.PrivateAccessCIDRs),
+		})
+	}
 	apiSG, err := ec2.NewSecurityGroup(b.ctx, b.name+"-api", &ec2.SecurityGroupArgs{
 		VpcId:       net.vpc.ID(),
-		Description: pulumi.String("EKS API endpoint: HTTPS from inside the VPC only"),
-		Ingress: ec2.SecurityGroupIngressArray{&ec2.SecurityGroupIngressArgs{
-			Description: pulumi.String("Kubernetes API from the VPC"),
-			Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(443), ToPort: pulumi.Int(443),
-			CidrBlocks: pulumi.StringArray{pulumi.String(a.VPCCIDR)},
-		}},
+		Description: pulumi.String("EKS API endpoint: HTTPS from the VPC and named connected networks only"),
+		Ingress:     apiIngress,
 		Egress: ec2.SecurityGroupEgressArray{&ec2.SecurityGroupEgressArgs{
 			Description: pulumi.String("Control plane to kubelets and webhooks in the VPC"),
 			Protocol:    pulumi.String("tcp"), FromPort: pulumi.Int(0), ToPort: pulumi.Int(65535),
@@ -107,18 +152,27 @@ func (b *builder) eks(net *network) (*cluster, error) {
 			Provider:  &eks.ClusterEncryptionConfigProviderArgs{KeyArn: key.Arn},
 			Resources: pulumi.StringArray{pulumi.String("secrets")},
 		},
-		EnabledClusterLogTypes: pulumi.ToStringArray(controlPlaneLogs),
+		EnabledClusterLogTypes: pulumi.ToStringArray(a.ControlPlaneLogs),
 		AccessConfig: &eks.ClusterAccessConfigArgs{
-			AuthenticationMode:                      pulumi.String("API"),
-			BootstrapClusterCreatorAdminPermissions: pulumi.Bool(true),
+			AuthenticationMode: pulumi.String("API"),
+			// The deploying identity gets its admin access entry from adminAccess, like every
+			// other admin: a bootstrap entry would be invisible to the program and collide
+			// (ResourceInUseException) with an entry for the same role in adminRoleArns
+			// (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
+			BootstrapClusterCreatorAdminPermissions: pulumi.Bool(false),
 		},
 		// Groundwork installs the networking add-ons itself, as managed add-ons with IRSA.
 		BootstrapSelfManagedAddons: pulumi.Bool(false),
 		KubernetesNetworkConfig:    &eks.ClusterKubernetesNetworkConfigArgs{ServiceIpv4Cidr: pulumi.String(a.ServiceCIDR)},
-		// Standard support only: extended support costs six times as much per hour.
-		UpgradePolicy: &eks.ClusterUpgradePolicyArgs{SupportType: pulumi.String("STANDARD")},
+		// See UpgradeStandard and UpgradeExtended; the composition root picks one.
+		UpgradePolicy: &eks.ClusterUpgradePolicyArgs{SupportType: pulumi.String(a.UpgradePolicy)},
 		Tags:          b.tags(a.ClusterName),
-	}, b.opts(pulumi.DependsOn([]pulumi.Resource{logs, clusterRole}))...)
+	}, b.opts(
+		pulumi.DependsOn(append([]pulumi.Resource{logs}, clusterRole.deps()...)),
+		// The name is fixed (the log group, the autoscaler's tags and the kubeconfig use it):
+		// a replacement must delete the old cluster before creating the new one.
+		pulumi.DeleteBeforeReplace(true),
+	)...)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +195,16 @@ func (b *builder) eks(net *network) (*cluster, error) {
 		return nil, err
 	}
 	// Networking must run before nodes can become Ready; DNS and storage need nodes to run on.
+	// The VPC CNI enforces NetworkPolicy objects only with its network policy agent turned on
+	// (https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy-configure.html):
+	// without it every policy the platform writes would be inert.
 	beforeNodes := []pulumi.Resource{}
 	for _, ad := range []struct {
-		name string
-		role *iam.Role
-	}{{"vpc-cni", cniRole}, {"kube-proxy", nil}} {
-		r, err := b.addon(c, ad.name, ad.role)
+		name   string
+		role   *role
+		config string
+	}{{"vpc-cni", &cniRole, VPCCNIConfiguration}, {"kube-proxy", nil, ""}} {
+		r, err := b.addon(c, ad.name, ad.role, ad.config)
 		if err != nil {
 			return nil, err
 		}
@@ -160,19 +218,20 @@ func (b *builder) eks(net *network) (*cluster, error) {
 			return nil, fmt.Errorf("node group %s: %w", ng.Name, err)
 		}
 		out.ready = append(out.ready, r)
+		out.nodeGroups = append(out.nodeGroups, r)
 	}
-	coredns, err := b.addon(c, "coredns", nil, pulumi.DependsOn(out.ready))
+	coredns, err := b.addon(c, "coredns", nil, "", pulumi.DependsOn(out.ready))
 	if err != nil {
 		return nil, err
 	}
-	out.ebsCSI, err = b.addon(c, "aws-ebs-csi-driver", ebsRole, pulumi.DependsOn(out.ready))
+	out.ebsCSI, err = b.addon(c, "aws-ebs-csi-driver", &ebsRole, "", pulumi.DependsOn(out.ready))
 	if err != nil {
 		return nil, err
 	}
 	out.ready = append(out.ready, coredns, out.ebsCSI)
 	out.ready = append(out.ready, beforeNodes...)
 
-	for _, arn := range a.AdminRoleARNs {
+	for _, arn := range adminPrincipals(b.deployer, a.AdminRoleARNs) {
 		entry, err := b.adminAccess(c, arn)
 		if err != nil {
 			return nil, err
@@ -182,7 +241,23 @@ func (b *builder) eks(net *network) (*cluster, error) {
 	return out, nil
 }
 
-func (b *builder) addon(c *eks.Cluster, name string, role *iam.Role, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
+// VPCCNIConfiguration is the vpc-cni add-on's configuration: its network policy agent on, so
+// NetworkPolicy objects are enforced (VPC CNI 1.14 or newer).
+const VPCCNIConfiguration = `{"enableNetworkPolicy":"true"}`
+
+// adminPrincipals are the IAM principals that get cluster-admin: the identity that deploys (the
+// Kubernetes provider acts as it) and the configured admin roles, each once, in a stable order.
+func adminPrincipals(deployer string, admins []string) []string {
+	out := []string{}
+	for _, arn := range append([]string{deployer}, admins...) {
+		if arn != "" && !slices.Contains(out, arn) {
+			out = append(out, arn)
+		}
+	}
+	return out
+}
+
+func (b *builder) addon(c *eks.Cluster, name string, role *role, config string, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
 	args := &eks.AddonArgs{
 		ClusterName:              c.Name,
 		AddonName:                pulumi.String(name),
@@ -193,13 +268,17 @@ func (b *builder) addon(c *eks.Cluster, name string, role *iam.Role, opts ...pul
 	if v, ok := b.args.AddonVersions[name]; ok {
 		args.AddonVersion = pulumi.String(v)
 	}
+	if config != "" {
+		args.ConfigurationValues = pulumi.String(config)
+	}
 	if role != nil {
 		args.ServiceAccountRoleArn = role.Arn
+		opts = append(opts, pulumi.DependsOn(role.deps()))
 	}
 	return eks.NewAddon(b.ctx, b.name+"-"+name, args, b.opts(opts...)...)
 }
 
-func (b *builder) nodeGroup(c *eks.Cluster, role *iam.Role, net *network, ng infra.NodeGroup, after []pulumi.Resource) (pulumi.Resource, error) {
+func (b *builder) nodeGroup(c *eks.Cluster, nodeRole role, net *network, ng infra.NodeGroup, after []pulumi.Resource) (pulumi.Resource, error) {
 	name := b.name + "-" + ng.Name
 	volumeTags := b.tags(name)
 	lt, err := ec2.NewLaunchTemplate(b.ctx, name, &ec2.LaunchTemplateArgs{
@@ -239,14 +318,22 @@ func (b *builder) nodeGroup(c *eks.Cluster, role *iam.Role, net *network, ng inf
 	for _, s := range net.private {
 		subnets = append(subnets, s.ID())
 	}
+	// The cluster autoscaler discovers groups by these tags; EKS puts the same on the group's
+	// Auto Scaling group (https://docs.aws.amazon.com/eks/latest/userguide/managed-node-groups.html).
+	groupTags := b.tags(name)
+	for k, v := range AutoscalerTags(b.args.ClusterName) {
+		groupTags[k] = pulumi.String(v)
+	}
 	return eks.NewNodeGroup(b.ctx, name, &eks.NodeGroupArgs{
-		ClusterName:   c.Name,
-		NodeGroupName: pulumi.String(ng.Name),
-		NodeRoleArn:   role.Arn,
-		SubnetIds:     subnets,
-		AmiType:       pulumi.String(amiType(ng.InstanceTypes)),
-		InstanceTypes: pulumi.ToStringArray(ng.InstanceTypes),
-		CapacityType:  pulumi.String(ng.CapacityType),
+		ClusterName: c.Name,
+		// A prefix, not a name: a change that replaces the group (instance types, capacity
+		// type, disk) creates the new group before deleting the old, and both exist at once.
+		NodeGroupNamePrefix: pulumi.String(ng.Name + "-"),
+		NodeRoleArn:         nodeRole.Arn,
+		SubnetIds:           subnets,
+		AmiType:             pulumi.String(amiType(ng.InstanceTypes)),
+		InstanceTypes:       pulumi.ToStringArray(ng.InstanceTypes),
+		CapacityType:        pulumi.String(ng.CapacityType),
 		ScalingConfig: &eks.NodeGroupScalingConfigArgs{
 			MinSize: pulumi.Int(ng.MinSize), DesiredSize: pulumi.Int(ng.DesiredSize), MaxSize: pulumi.Int(ng.MaxSize),
 		},
@@ -257,9 +344,9 @@ func (b *builder) nodeGroup(c *eks.Cluster, role *iam.Role, net *network, ng inf
 		},
 		Labels: pulumi.ToStringMap(ng.Labels),
 		Taints: taints,
-		Tags:   b.tags(name),
+		Tags:   groupTags,
 	}, b.opts(
-		pulumi.DependsOn(after),
+		pulumi.DependsOn(append(slices.Clone(after), nodeRole.deps()...)),
 		// The cluster autoscaler owns the current size once the group exists.
 		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}),
 	)...)
@@ -328,30 +415,33 @@ func minorVersion(v string) string {
 }
 
 // role creates an IAM role with the given trust policy and AWS managed policies.
-func (b *builder) role(name string, trust pulumi.StringInput, managed ...string) (*iam.Role, error) {
+func (b *builder) role(name string, trust pulumi.StringInput, managed ...string) (role, error) {
 	full := b.name + "-" + name
-	role, err := iam.NewRole(b.ctx, full, &iam.RoleArgs{
+	r, err := iam.NewRole(b.ctx, full, &iam.RoleArgs{
 		AssumeRolePolicy: trust,
 		Tags:             b.tags(full),
 	}, b.opts()...)
 	if err != nil {
-		return nil, err
+		return role{}, err
 	}
+	out := role{Role: r}
 	for _, p := range managed {
 		policy := p[strings.LastIndex(p, "/")+1:]
-		if _, err := iam.NewRolePolicyAttachment(b.ctx, full+"-"+policy, &iam.RolePolicyAttachmentArgs{
-			Role:      role.Name,
+		att, err := iam.NewRolePolicyAttachment(b.ctx, full+"-"+policy, &iam.RolePolicyAttachmentArgs{
+			Role:      r.Name,
 			PolicyArn: pulumi.String(fmt.Sprintf("arn:%s:iam::aws:policy/%s", b.partition, p)),
-		}, b.opts()...); err != nil {
-			return nil, err
+		}, b.opts()...)
+		if err != nil {
+			return role{}, err
 		}
+		out.policies = append(out.policies, att)
 	}
-	return role, nil
+	return out, nil
 }
 
 // serviceAccountRole is an IAM role that only the named Kubernetes service account can assume,
 // through the cluster's OIDC provider (IAM roles for service accounts).
-func (b *builder) serviceAccountRole(name string, oidc *iam.OpenIdConnectProvider, namespace, serviceAccount string, managed ...string) (*iam.Role, error) {
+func (b *builder) serviceAccountRole(name string, oidc *iam.OpenIdConnectProvider, namespace, serviceAccount string, managed ...string) (role, error) {
 	return b.role(name, webIdentityTrust(oidc, infra.ServiceAccount{Namespace: namespace, Name: serviceAccount}), managed...)
 }
 

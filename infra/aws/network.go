@@ -10,6 +10,8 @@ type network struct {
 	vpc     *ec2.Vpc
 	public  []*ec2.Subnet
 	private []*ec2.Subnet
+	// privateRoutes are the private subnets' route tables, one per zone.
+	privateRoutes []*ec2.RouteTable
 }
 
 func (n *network) privateSubnetIDs() pulumi.StringArrayOutput {
@@ -127,6 +129,33 @@ func (b *builder) network() (*network, error) {
 			return nil, err
 		}
 		n.private = append(n.private, priv)
+		n.privateRoutes = append(n.privateRoutes, rt)
+	}
+	if _, err := b.s3Endpoint(n); err != nil {
+		return nil, err
 	}
 	return n, nil
+}
+
+// s3Endpoint routes the private subnets' S3 traffic through a gateway endpoint, which is free,
+// instead of the NAT gateways, which bill every gigabyte: the buckets' objects and ECR's image
+// layers, which ECR serves from S3
+// (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html,
+// https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html).
+func (b *builder) s3Endpoint(n *network) (*ec2.VpcEndpoint, error) {
+	routes := pulumi.StringArray{}
+	for _, rt := range n.privateRoutes {
+		routes = append(routes, rt.ID())
+	}
+	service := "com.amazonaws." + b.args.Region + ".s3"
+	if b.partition == "aws-cn" {
+		service = "cn." + service
+	}
+	return ec2.NewVpcEndpoint(b.ctx, b.name+"-s3", &ec2.VpcEndpointArgs{
+		VpcId:           n.vpc.ID(),
+		ServiceName:     pulumi.String(service),
+		VpcEndpointType: pulumi.String("Gateway"),
+		RouteTableIds:   routes,
+		Tags:            b.tags(b.name + "-s3"),
+	}, b.opts()...)
 }

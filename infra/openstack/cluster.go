@@ -1,6 +1,7 @@
 // Package openstack builds the base layer on OpenStack: the three logical networks of the seed
-// brief (external API, management, internal) behind a router with the external gateway, security
-// groups, and a Kubernetes cluster from Magnum with its node groups.
+// brief (external API, management, internal) behind a router with the external gateway, and a
+// Kubernetes cluster from Magnum's Cluster API Helm driver with its node groups. The driver makes
+// the nodes' security groups and the API load balancer itself.
 package openstack
 
 import (
@@ -18,7 +19,8 @@ import (
 
 // Networks are the CIDRs of the three logical networks.
 type Networks struct {
-	// API holds the public entry points: load balancer VIPs and the router's API leg.
+	// API holds the public entry points: the public gateway's load balancer VIPs. (The
+	// Kubernetes API's load balancer is the driver's, on the internal network.)
 	API string
 	// Management is for operators: SSH from named ranges, bastions, out-of-band tooling.
 	Management string
@@ -30,31 +32,29 @@ type Networks struct {
 // the composition root applies defaults and validates before calling New.
 type Args struct {
 	ClusterName string
-	// KubernetesVersion is a full version ("1.34.2"), Magnum's kube_tag.
+	// KubernetesVersion is a full version ("1.34.2"); the image's kube_version must match it.
 	KubernetesVersion string
-	ServiceCIDR       string
-	PodCIDR           string
 	NetworkCIDR       string
 	Networks          Networks
 	// ExternalNetwork is the name of the provider network with internet access.
 	ExternalNetwork string
-	// Image is the Glance image name Magnum boots its nodes from.
-	Image             string
-	MasterFlavor      string
+	// Image is the Glance image name Magnum boots its nodes from: os_distro one of ImageDistros
+	// and kube_version the Kubernetes version (the driver reads both from the image).
+	Image        string
+	MasterFlavor string
+	// AvailabilityZones are the zones the cloud places the nodes in, reported to the platform.
 	AvailabilityZones []string
 	// DNSServers are handed out by DHCP on every subnet. Optional: Neutron's own when empty.
-	DNSServers         []string
-	MasterCount        int
-	MasterLoadBalancer bool
-	// RouterHA makes the router L3 HA (VRRP across network nodes) spread over the zones.
-	RouterHA bool
+	DNSServers  []string
+	MasterCount int
+	// APIFloatingIP puts a floating IP on the API load balancer; without it the API is only
+	// reachable from the cluster's networks.
+	APIFloatingIP bool
 	// Keypair is the Nova keypair for node SSH access. Optional.
 	Keypair       string
 	NetworkDriver string
-	// APIAllowedCIDRs may reach the Kubernetes API load balancer.
+	// APIAllowedCIDRs may reach the Kubernetes API load balancer, with the stack's network.
 	APIAllowedCIDRs []string
-	// ManagementAllowedCIDRs may reach SSH on the management network. Optional.
-	ManagementAllowedCIDRs []string
 	// Labels override Groundwork's Magnum labels. Optional.
 	Labels map[string]string
 	// NodeGroups: the first is the cluster's default worker group, the others Magnum node groups.
@@ -111,6 +111,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err != nil {
 		return nil, fmt.Errorf("openstack: image %q: %w", args.Image, err)
 	}
+	if err := checkImage(args.Image, img.Properties, args.KubernetesVersion); err != nil {
+		return nil, err
+	}
 
 	c := &Cluster{zones: args.AvailabilityZones}
 	if err := ctx.RegisterComponentResource("groundwork:infra:OpenStackCluster", name, c, opts...); err != nil {
@@ -159,10 +162,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}.ToStringMapOutput()
 	c.registry = infra.StaticRegistry(args.Registry, args.Services, args.RegistryLogin)
 	c.network = &infra.Network{
-		ID:                  net.networks[roleInternal].ID().ToStringOutput(),
-		CIDR:                args.NetworkCIDR,
-		PrivateSubnetIDs:    pulumi.StringArray{net.subnets[roleInternal].ID()}.ToStringArrayOutput(),
-		NodeSecurityGroupID: net.groups["nodes"].ID().ToStringOutput(),
+		ID:               net.networks[roleInternal].ID().ToStringOutput(),
+		CIDR:             args.NetworkCIDR,
+		PrivateSubnetIDs: pulumi.StringArray{net.subnets[roleInternal].ID()}.ToStringArrayOutput(),
+		// The driver makes the nodes' security groups (the chart's manageSecurityGroups);
+		// no managed service outside the cluster needs one here.
+		NodeSecurityGroupID: pulumi.String("").ToStringOutput(),
 	}
 	if args.S3Endpoint != "" {
 		if c.buckets, err = b.objectStorage(); err != nil {

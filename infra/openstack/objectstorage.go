@@ -12,9 +12,14 @@ import (
 // `location` otherwise.
 const s3Region = "us-east-1"
 
-// objectStorage makes a Swift container for each bucket the platform asks for, and the project's
-// EC2-style credentials, which Swift's S3 API accepts. Keystone's EC2 credentials reach every
-// container of the project: Swift has no per-container keys, so all buckets share them.
+// objectStorage makes a Swift container for each bucket the platform asks for, and EC2-style
+// credentials of the deploy identity, which Swift's S3 API accepts. They reach the whole project,
+// and a project user has nothing narrower: Swift's s3api authenticates only Keystone EC2
+// credentials (https://docs.openstack.org/swift/latest/s3_compat.html), and Keystone refuses to
+// create one from a restricted application credential, such as one with object-store
+// access_rules (keystone/api/credentials.py, _check_unrestricted_application_credential,
+// Launchpad bug 2142138). A user or project of its own would need an admin. So all buckets share
+// them, and only the namespaces that use a store get the Secret.
 func (b *builder) objectStorage() (map[string]*infra.ObjectStore, error) {
 	a := b.args
 	buckets := map[string]*infra.ObjectStore{}

@@ -86,19 +86,20 @@ var istioGateway = func() obj {
 }()
 
 const (
-	tRDS       = "aws:rds/instance:Instance"
-	tCNPG      = "kubernetes:postgresql.cnpg.io/v1:Cluster"
-	tRedis     = "aws:elasticache/replicationGroup:ReplicationGroup"
-	tMSK       = "aws:msk/cluster:Cluster"
-	tEKS       = "aws:eks/cluster:Cluster"
-	tNodeGroup = "aws:eks/nodeGroup:NodeGroup"
-	tMagnum    = "openstack:containerinfra/cluster:Cluster"
-	tSG        = "aws:ec2/securityGroup:SecurityGroup"
-	tOSRule    = "openstack:networking/secGroupRule:SecGroupRule"
-	tStrimzi   = "kubernetes:kafka.strimzi.io/v1:Kafka"
-	tTopic     = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
-	tPeerAuth  = "kubernetes:security.istio.io/v1:PeerAuthentication"
-	tIstiod    = "kubernetes:helm.sh/v4:Chart"
+	tRDS        = "aws:rds/instance:Instance"
+	tCNPG       = "kubernetes:postgresql.cnpg.io/v1:Cluster"
+	tRedis      = "aws:elasticache/replicationGroup:ReplicationGroup"
+	tMSK        = "aws:msk/cluster:Cluster"
+	tEKS        = "aws:eks/cluster:Cluster"
+	tNodeGroup  = "aws:eks/nodeGroup:NodeGroup"
+	tMagnum     = "openstack:containerinfra/cluster:Cluster"
+	tMagnumTmpl = "openstack:containerinfra/clusterTemplate:ClusterTemplate"
+	tSG         = "aws:ec2/securityGroup:SecurityGroup"
+	tOSRule     = "openstack:networking/secGroupRule:SecGroupRule"
+	tStrimzi    = "kubernetes:kafka.strimzi.io/v1:Kafka"
+	tTopic      = "kubernetes:kafka.strimzi.io/v1:KafkaTopic"
+	tPeerAuth   = "kubernetes:security.istio.io/v1:PeerAuthentication"
+	tIstiod     = "kubernetes:helm.sh/v4:Chart"
 )
 
 var cases = []policyCase{
@@ -240,6 +241,10 @@ var cases = []policyCase{
 	{name: "node group at its maximum", policy: "node-group-scaling", give: one(res(tNodeGroup, "general", with(nodeGroup, "scalingConfig.maxSize", 3))),
 		want: []string{"cannot grow: maximum 3 is not above desired 3. Fix: raise scalingConfig.maxSize above 3"}},
 	{name: "Magnum autoscaling", policy: "node-group-scaling", give: one(res(tMagnum, "prod", obj{"nodeCount": 3, "labels": magnumLabels}))},
+	{name: "Magnum cluster without labels (the template has them)", policy: "node-group-scaling", give: one(res(tMagnum, "prod", obj{"nodeCount": 3}))},
+	{name: "Magnum template autoscaling", policy: "node-group-scaling", give: one(res(tMagnumTmpl, "prod", obj{"labels": obj{"auto_scaling_enabled": "true", "min_node_count": "3", "max_node_count": "12"}}))},
+	{name: "Magnum template cannot grow", policy: "node-group-scaling", give: one(res(tMagnumTmpl, "prod", obj{"labels": obj{"auto_scaling_enabled": "true", "min_node_count": "3", "max_node_count": "3"}})),
+		want: []string{"cannot grow"}},
 	{name: "Magnum autoscaler off", policy: "node-group-scaling", give: one(res(tMagnum, "prod", obj{"nodeCount": 3, "labels": with(magnumLabels, "auto_scaling_enabled", "false")})),
 		want: []string{"has the cluster autoscaler off"}},
 
@@ -326,6 +331,11 @@ var cases = []policyCase{
 		want: []string{"has the private API endpoint off", "public API endpoint open to 0.0.0.0/0"}},
 	{name: "Magnum API restricted", policy: "cluster-api-restricted", give: one(res(tMagnum, "prod", obj{"labels": magnumLabels}))},
 	{name: "Magnum API open", policy: "cluster-api-restricted", give: one(res(tMagnum, "prod", obj{"labels": with(magnumLabels, "master_lb_allowed_cidrs", "")})),
+		want: []string{"exposes the Kubernetes API on a floating IP to the whole internet"}},
+	{name: "Magnum template API restricted (Cluster API driver label)", policy: "cluster-api-restricted",
+		give: one(res(tMagnumTmpl, "prod", obj{"labels": obj{"master_lb_floating_ip_enabled": "true", "api_master_lb_allowed_cidrs": "10.40.0.0/16,203.0.113.0/24"}}))},
+	{name: "Magnum template API open (Cluster API driver label)", policy: "cluster-api-restricted",
+		give: one(res(tMagnumTmpl, "prod", obj{"labels": obj{"master_lb_floating_ip_enabled": "true", "api_master_lb_allowed_cidrs": "0.0.0.0/0"}})),
 		want: []string{"exposes the Kubernetes API on a floating IP to the whole internet"}},
 
 	{name: "encrypted RDS", policy: "encryption-at-rest", give: one(res(tRDS, "orders-db", db))},

@@ -26,7 +26,7 @@ func scalability() []Policy {
 		},
 		{
 			Name: "node-group-scaling", Goal: Scalability, Level: Advisory,
-			Description: "Node groups have room to grow: maximum size above the desired size (EKS node groups, autoscaling groups, Magnum clusters with autoscaling on, Magnum node groups).",
+			Description: "Node groups have room to grow: maximum size above the desired size (EKS node groups, autoscaling groups, Magnum clusters and cluster templates with autoscaling on, Magnum node groups).",
 			Check:       checkNodeGroupScaling,
 		},
 	}
@@ -111,7 +111,12 @@ func checkNodeGroupScaling(r Resource, _ Config) []string {
 		}
 	case typeMagnumNodeGroup:
 		s = sizes{"nodeCount", "maxNodeCount", "nodeCount", "maxNodeCount"}
-	case typeMagnumCluster:
+	case typeMagnumCluster, typeMagnumTemplate:
+		// Groundwork's clusters set no labels (they would force a new cluster): the template
+		// carries them, and there the minimum stands in for the desired size.
+		if !has(p, "labels") {
+			return nil
+		}
 		if v := boolean(p, "labels.auto_scaling_enabled"); v != isTrue {
 			if v == isUnknown {
 				return nil
@@ -119,6 +124,9 @@ func checkNodeGroupScaling(r Resource, _ Config) []string {
 			return []string{violation(r, "has the cluster autoscaler off", `set the Magnum label auto_scaling_enabled: "true" with min_node_count and max_node_count`)}
 		}
 		s = sizes{"nodeCount", "labels.max_node_count", "nodeCount", "labels.max_node_count"}
+		if r.Type == typeMagnumTemplate {
+			s.desired, s.desiredKey = "labels.min_node_count", "labels.min_node_count"
+		}
 	default:
 		return nil
 	}

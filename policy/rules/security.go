@@ -271,14 +271,21 @@ func checkClusterAPI(r Resource, _ Config) []string {
 		if boolean(p, "labels.master_lb_floating_ip_enabled") != isTrue {
 			return nil
 		}
-		v := get(p, "labels.master_lb_allowed_cidrs")
+		// The Cluster API Helm driver reads api_master_lb_allowed_cidrs
+		// (magnum_capi_helm/conf.py); the Heat drivers read master_lb_allowed_cidrs
+		// (https://docs.openstack.org/magnum/latest/user/index.html).
+		label := "labels.api_master_lb_allowed_cidrs"
+		if !has(p, label) {
+			label = "labels.master_lb_allowed_cidrs"
+		}
+		v := get(p, label)
 		if v.IsComputed() {
 			return nil
 		}
-		cidrs := strings.FieldsFunc(str(p, "labels.master_lb_allowed_cidrs"), func(r rune) bool { return r == ',' || r == ' ' })
+		cidrs := strings.FieldsFunc(str(p, label), func(r rune) bool { return r == ',' || r == ' ' })
 		if len(cidrs) == 0 || anyWorld(cidrs) {
 			return []string{violation(r, "exposes the Kubernetes API on a floating IP to the whole internet",
-				"set the label master_lb_allowed_cidrs to named ranges (groundwork:openstack.apiAllowedCidrs)")}
+				"set the label "+strings.TrimPrefix(label, "labels.")+" to named ranges (groundwork:openstack.apiAllowedCidrs)")}
 		}
 	}
 	return nil
