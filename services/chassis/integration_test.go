@@ -253,13 +253,22 @@ func TestConsumerDeadLettersAnUndecodableEventAndMovesOn(t *testing.T) {
 	}
 }
 
+// testEnv gives services under test a JWKS URL; these tests call public routes only, so it is
+// never fetched.
+func testEnv(k string) string {
+	if k == "JWKS_URL" {
+		return "http://127.0.0.1:1/.well-known/jwks.json"
+	}
+	return ""
+}
+
 func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
 	db := chassistest.Database(t)
 	proxy := chassistest.NewProxy(t, chassistest.Host(t, db))
 	cfg := Config{Service: "svc", DatabaseURL: proxy.Through(t, db), KafkaBrokers: []string{"127.0.0.1:1"}}
 	svc := Service{Name: "svc", Migrations: itemsMigration,
 		Setup: func(*App, func(string) string, *http.ServeMux) ([]Consumer, error) { return nil, nil }}
-	a, err := New(context.Background(), svc, cfg, func(string) string { return "" }, quiet)
+	a, err := New(context.Background(), svc, cfg, testEnv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +298,7 @@ func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
 func TestShutdownFinishesInFlightRequestsAndTurnsUnreadyFirst(t *testing.T) {
 	db := chassistest.Database(t)
 	started := make(chan struct{})
-	svc := Service{Name: "svc", Setup: func(_ *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
+	svc := Service{Name: "svc", Public: []string{"GET /slow"}, Setup: func(_ *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
 		mux.Handle("GET /slow", Handler(func(*http.Request) (int, any, error) {
 			close(started)
 			time.Sleep(700 * time.Millisecond)
@@ -299,7 +308,7 @@ func TestShutdownFinishesInFlightRequestsAndTurnsUnreadyFirst(t *testing.T) {
 	}}
 	cfg := Config{Service: "svc", DatabaseURL: db, KafkaBrokers: []string{"127.0.0.1:1"},
 		DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 5 * time.Second, RelayInterval: time.Second}
-	a, err := New(context.Background(), svc, cfg, func(string) string { return "" }, quiet)
+	a, err := New(context.Background(), svc, cfg, testEnv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
