@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -453,4 +454,19 @@ func (a *App) authenticate(mux *http.ServeMux, public []string) http.Handler {
 		ctx := WithLogger(WithCaller(r.Context(), p), Logger(r.Context()).With("tenant", c.Tenant, "sub", c.Subject))
 		mux.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// RetryLater is a refusal the caller may retry after Wait: 429 for a lockout, 503 when a store
+// the request needs is down. Handler answers Status with a Retry-After header.
+type RetryLater struct {
+	Status int
+	Wait   time.Duration
+	Msg    string
+}
+
+func (e *RetryLater) Error() string { return e.Msg }
+
+// retryAfterSeconds rounds d up to whole seconds, at least 1.
+func retryAfterSeconds(d time.Duration) string {
+	return strconv.Itoa(int(max(1, (d+time.Second-1)/time.Second)))
 }

@@ -98,7 +98,8 @@ var (
 
 // Handler is an HTTP handler that returns a status and a JSON body, or an error that the chassis
 // maps to a status: *ValidationError 422, ErrNotFound 404, ErrConflict 409, ErrUnauthorized 401,
-// ErrForbidden 403, a body too large 413, anything else 500 (logged, never shown).
+// ErrForbidden 403, a body too large 413, *RetryLater its status with Retry-After, anything
+// else 500 (logged, never shown).
 type Handler func(r *http.Request) (int, any, error)
 
 // ServeHTTP implements http.Handler.
@@ -107,7 +108,11 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var ve *ValidationError
 		var tooLarge *http.MaxBytesError
+		var later *RetryLater
 		switch {
+		case errors.As(err, &later):
+			w.Header().Set("Retry-After", retryAfterSeconds(later.Wait))
+			WriteError(w, later.Status, later.Msg)
 		case errors.As(err, &ve):
 			WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid request", "fields": ve.Fields})
 		case errors.As(err, &tooLarge):

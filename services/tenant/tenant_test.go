@@ -39,7 +39,9 @@ func TestProvisionRequestValidation(t *testing.T) {
 func TestTenantLifecycle(t *testing.T) {
 	h := servicetest.Start(t, service(), nil)
 	op := servicetest.Token(t, chassis.OperatorTenant, h.Subject, chassis.RolePlatformOperator)
-	do := func(method, path string, body any) (int, map[string]any) { return h.DoAs(t, method, path, op, "", body) }
+	do := func(method, path string, body any) (int, map[string]any) {
+		return h.DoAs(t, method, path, op, "", body)
+	}
 	if code, body := do("POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Acme Corp", "admin_email": "ada@example.com"}); code != http.StatusCreated || len(body["admin_setup_code"].(string)) < 32 {
 		t.Fatalf("provision: %d %v", code, body)
 	}
