@@ -379,4 +379,3 @@ func (s *api) onTenantEvent(ctx context.Context, tx pgx.Tx, e chassis.Event) err
 	}
 	return chassis.Enqueue(ctx, tx, name, ev)
 }
-

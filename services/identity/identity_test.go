@@ -42,4 +42,3 @@ func TestParseSigningKey(t *testing.T) {
 		})
 	}
 }
-

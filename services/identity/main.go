@@ -138,5 +138,4 @@ func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]ch
 	return []chassis.Consumer{{Name: "tenant-admins", Topics: []string{chassis.EventsTopic("tenant")}, Handle: s.onTenantEvent}}, nil
 }
 
-
 func main() { chassis.Main(service()) }
