@@ -1,0 +1,148 @@
+package chassis_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/groundwork/groundwork/services/chassis"
+	"github.com/groundwork/groundwork/services/chassis/servicetest"
+)
+
+// keySet serves a JWKS whose keys the test changes, counting fetches.
+type keySet struct {
+	mu      sync.Mutex
+	keys    []*ecdsa.PublicKey
+	fetches atomic.Int32
+}
+
+func (k *keySet) set(keys ...*ecdsa.PublicKey) { k.mu.Lock(); k.keys = keys; k.mu.Unlock() }
+
+func (k *keySet) serve(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		k.fetches.Add(1)
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		var jwks []chassis.JWK
+		for _, p := range k.keys {
+			jwks = append(jwks, chassis.PublicJWK(p))
+		}
+		chassis.WriteJSON(w, 200, map[string]any{"keys": jwks})
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func sign(t *testing.T, k *ecdsa.PrivateKey, kid string, c chassis.Claims) string {
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	if kid != "" {
+		tok.Header["kid"] = kid
+	}
+	s, err := tok.SignedString(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerifierRefusesWhatIsNotAValidAccessToken(t *testing.T) {
+	key, other := newKey(t), newKey(t)
+	ks := &keySet{}
+	ks.set(&key.PublicKey)
+	v := &chassis.Verifier{Keys: chassis.NewJWKS(ks.serve(t)), Issuer: chassis.DefaultIssuer}
+	kid := chassis.KeyID(&key.PublicKey)
+	good := servicetest.Claims("acme", "u1", "admin")
+	with := func(f func(c *chassis.Claims)) chassis.Claims { c := servicetest.Claims("acme", "u1", "admin"); f(&c); return c }
+	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	valid := sign(t, key, kid, good)
+	parts := strings.Split(valid, ".")
+	pubDER, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, good)
+	hs.Header["kid"] = kid
+	confused, _ := hs.SignedString(pubDER) // alg confusion: HMAC keyed with the public key
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, good)
+	none.Header["kid"] = kid
+	unsigned, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	tests := []struct{ name, give string }{
+		{"expired", sign(t, key, kid, with(func(c *chassis.Claims) { c.ExpiresAt = jwt.NewNumericDate(past) }))},
+		{"no exp", sign(t, key, kid, with(func(c *chassis.Claims) { c.ExpiresAt = nil }))},
+		{"not yet valid", sign(t, key, kid, with(func(c *chassis.Claims) { c.NotBefore = jwt.NewNumericDate(future) }))},
+		{"issued in the future", sign(t, key, kid, with(func(c *chassis.Claims) { c.IssuedAt = jwt.NewNumericDate(future) }))},
+		{"other issuer", sign(t, key, kid, with(func(c *chassis.Claims) { c.Issuer = "someone-else" }))},
+		{"other audience", sign(t, key, kid, with(func(c *chassis.Claims) { c.Audience = jwt.ClaimStrings{"kong"} }))},
+		{"bad tenant claim", sign(t, key, kid, with(func(c *chassis.Claims) { c.Tenant = "Evil Corp" }))},
+		{"no subject", sign(t, key, kid, with(func(c *chassis.Claims) { c.Subject = "" }))},
+		{"no kid", sign(t, key, "", good)},
+		{"unknown kid", sign(t, other, chassis.KeyID(&other.PublicKey), good)},
+		{"other key under our kid", sign(t, other, kid, good)},
+		{"alg confusion HS256", confused},
+		{"alg none", unsigned},
+		{"tampered payload", parts[0] + "." + parts[1] + "x." + parts[2]},
+		{"garbage", "not.a.token"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if c, err := v.Verify(context.Background(), tt.give); err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+		})
+	}
+	c, err := v.Verify(context.Background(), valid)
+	if err != nil || c.Tenant != "acme" || c.Subject != "u1" || c.Roles[0] != "admin" {
+		t.Fatalf("valid token: %v %+v", err, c)
+	}
+}
+
+func TestJWKSCachesAndFollowsKeyRotation(t *testing.T) {
+	old, next := newKey(t), newKey(t)
+	ks := &keySet{}
+	ks.set(&old.PublicKey)
+	jwks := chassis.NewJWKS(ks.serve(t))
+	jwks.MinRefetch = 0
+	v := &chassis.Verifier{Keys: jwks, Issuer: chassis.DefaultIssuer}
+	byOld := sign(t, old, chassis.KeyID(&old.PublicKey), servicetest.Claims("acme", "u1"))
+	byNext := sign(t, next, chassis.KeyID(&next.PublicKey), servicetest.Claims("acme", "u1"))
+	for range 3 {
+		if _, err := v.Verify(context.Background(), byOld); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ks.fetches.Load(); n != 1 {
+		t.Fatalf("%d JWKS fetches for one key, want 1 (cached)", n)
+	}
+	if _, err := v.Verify(context.Background(), byNext); err == nil {
+		t.Fatal("token of a key not yet published accepted")
+	}
+	// Rotation: identity publishes the new key beside the old one.
+	ks.set(&next.PublicKey, &old.PublicKey)
+	for _, tok := range []string{byNext, byOld} {
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatalf("after rotation: %v", err)
+		}
+	}
+	// A JWKS outage keeps the cached keys working.
+	jwks.URL = "http://127.0.0.1:1/jwks"
+	jwks.TTL = 0
+	if _, err := v.Verify(context.Background(), byOld); err != nil {
+		t.Fatalf("cached key during a JWKS outage: %v", err)
+	}
+}
