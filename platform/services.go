@@ -13,6 +13,8 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -36,6 +38,32 @@ const (
 
 // jwtIssuer is the issuer of the identity service's tokens, which Kong verifies.
 const jwtIssuer = "groundwork-identity"
+
+// identityService is the service that issues access tokens and serves their JWKS.
+const identityService = "identity"
+
+// OperatorEmail is the login of the platform operator in the operators' tenant "platform"; its
+// password is generated (stack output operatorPassword, a secret).
+const OperatorEmail = "operator@groundwork.internal"
+
+// TenantHeader carries the verified tenant of a request inside Kong, for per-tenant rate limits.
+const TenantHeader = "X-Gateway-Tenant"
+
+// ClientIdentityHeaders are removed from every request at the gateway: headers upstreams or
+// Kong's own plugins use for an authenticated identity, which only the gateway may set.
+var ClientIdentityHeaders = []string{"X-Consumer-ID", "X-Consumer-Custom-ID", "X-Consumer-Username", "X-Consumer-Groups",
+	"X-Credential-Identifier", "X-Anonymous-Consumer", "X-Anonymous-Groups", "X-Authenticated-Groups", "X-Authenticated-Scope",
+	"X-Authenticated-Userid", "X-Userinfo", "X-User-ID", "X-User-Roles", "X-Roles", "X-Real-IP"}
+
+// identitySpec is the spec of the identity service, if it is deployed.
+func identitySpec(specs []services.Spec) (services.Spec, bool) {
+	for _, s := range specs {
+		if s.Name == identityService {
+			return s, true
+		}
+	}
+	return services.Spec{}, false
+}
 
 // buildPlatform is the OS/architecture service images are built for.
 const buildPlatform = "linux/amd64"
@@ -170,8 +198,22 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	if err != nil {
 		return err
 	}
+	var operator *random.RandomPassword
+	if _, ok := identitySpec(specs); ok {
+		if operator, err = random.NewRandomPassword(ctx, "platform-operator-password", &random.RandomPasswordArgs{Length: pulumi.Int(32), Special: pulumi.Bool(false)}, in); err != nil {
+			return err
+		}
+		ctx.Export("operatorPassword", pulumi.ToSecret(operator.Result))
+		if cfg.Environment == EnvProd {
+			// Kong counts rate limits in the shared Redis: it may reach the Redis port of the data
+			// namespace, nothing else there.
+			if err := kongToRedis(ctx, tags, on, in, pulumi.DependsOn(plat.namespaces)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, s := range specs {
-		if err := deployService(ctx, cfg, cluster, plat, s, serviceDeps{pg: pg, events: events, cache: cache, signing: signing}, on, in); err != nil {
+		if err := deployService(ctx, cfg, cluster, plat, s, serviceDeps{pg: pg, events: events, cache: cache, signing: signing, operator: operator}, on, in); err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
 	}
@@ -187,6 +229,8 @@ type serviceDeps struct {
 	events  *kafka.Kafka
 	cache   *redis.Redis
 	signing *tls.PrivateKey
+	// operator is the platform operator's generated password (nil without identity).
+	operator *random.RandomPassword
 }
 
 // jwtTrust gives the identity service its ES256 signing key, a generated secret, and makes Kong
@@ -231,6 +275,24 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 		OtherFields: map[string]any{"username": "identity-tokens", "credentials": []string{"identity-jwt"}},
 	}, append(opts, pulumi.DependsOn([]pulumi.Resource{cred}), pulumi.DependsOn(plat.Kong.Ready()))...)
 	return key, err
+}
+
+// kongToRedis lets Kong's pods reach the Redis port of the data namespace, for cluster-wide
+// rate limits.
+func kongToRedis(ctx *pulumi.Context, tags infra.Tags, opts ...pulumi.ResourceOption) error {
+	_, err := networkingv1.NewNetworkPolicy(ctx, "data-allow-kong-redis", &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-kong-redis"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("kong"))},
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+				From: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: &metav1.LabelSelectorArgs{
+					MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(NamespaceKong)}}}},
+				Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(redis.Port)}},
+			}},
+		},
+	}, opts...)
+	return err
 }
 
 func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat *Platform, s services.Spec, deps serviceDeps, on, parent pulumi.ResourceOption) error {
@@ -281,6 +343,15 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 			}
 		}
 	}
+	// Every service verifies access tokens itself with the keys of identity's JWKS
+	// (services/chassis/auth.go), so every service reaches identity.
+	env["JWT_ISSUER"] = jwtIssuer
+	if id, ok := identitySpec(plat.specs); ok && s.Name != id.Name {
+		env["JWKS_URL"] = fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/.well-known/jwks.json", id.Name, NamespaceServices, id.Port)
+		if !slices.Contains(s.DependsOn, id.Name) {
+			egress = append(egress, microservice.Peer{Namespace: NamespaceServices, PodLabels: map[string]string{"app.kubernetes.io/name": id.Name}, Ports: []int{id.Port}})
+		}
+	}
 	for _, name := range s.Secrets {
 		if name != "JWT_SIGNING_KEY" {
 			return fmt.Errorf("secret %s: Groundwork generates JWT_SIGNING_KEY only; provide others through the service's own configuration", name)
@@ -292,25 +363,48 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		if err != nil {
 			return err
 		}
-		env["JWT_ISSUER"] = jwtIssuer
 		secretEnv = append(secretEnv, microservice.SecretEnv{Name: name, Secret: sec.Metadata.Name().Elem(), Key: "signing-key"})
+	}
+	if s.Name == identityService && deps.operator != nil {
+		// The platform operator's login (tenant "platform"): the only way to provision tenants.
+		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-operator", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-operator"), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
+			StringData: pulumi.StringMap{"password": deps.operator.Result},
+		}, on, parent, pulumi.DependsOn(plat.namespaces))
+		if err != nil {
+			return err
+		}
+		env["PLATFORM_OPERATOR_EMAIL"] = OperatorEmail
+		secretEnv = append(secretEnv, microservice.SecretEnv{Name: "PLATFORM_OPERATOR_PASSWORD", Secret: sec.Metadata.Name().Elem(), Key: "password"})
 	}
 
 	scale := s.ScaleFor(cfg.Stack)
+	// Rate limits count per Kong pod in dev; in prod across every pod, in the shared Redis.
+	limit := kong.RateLimiting{Policy: "local"}
+	if cfg.Environment == EnvProd {
+		ep := deps.cache.Endpoints[NamespaceServices]
+		limit.Policy = "redis"
+		limit.Redis = &kong.RedisBackend{Host: ep.Host, Port: redis.Port, SSL: cfg.managedData(),
+			PasswordSecret: redis.SecretName, PasswordKey: database.KeyPassword}
+	}
 	var routes []microservice.Route
 	for _, r := range s.Routes {
-		plugins := []kong.Plugin{kong.RateLimiting{Second: r.RateLimit.Second, Minute: r.RateLimit.Minute, Hour: r.RateLimit.Hour, Policy: "local"}}
+		rl := limit
+		rl.Second, rl.Minute, rl.Hour = r.RateLimit.Second, r.RateLimit.Minute, r.RateLimit.Hour
+		plugins := []kong.Plugin{}
 		if r.Auth == "jwt" {
-			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp"}, KeyClaimName: "iss"})
+			// Counted per tenant: the TenantKey global plugin sets the header from the token's
+			// tenant claim, which the jwt plugin verifies before rate-limiting counts.
+			rl.LimitBy, rl.HeaderName = "header", TenantHeader
+			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp", "nbf"}, KeyClaimName: "iss"})
 		}
-		routes = append(routes, microservice.Route{Paths: r.Paths, Plugins: plugins})
+		routes = append(routes, microservice.Route{Paths: r.Paths, Plugins: append([]kong.Plugin{rl}, plugins...)})
 	}
 	var callers []string
 	for _, o := range plat.specs {
-		for _, d := range o.DependsOn {
-			if d == s.Name {
-				callers = append(callers, o.Name)
-			}
+		// identity is called by every service, for its JWKS.
+		if o.Name != s.Name && (s.Name == identityService || slices.Contains(o.DependsOn, s.Name)) {
+			callers = append(callers, o.Name)
 		}
 	}
 	args := microservice.Args{

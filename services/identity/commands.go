@@ -164,7 +164,7 @@ func (s *api) login(r *http.Request) (int, any, error) {
 	if in.validate() != nil || in.SetupCode != "" { // no hints about which part was wrong
 		return 0, nil, errLogin
 	}
-	ctx, tenant, client := r.Context(), chassis.Tenant(r.Context()), clientOf(r)
+	ctx, tenant, client := r.Context(), chassis.Tenant(r.Context()), clientOf(r, s.throttle.proxies)
 	wait, err := s.throttle.locked(ctx, tenant, in.Email, client)
 	if err != nil {
 		return 0, nil, s.unavailable(ctx, err)

@@ -21,7 +21,7 @@ const pw = "correct horse battery"
 func startIdentity(t *testing.T, extra map[string]string) *servicetest.Harness {
 	t.Helper()
 	env := map[string]string{"JWT_SIGNING_KEY": servicetest.SigningKeyPEM(), "BCRYPT_COST": "4", "REDIS_URL": chassistest.Redis(t),
-		"LOGIN_MAX_FAILURES": "3", "LOGIN_MAX_CLIENT_FAILURES": "6", "LOGIN_LOCKOUT": "1m",
+		"LOGIN_MAX_FAILURES": "3", "TRUSTED_PROXY_HOPS": "2", "LOGIN_MAX_CLIENT_FAILURES": "6", "LOGIN_LOCKOUT": "1m",
 		"PLATFORM_OPERATOR_EMAIL": "ops@example.com", "PLATFORM_OPERATOR_PASSWORD": "operators-only-password"}
 	for k, v := range extra {
 		env[k] = v
@@ -53,7 +53,8 @@ func post(t *testing.T, h *servicetest.Harness, path, tenant, client string, bod
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest("POST", h.URL+path, bytes.NewReader(b))
 	req.Header.Set(chassis.HeaderTenant, tenant)
-	req.Header.Set("X-Forwarded-For", client)
+	// What the client claims, then what the mesh gateway saw, then what Kong saw (the gateway).
+	req.Header.Set("X-Forwarded-For", "203.0.113.9, "+client+", 10.1.0.1")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,8 @@
 // JWT_ISSUER (default "groundwork-identity"), TOKEN_TTL (default 15m), BCRYPT_COST (default 12),
 // REDIS_URL (required, secret: the shared Redis of the login throttle), LOGIN_MAX_FAILURES
 // (per account, default 5), LOGIN_MAX_CLIENT_FAILURES (per client address, default 50),
-// LOGIN_LOCKOUT (window and lockout, default 15m), PLATFORM_OPERATOR_EMAIL and
+// LOGIN_LOCKOUT (window and lockout, default 15m), TRUSTED_PROXY_HOPS (proxies appending to
+// X-Forwarded-For in front of identity: the mesh gateway and Kong, default 2), PLATFORM_OPERATOR_EMAIL and
 // PLATFORM_OPERATOR_PASSWORD (secret; together or neither: the platform operator's login in the
 // reserved tenant "platform").
 package main
@@ -52,7 +53,7 @@ func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]ch
 		errs = append(errs, err)
 	}
 	s := &api{app: a, keys: keys, issuer: chassis.DefaultIssuer, ttl: 15 * time.Minute, cost: 12,
-		throttle: &throttle{window: 15 * time.Minute, accountLimit: 5, clientLimit: 50}}
+		throttle: &throttle{window: 15 * time.Minute, accountLimit: 5, clientLimit: 50, proxies: 2}}
 	if v := getenv("JWT_ISSUER"); v != "" {
 		s.issuer = v
 	}
@@ -81,6 +82,13 @@ func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]ch
 	}
 	limit("LOGIN_MAX_FAILURES", &s.throttle.accountLimit)
 	limit("LOGIN_MAX_CLIENT_FAILURES", &s.throttle.clientLimit)
+	if v := getenv("TRUSTED_PROXY_HOPS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5 {
+			errs = append(errs, fmt.Errorf("TRUSTED_PROXY_HOPS: %q must be an integer from 1 to 5", v))
+		}
+		s.throttle.proxies = n
+	}
 	if v := getenv("LOGIN_LOCKOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < time.Second || d > 24*time.Hour {

@@ -19,7 +19,8 @@ type throttle struct {
 	window       time.Duration
 	accountLimit int64 // failures per account (tenant + e-mail) per window
 	clientLimit  int64 // failures per client address per window
-	keyPrefix    string
+	// proxies is how many trusted proxies append to X-Forwarded-For in front of identity.
+	proxies int
 }
 
 func accountKey(tenant, email string) string {
@@ -30,10 +31,10 @@ func clientKey(client string) string { return "identity:login-fail:client:" + cl
 // locked answers how long the account or the client stays locked out (0: not locked).
 func (t *throttle) locked(ctx context.Context, tenant, email, client string) (time.Duration, error) {
 	pipe := t.rdb.Pipeline()
-	acc := pipe.Get(ctx, t.keyPrefix+accountKey(tenant, email))
-	cli := pipe.Get(ctx, t.keyPrefix+clientKey(client))
-	accTTL := pipe.PTTL(ctx, t.keyPrefix+accountKey(tenant, email))
-	cliTTL := pipe.PTTL(ctx, t.keyPrefix+clientKey(client))
+	acc := pipe.Get(ctx, accountKey(tenant, email))
+	cli := pipe.Get(ctx, clientKey(client))
+	accTTL := pipe.PTTL(ctx, accountKey(tenant, email))
+	cliTTL := pipe.PTTL(ctx, clientKey(client))
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return 0, fmt.Errorf("login throttle: %w", err)
 	}
@@ -53,10 +54,10 @@ func (t *throttle) locked(ctx context.Context, tenant, email, client string) (ti
 // failed counts a failed login; lockedNow is true when this failure locked the account out.
 func (t *throttle) failed(ctx context.Context, tenant, email, client string) (lockedNow bool, err error) {
 	pipe := t.rdb.TxPipeline()
-	acc := pipe.Incr(ctx, t.keyPrefix+accountKey(tenant, email))
-	pipe.ExpireNX(ctx, t.keyPrefix+accountKey(tenant, email), t.window)
-	pipe.Incr(ctx, t.keyPrefix+clientKey(client))
-	pipe.ExpireNX(ctx, t.keyPrefix+clientKey(client), t.window)
+	acc := pipe.Incr(ctx, accountKey(tenant, email))
+	pipe.ExpireNX(ctx, accountKey(tenant, email), t.window)
+	pipe.Incr(ctx, clientKey(client))
+	pipe.ExpireNX(ctx, clientKey(client), t.window)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return false, fmt.Errorf("login throttle: %w", err)
 	}
@@ -65,16 +66,20 @@ func (t *throttle) failed(ctx context.Context, tenant, email, client string) (lo
 
 // succeeded clears the account's failures.
 func (t *throttle) succeeded(ctx context.Context, tenant, email string) error {
-	return t.rdb.Del(ctx, t.keyPrefix+accountKey(tenant, email)).Err()
+	return t.rdb.Del(ctx, accountKey(tenant, email)).Err()
 }
 
-// clientOf is the address a login comes from. Only Kong reaches identity (its NetworkPolicy), and
-// Kong appends the address it saw to X-Forwarded-For, so the last entry is the client's.
-func clientOf(r *http.Request) string {
+// clientOf is the address a login comes from. Each of the hops trusted proxies in front of
+// identity (the mesh's ingress gateway, then Kong) appends the address it saw to
+// X-Forwarded-For, so the entry hops from the end is what the outermost one saw: the client.
+// Entries before it are the client's own claims and are ignored.
+func clientOf(r *http.Request, hops int) string {
 	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
 		parts := strings.Split(xff, ",")
-		if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-1])); ip != nil {
-			return ip.String()
+		if len(parts) >= hops {
+			if ip := net.ParseIP(strings.TrimSpace(parts[len(parts)-hops])); ip != nil {
+				return ip.String()
+			}
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
