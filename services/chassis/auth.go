@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"net/url"
 	"slices"
@@ -152,8 +151,7 @@ type JWK struct {
 
 // PublicJWK is pub in JWK form.
 func PublicJWK(pub *ecdsa.PublicKey) JWK {
-	pt, _ := pub.ECDH() // P-256 always converts
-	raw := pt.Bytes()   // uncompressed point: 0x04 || X || Y
+	raw, _ := pub.Bytes() // uncompressed point: 0x04 || X || Y; a valid P-256 key always encodes
 	return JWK{Kty: "EC", Crv: "P-256", Alg: "ES256", Use: "sig", Kid: KeyID(pub),
 		X: base64.RawURLEncoding.EncodeToString(raw[1:33]), Y: base64.RawURLEncoding.EncodeToString(raw[33:65])}
 }
@@ -168,8 +166,8 @@ func parseJWK(k JWK) (*ecdsa.PublicKey, error) {
 	if err1 != nil || err2 != nil || len(x) != 32 || len(y) != 32 {
 		return nil, fmt.Errorf("jwk %q: bad coordinates", k.Kid)
 	}
-	pub := &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
-	if _, err := pub.ECDH(); err != nil { // refuses points not on the curve
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil { // refuses points not on the curve
 		return nil, fmt.Errorf("jwk %q: not a point on P-256", k.Kid)
 	}
 	if KeyID(pub) != k.Kid {

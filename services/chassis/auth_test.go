@@ -71,7 +71,11 @@ func TestVerifierRefusesWhatIsNotAValidAccessToken(t *testing.T) {
 	v := &chassis.Verifier{Keys: chassis.NewJWKS(ks.serve(t)), Issuer: chassis.DefaultIssuer}
 	kid := chassis.KeyID(&key.PublicKey)
 	good := servicetest.Claims("acme", "u1", "admin")
-	with := func(f func(c *chassis.Claims)) chassis.Claims { c := servicetest.Claims("acme", "u1", "admin"); f(&c); return c }
+	with := func(f func(c *chassis.Claims)) chassis.Claims {
+		c := servicetest.Claims("acme", "u1", "admin")
+		f(&c)
+		return c
+	}
 	past, future := time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
 	valid := sign(t, key, kid, good)
 	parts := strings.Split(valid, ".")
