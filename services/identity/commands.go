@@ -45,6 +45,8 @@ type credentials struct {
 	// SetupCode, at registration only, is the one-time code provisioning returned for the
 	// tenant's first admin: with it the admin sets their password.
 	SetupCode string `json:"setup_code,omitempty"`
+	// OTP, at login only, is the current TOTP code of a user who enabled MFA.
+	OTP string `json:"otp,omitempty"`
 }
 
 func (c *credentials) validate() error {
@@ -55,6 +57,7 @@ func (c *credentials) validate() error {
 	// bcrypt reads at most 72 bytes; refuse longer rather than silently ignore the rest.
 	p.Add(len(c.Password) < 12 || len(c.Password) > 72, "password", "12 to 72 bytes")
 	p.Add(len(c.SetupCode) > 100, "setup_code", "at most 100 bytes")
+	p.Add(len(c.OTP) > 10, "otp", "a 6-digit code")
 	return p.Err()
 }
 
@@ -176,6 +179,11 @@ func (s *api) login(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if ok && tenant != chassis.OperatorTenant {
+		if ok, err = s.secondFactor(ctx, tenant, id, in.OTP, time.Now()); err != nil {
+			return 0, nil, err
+		}
+	}
 	if !ok {
 		lockedNow, err := s.throttle.failed(ctx, tenant, in.Email, client)
 		if err != nil {
@@ -218,15 +226,21 @@ func (s *api) login(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if tenant != chassis.OperatorTenant {
+	out := map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(s.ttl.Seconds())}
+	if tenant != chassis.OperatorTenant { // operators log in again rather than hold a refresh token
 		err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
-			return s.emit(ctx, tx, "UserAuthenticated", id, map[string]any{"user_id": id})
+			refresh, err := s.newRefreshToken(ctx, tx, tenant, id, uuid.New())
+			if err != nil {
+				return err
+			}
+			out["refresh_token"] = refresh
+			return s.emit(ctx, tx, "UserAuthenticated", id, map[string]any{"user_id": id, "mfa": in.OTP != ""})
 		})
 		if err != nil {
 			return 0, nil, err
 		}
 	}
-	return http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(s.ttl.Seconds())}, nil
+	return http.StatusOK, out, nil
 }
 
 // checkPassword compares in's password with the account's hash, or with a dummy hash when there

@@ -243,8 +243,18 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if code, _, _ := post(t, h, "/v1/users", "acme", "10.0.0.1", map[string]string{"email": "bob@example.com", "password": pw}); code != 202 {
 		t.Fatalf("register: %d", code)
 	}
-	var bob string
+	if code, _, _ := post(t, h, "/v1/users", "acme", "10.0.0.1", map[string]string{"email": "carl@example.com", "password": pw}); code != 202 {
+		t.Fatalf("register: %d", code)
+	}
+	var bob, carl string
 	_ = h.App.DB.QueryRow(t.Context(), `SELECT id::text FROM users WHERE email = 'bob@example.com'`).Scan(&bob)
+	_ = h.App.DB.QueryRow(t.Context(), `SELECT id::text FROM users WHERE email = 'carl@example.com'`).Scan(&carl)
+	asBob := servicetest.Token(t, "acme", bob)
+	code, enrol := h.DoAs(t, "POST", "/v1/users/"+bob+"/mfa", asBob, "", nil)
+	if code != 200 {
+		t.Fatalf("enrol: %d %v", code, enrol)
+	}
+	otp, _ := totpCode(enrol["secret"].(string), time.Now().Unix()/totpStep)
 	m := h.NewMatrix(t, "acme")
 	admin := servicetest.Token(t, "acme", uuid.NewString(), chassis.RoleAdmin)
 	want := func(wrongRole, right int) map[string]int {
@@ -252,10 +262,119 @@ func TestAuthorizationMatrix(t *testing.T) {
 			servicetest.WrongRole: wrongRole, servicetest.Suspended: 403, servicetest.Deactivated: 403, servicetest.Right: right}
 	}
 	m.Run(t, h, []servicetest.MatrixRoute{
-		{Method: "GET", Path: "/v1/users/" + bob, Right: servicetest.Token(t, "acme", bob), Want: want(403, 200)},
+		{Method: "GET", Path: "/v1/users/" + bob, Right: asBob, Want: want(403, 200)},
+		{Method: "POST", Path: "/v1/users/" + bob + "/mfa/verify", Body: map[string]string{"code": otp}, Right: asBob, Want: want(403, 200)},
+		{Method: "POST", Path: "/v1/users/" + carl + "/mfa", Right: servicetest.Token(t, "acme", carl), Want: want(403, 200)},
+		{Method: "POST", Path: "/v1/users/" + bob + "/refresh-tokens/revoke", Right: admin, Want: want(403, 200)},
 		{Method: "POST", Path: "/v1/users/" + bob + "/roles", Body: map[string]string{"role": "billing"}, Right: admin, Want: want(403, 200)},
 		{Method: "POST", Path: "/v1/roles/billing/permissions", Body: map[string]string{"permission": chassis.PermBillingManage}, Right: admin, Want: want(403, 200)},
 		// Any member may ask whether its own token is valid.
 		{Method: "POST", Path: "/v1/tokens/verify", Right: admin, Want: want(200, 200)},
 	})
+}
+
+func TestRefreshTokensRotateAndRevoke(t *testing.T) {
+	h := startIdentity(t, nil)
+	provision(t, h, "acme", "ada@example.com", "code-acme-0123456789abcdef", 100)
+	code, admin, _ := post(t, h, "/v1/users", "acme", "10.0.0.1", map[string]string{"email": "ada@example.com", "password": pw, "setup_code": "code-acme-0123456789abcdef"})
+	if code != 201 {
+		t.Fatalf("admin activation: %d", code)
+	}
+	ada := admin["id"].(string)
+	refresh := func(tok string) (int, map[string]any) {
+		code, body, _ := post(t, h, "/v1/tokens/refresh", "acme", "10.0.0.1", map[string]string{"refresh_token": tok})
+		return code, body
+	}
+	_, first, _ := login(t, h, "acme", "10.0.0.1", "ada@example.com", pw)
+	r1 := first["refresh_token"].(string)
+	code, second := refresh(r1)
+	if code != 200 || second["refresh_token"] == r1 || second["access_token"] == "" {
+		t.Fatalf("refresh: %d %v", code, second)
+	}
+	// r1 used again: stolen. The whole family dies, r2 included.
+	if code, _ := refresh(r1); code != 401 {
+		t.Fatalf("reused refresh token: %d, want 401", code)
+	}
+	if code, _ := refresh(second["refresh_token"].(string)); code != 401 {
+		t.Fatalf("successor of a reused token: %d, want 401 (family revoked)", code)
+	}
+	if code, _, _ := post(t, h, "/v1/tokens/refresh", "other", "10.0.0.1", map[string]string{"refresh_token": r1}); code != 401 {
+		t.Fatalf("refresh token in another tenant: %d, want 401", code)
+	}
+	// Logout everywhere.
+	_, third, _ := login(t, h, "acme", "10.0.0.1", "ada@example.com", pw)
+	if code, _ := h.DoAs(t, "POST", "/v1/users/"+ada+"/refresh-tokens/revoke", third["access_token"].(string), "", nil); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _ := refresh(third["refresh_token"].(string)); code != 401 {
+		t.Fatalf("revoked refresh token: %d, want 401", code)
+	}
+	// A deactivated user's refresh token gives nothing.
+	_, fourth, _ := login(t, h, "acme", "10.0.0.1", "ada@example.com", pw)
+	h.Deactivate(t, "acme", ada)
+	if code, _ := refresh(fourth["refresh_token"].(string)); code != 403 {
+		t.Fatalf("deactivated user's refresh: %d, want 403", code)
+	}
+	found := false
+	for _, e := range h.Events(t, chassis.EventsTopic(name), 5) { // ada registered, 4 logins... at least the anomaly
+		found = found || (e.Type == "AnomalyDetected" && strings.Contains(string(e.Data), "refresh_token_reuse"))
+	}
+	if !found {
+		t.Fatal("no AnomalyDetected for the reused refresh token")
+	}
+}
+
+func TestMFAGuardsLogin(t *testing.T) {
+	h := startIdentity(t, nil)
+	provision(t, h, "acme", "ada@example.com", "code-acme-0123456789abcdef", 100)
+	code, admin, _ := post(t, h, "/v1/users", "acme", "10.0.0.1", map[string]string{"email": "ada@example.com", "password": pw, "setup_code": "code-acme-0123456789abcdef"})
+	if code != 201 {
+		t.Fatalf("admin activation: %d", code)
+	}
+	ada := admin["id"].(string)
+	_, tok, _ := login(t, h, "acme", "10.0.0.1", "ada@example.com", pw)
+	access := tok["access_token"].(string)
+	code, enrol := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", nil)
+	if code != 200 || !strings.HasPrefix(enrol["otpauth_uri"].(string), "otpauth://totp/") {
+		t.Fatalf("enrol: %d %v", code, enrol)
+	}
+	secret := enrol["secret"].(string)
+	if code, _ := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa/verify", access, "", map[string]string{"code": "000000"}); code != 422 {
+		t.Fatalf("verify with a wrong code: %d, want 422", code)
+	}
+	now := time.Now().Unix() / totpStep
+	current, _ := totpCode(secret, now)
+	if code, _ := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa/verify", access, "", map[string]string{"code": current}); code != 200 {
+		t.Fatalf("verify: %d", code)
+	}
+	if code, _, _ := login(t, h, "acme", "10.0.0.2", "ada@example.com", pw); code != 401 {
+		t.Fatalf("login without the code: %d, want 401", code)
+	}
+	next, _ := totpCode(secret, now+1)
+	withOTP := func(otp string) int {
+		code, _, _ := post(t, h, "/v1/tokens", "acme", "10.0.0.3", map[string]string{"email": "ada@example.com", "password": pw, "otp": otp})
+		return code
+	}
+	if code := withOTP(current); code != 401 {
+		t.Fatalf("login with the code used to enrol: %d, want 401 (a code counts once)", code)
+	}
+	if code := withOTP(next); code != 200 {
+		t.Fatalf("login with password and code: %d", code)
+	}
+	if code := withOTP(next); code != 401 {
+		t.Fatalf("the same code twice: %d, want 401", code)
+	}
+	if code, _ := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", nil); code != http.StatusConflict {
+		t.Fatalf("re-enrol over enabled MFA: %d, want 409", code)
+	}
+	found := false
+	for _, e := range h.Events(t, chassis.EventsTopic(name), 4) {
+		found = found || e.Type == "MFAEnabled"
+		if strings.Contains(string(e.Data), secret) {
+			t.Fatalf("event %s carries the TOTP secret", e.Type)
+		}
+	}
+	if !found {
+		t.Fatal("no MFAEnabled")
+	}
 }

@@ -1,8 +1,9 @@
 // Command identity is the identity and access service: registration into provisioned tenants,
-// password login that issues ES256 JWTs (throttled per account and per client in Redis), a JWKS
+// password login (with TOTP for users who enabled MFA) that issues ES256 JWTs and single-use,
+// revocable refresh tokens (throttled per account and per client in Redis), a JWKS
 // for the gateway and every other service, roles and the permissions tenants grant to them.
 // Events (topic identity.events): UserRegistered, UserAuthenticated, RoleAssigned,
-// PermissionGranted, AnomalyDetected.
+// PermissionGranted, MFAEnabled, AnomalyDetected.
 //
 // Settings: JWT_SIGNING_KEY (required, secret: PEM PKCS#8 ECDSA P-256 private key),
 // JWT_VERIFY_KEYS (PEM public keys of earlier signing keys, still accepted: rotation),
@@ -39,7 +40,7 @@ const name = "identity"
 func service() chassis.Service {
 	m, _ := fs.Sub(migrations, "migrations")
 	return chassis.Service{Name: name, Migrations: m, Setup: setup,
-		Public: []string{"POST /v1/users", "POST /v1/tokens", "GET /.well-known/jwks.json"}}
+		Public: []string{"POST /v1/users", "POST /v1/tokens", "POST /v1/tokens/refresh", "GET /.well-known/jwks.json"}}
 }
 
 func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]chassis.Consumer, error) {
@@ -143,6 +144,11 @@ func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]ch
 	mux.Handle("POST /v1/users/{id}/roles", chassis.Handler(s.assignRole))
 	mux.Handle("POST /v1/roles/{role}/permissions", chassis.Handler(s.grantPermission))
 	mux.Handle("POST /v1/tokens/verify", chassis.Handler(s.verify))
+	// A refresh token is its own credential: the access token may have expired.
+	mux.Handle("POST /v1/tokens/refresh", chassis.RequireTenant(chassis.Handler(s.refresh)))
+	mux.Handle("POST /v1/users/{id}/refresh-tokens/revoke", chassis.Handler(s.revokeRefreshTokens))
+	mux.Handle("POST /v1/users/{id}/mfa", chassis.Handler(s.enrolMFA))
+	mux.Handle("POST /v1/users/{id}/mfa/verify", chassis.Handler(s.verifyMFA))
 	return []chassis.Consumer{{Name: "tenant-admins", Topics: []string{chassis.EventsTopic("tenant")}, Handle: s.onTenantEvent}}, nil
 }
 
