@@ -46,8 +46,9 @@ type App struct {
 	KafkaOpts []kgo.Opt
 	// Keys verify access tokens. Setup may set them (identity verifies with its own keys);
 	// otherwise they come from identity's JWKS at JWKS_URL.
-	Keys     KeySource
-	verifier *Verifier
+	Keys          KeySource
+	verifier      *Verifier
+	lifecycleSeen cache[string, lifecycleState]
 }
 
 // New connects to the database (waiting up to a minute for it), runs the migrations and sets up

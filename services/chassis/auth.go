@@ -265,11 +265,15 @@ func (j *JWKS) fetch(ctx context.Context) error {
 }
 
 // Verifier checks access tokens: ES256 only (alg confusion refused), a kid its key source
-// knows, iss, aud, exp required, nbf and iat not in the future.
+// knows, iss, aud, exp required, nbf and iat not in the future. A token verified once is
+// remembered (by its exact bytes, until it expires, at most a minute) so a client that reuses
+// its token does not cost a signature check per request.
 type Verifier struct {
 	Keys   KeySource
 	Issuer string
 	Now    func() time.Time
+
+	seen cache[string, *Claims]
 }
 
 // Verify returns the claims of raw, or why it is not a valid access token now.
@@ -278,6 +282,21 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 	if v.Now != nil {
 		now = v.Now
 	}
+	if c, ok := v.seen.get(raw, now()); ok && c.ExpiresAt != nil && now().Before(c.ExpiresAt.Time) {
+		return c, nil
+	}
+	c, err := v.verify(ctx, raw, now)
+	if err == nil {
+		until := now().Add(time.Minute)
+		if c.ExpiresAt.Time.Before(until) {
+			until = c.ExpiresAt.Time
+		}
+		v.seen.put(raw, c, until)
+	}
+	return c, err
+}
+
+func (v *Verifier) verify(ctx context.Context, raw string, now func() time.Time) (*Claims, error) {
 	var c Claims
 	_, err := jwt.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -314,12 +333,63 @@ func authSettings(getenv func(string) string, keys KeySource) (*Verifier, error)
 	return v, nil
 }
 
+// LifecycleCacheTTL is how long a replica trusts what it read of the lifecycle projection: a
+// suspension or deactivation reaches every request of every replica within this time of being
+// projected.
+const LifecycleCacheTTL = 2 * time.Second
+
+type lifecycleState struct {
+	status      string
+	deactivated bool
+}
+
 // lifecycle answers whether a tenant may act (not suspended) and whether a user is deactivated,
 // from the projection of tenant.events and user.events the chassis keeps in every service.
-func lifecycle(ctx context.Context, db *pgxpool.Pool, tenant, user string) (status string, deactivated bool, err error) {
+func (a *App) lifecycle(ctx context.Context, db *pgxpool.Pool, tenant, user string) (status string, deactivated bool, err error) {
+	key, now := tenant+"/"+user, time.Now()
+	if st, ok := a.lifecycleSeen.get(key, now); ok {
+		return st.status, st.deactivated, nil
+	}
 	err = db.QueryRow(ctx, `SELECT COALESCE((SELECT status FROM lifecycle_tenants WHERE tenant_id = $1), ''),
 		EXISTS (SELECT 1 FROM lifecycle_deactivated WHERE tenant_id = $1 AND user_id = $2)`, tenant, user).Scan(&status, &deactivated)
+	if err == nil {
+		a.lifecycleSeen.put(key, lifecycleState{status, deactivated}, now.Add(LifecycleCacheTTL))
+	}
 	return status, deactivated, err
+}
+
+// cache is a small map with expiry, bounded: when full it starts over (no eviction order to
+// keep, no unbounded growth from many tokens or users).
+type cache[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]cacheEntry[V]
+}
+
+type cacheEntry[V any] struct {
+	v     V
+	until time.Time
+}
+
+const cacheMax = 10000
+
+func (c *cache[K, V]) get(k K, now time.Time) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || !now.Before(e.until) {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+func (c *cache[K, V]) put(k K, v V, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= cacheMax {
+		c.m = make(map[K]cacheEntry[V])
+	}
+	c.m[k] = cacheEntry[V]{v, until}
 }
 
 // TenantStatus returns the projected status of tenant: "active", "suspended", or "" when no
@@ -433,7 +503,7 @@ func (a *App) authenticate(mux *http.ServeMux, public []string) http.Handler {
 			refuse(http.StatusForbidden, HeaderTenant+" does not match the token's tenant")
 			return
 		}
-		status, deactivated, err := lifecycle(r.Context(), a.DB, c.Tenant, c.Subject)
+		status, deactivated, err := a.lifecycle(r.Context(), a.DB, c.Tenant, c.Subject)
 		if err != nil {
 			Logger(r.Context()).Error("lifecycle check", "err", err)
 			w.Header().Set("Retry-After", "5")

@@ -150,3 +150,20 @@ func TestJWKSCachesAndFollowsKeyRotation(t *testing.T) {
 		t.Fatalf("cached key during a JWKS outage: %v", err)
 	}
 }
+
+func TestRememberedTokenStillExpires(t *testing.T) {
+	key := newKey(t)
+	now := time.Now()
+	v := &chassis.Verifier{Keys: chassis.StaticKeys{chassis.KeyID(&key.PublicKey): &key.PublicKey}, Issuer: chassis.DefaultIssuer,
+		Now: func() time.Time { return now }}
+	c := servicetest.Claims("acme", "u1")
+	c.ExpiresAt = jwt.NewNumericDate(now.Add(30 * time.Second))
+	tok := sign(t, key, chassis.KeyID(&key.PublicKey), c)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(40 * time.Second) // past exp and the 5s leeway
+	if _, err := v.Verify(context.Background(), tok); err == nil {
+		t.Fatal("an expired token was accepted because it had been verified before")
+	}
+}
