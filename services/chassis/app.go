@@ -48,7 +48,7 @@ type App struct {
 	// otherwise they come from identity's JWKS at JWKS_URL.
 	Keys          KeySource
 	verifier      *Verifier
-	lifecycleSeen cache[string, lifecycleState]
+	lifecycleSnap lifecycleSnapshot
 }
 
 // New connects to the database (waiting up to a minute for it), runs the migrations and sets up

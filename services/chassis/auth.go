@@ -11,17 +11,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Identity and authorization: every service verifies the caller's ES256 JWT itself, with the
@@ -333,29 +334,113 @@ func authSettings(getenv func(string) string, keys KeySource) (*Verifier, error)
 	return v, nil
 }
 
-// LifecycleCacheTTL is how long a replica trusts what it read of the lifecycle projection: a
-// suspension or deactivation reaches every request of every replica within this time of being
-// projected.
-const LifecycleCacheTTL = 2 * time.Second
+// LifecycleRefresh is how often a replica reloads the lifecycle projection: a suspension or
+// deactivation reaches every request of every replica within this time of being projected,
+// and no request waits on the database for it.
+const LifecycleRefresh = time.Second
+
+// lifecycleSnapshot is a replica's copy of the projection: the tenants that are not active and
+// every deactivated user, loaded incrementally (deactivations are only ever added).
+type lifecycleSnapshot struct {
+	mu          sync.Mutex // held while loading
+	state       atomic.Pointer[lifecycleState]
+	lastSeq     int64
+	deactivated map[string]bool // tenant + "/" + user; grows only, copied on change
+}
 
 type lifecycleState struct {
-	status      string
-	deactivated bool
+	at          time.Time
+	tenants     map[string]string // tenant -> status, for tenants not active
+	deactivated map[string]bool
+}
+
+// RefreshLifecycle reloads the lifecycle projection now; tests call it after projecting an event.
+func (a *App) RefreshLifecycle(ctx context.Context) error {
+	a.lifecycleSnap.mu.Lock()
+	defer a.lifecycleSnap.mu.Unlock()
+	return a.loadLifecycle(ctx)
+}
+
+// loadLifecycle reads the tenants not active and the deactivations since the last load.
+// Callers hold lifecycleSnap.mu.
+func (a *App) loadLifecycle(ctx context.Context) error {
+	sn := &a.lifecycleSnap
+	rows, err := a.DB.Query(ctx, `SELECT tenant_id, status FROM lifecycle_tenants WHERE status <> 'active'`)
+	if err != nil {
+		return err
+	}
+	tenants := map[string]string{}
+	for rows.Next() {
+		var t, st string
+		if err := rows.Scan(&t, &st); err != nil {
+			rows.Close()
+			return err
+		}
+		tenants[t] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = a.DB.Query(ctx, `SELECT tenant_id, user_id, seq FROM lifecycle_deactivated WHERE seq > $1 ORDER BY seq`, sn.lastSeq)
+	if err != nil {
+		return err
+	}
+	deactivated, last, copied := sn.deactivated, sn.lastSeq, false
+	for rows.Next() {
+		var t, u string
+		var seq int64
+		if err := rows.Scan(&t, &u, &seq); err != nil {
+			rows.Close()
+			return err
+		}
+		if !copied { // copy once per load: readers hold the old map
+			deactivated, copied = maps.Clone(sn.deactivated), true
+			if deactivated == nil {
+				deactivated = map[string]bool{}
+			}
+		}
+		deactivated[t+"/"+u], last = true, seq
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	sn.deactivated, sn.lastSeq = deactivated, last
+	sn.state.Store(&lifecycleState{at: time.Now(), tenants: tenants, deactivated: deactivated})
+	return nil
 }
 
 // lifecycle answers whether a tenant may act (not suspended) and whether a user is deactivated,
-// from the projection of tenant.events and user.events the chassis keeps in every service.
-func (a *App) lifecycle(ctx context.Context, db *pgxpool.Pool, tenant, user string) (status string, deactivated bool, err error) {
-	key, now := tenant+"/"+user, time.Now()
-	if st, ok := a.lifecycleSeen.get(key, now); ok {
-		return st.status, st.deactivated, nil
+// from the replica's snapshot of the projection of tenant.events and user.events. A snapshot
+// older than LifecycleRefresh is reloaded by one request while the others use it; with no
+// snapshot at all (or a failed first load) the request gets the database's error.
+func (a *App) lifecycle(ctx context.Context, tenant, user string) (status string, deactivated bool, err error) {
+	sn := &a.lifecycleSnap
+	st := sn.state.Load()
+	if st == nil || time.Since(st.at) >= LifecycleRefresh {
+		if st == nil {
+			sn.mu.Lock()
+		} else if !sn.mu.TryLock() {
+			return answer(st, tenant, user) // another request is reloading: the current copy serves
+		}
+		if cur := sn.state.Load(); cur == nil || time.Since(cur.at) >= LifecycleRefresh {
+			err = a.loadLifecycle(ctx)
+		}
+		sn.mu.Unlock()
+		if st = sn.state.Load(); st == nil || (err != nil && time.Since(st.at) > 30*LifecycleRefresh) {
+			return "", false, fmt.Errorf("lifecycle projection: %w", err)
+		}
 	}
-	err = db.QueryRow(ctx, `SELECT COALESCE((SELECT status FROM lifecycle_tenants WHERE tenant_id = $1), ''),
-		EXISTS (SELECT 1 FROM lifecycle_deactivated WHERE tenant_id = $1 AND user_id = $2)`, tenant, user).Scan(&status, &deactivated)
-	if err == nil {
-		a.lifecycleSeen.put(key, lifecycleState{status, deactivated}, now.Add(LifecycleCacheTTL))
+	return answer(st, tenant, user)
+}
+
+func answer(st *lifecycleState, tenant, user string) (string, bool, error) {
+	status, ok := st.tenants[tenant]
+	if !ok {
+		status = "active"
 	}
-	return status, deactivated, err
+	return status, st.deactivated[tenant+"/"+user], nil
 }
 
 // cache is a small map with expiry, bounded: when full it starts over (no eviction order to
@@ -503,7 +588,7 @@ func (a *App) authenticate(mux *http.ServeMux, public []string) http.Handler {
 			refuse(http.StatusForbidden, HeaderTenant+" does not match the token's tenant")
 			return
 		}
-		status, deactivated, err := a.lifecycle(r.Context(), a.DB, c.Tenant, c.Subject)
+		status, deactivated, err := a.lifecycle(r.Context(), c.Tenant, c.Subject)
 		if err != nil {
 			Logger(r.Context()).Error("lifecycle check", "err", err)
 			w.Header().Set("Retry-After", "5")

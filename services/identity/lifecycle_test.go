@@ -211,8 +211,8 @@ func TestLoginThrottleLifecycleAndRoles(t *testing.T) {
 	if code, _, _ := login(t, h, "acme", "10.0.5.1", "ada@example.com", pw); code != http.StatusForbidden {
 		t.Fatalf("suspended tenant login: %d, want 403", code)
 	}
-	// A replica trusts what it read of the projection for LifecycleCacheTTL, no longer.
-	servicetest.Eventually(t, chassis.LifecycleCacheTTL+time.Second, "token of a suspended tenant refused", func() bool {
+	// A replica reloads the projection every LifecycleRefresh.
+	servicetest.Eventually(t, chassis.LifecycleRefresh+time.Second, "token of a suspended tenant refused", func() bool {
 		code, _ := h.DoAs(t, "POST", "/v1/tokens/verify", ada, "", nil)
 		return code == http.StatusForbidden
 	})

@@ -11,3 +11,6 @@ CREATE TABLE IF NOT EXISTS lifecycle_deactivated (
     user_id   text NOT NULL,
     PRIMARY KEY (tenant_id, user_id)
 );
+-- Replicas load the deactivations incrementally, in this order.
+ALTER TABLE lifecycle_deactivated ADD COLUMN IF NOT EXISTS seq bigserial;
+CREATE INDEX IF NOT EXISTS lifecycle_deactivated_seq ON lifecycle_deactivated (seq);

@@ -296,6 +296,9 @@ func (h *Harness) Suspend(t testing.TB, tenant string) {
 		s, _, err := chassis.TenantStatus(context.Background(), h.App.DB, tenant)
 		return err == nil && s == "suspended"
 	})
+	if err := h.App.RefreshLifecycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Deactivate publishes UserDeactivated for user of tenant and waits until the projection holds it.
@@ -310,6 +313,9 @@ func (h *Harness) Deactivate(t testing.TB, tenant, user string) {
 		d, err := chassis.UserDeactivated(context.Background(), h.App.DB, tenant, user)
 		return err == nil && d
 	})
+	if err := h.App.RefreshLifecycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Snapshot is a digest of every table a request may change (the service's own tables and the
