@@ -2,6 +2,10 @@ package platform
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,6 +58,25 @@ const TenantHeader = "X-Gateway-Tenant"
 var ClientIdentityHeaders = []string{"X-Consumer-ID", "X-Consumer-Custom-ID", "X-Consumer-Username", "X-Consumer-Groups",
 	"X-Credential-Identifier", "X-Anonymous-Consumer", "X-Anonymous-Groups", "X-Authenticated-Groups", "X-Authenticated-Scope",
 	"X-Authenticated-Userid", "X-Userinfo", "X-User-ID", "X-User-Roles", "X-Roles", "X-Real-IP"}
+
+// keyID is the kid identity gives its ES256 key (services/chassis.KeyID): the first 8 bytes of
+// the SHA-256 of the key's PKIX DER, base64url.
+func keyID(publicPEM string) (string, error) {
+	block, _ := pem.Decode([]byte(publicPEM))
+	if block == nil {
+		return "", fmt.Errorf("jwt signing key: public key is not PEM")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("jwt signing key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("jwt signing key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:8]), nil
+}
 
 // identitySpec is the spec of the identity service, if it is deployed.
 func identitySpec(specs []services.Spec) (services.Spec, bool) {
@@ -256,7 +279,10 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 	cred, err := corev1.NewSecret(ctx, "jwt-consumer-credential", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("identity-jwt"), Namespace: pulumi.String(NamespaceKong), Labels: labels},
 		StringData: pulumi.StringMap{
-			"key":            pulumi.String(jwtIssuer),
+			// Keyed by the key's kid, which the jwt plugin reads from the token's header when the
+			// payload has no such claim (key_claim_name, Kong PR #3313): one credential per
+			// signing key, so a rotated key is one more credential, not a replaced one.
+			"key":            key.PublicKeyPem.ApplyT(keyID).(pulumi.StringOutput),
 			"algorithm":      pulumi.String("ES256"),
 			"rsa_public_key": key.PublicKeyPem,
 		},
@@ -396,7 +422,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 			// Counted per tenant: the TenantKey global plugin sets the header from the token's
 			// tenant claim, which the jwt plugin verifies before rate-limiting counts.
 			rl.LimitBy, rl.HeaderName = "header", TenantHeader
-			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp", "nbf"}, KeyClaimName: "iss"})
+			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp", "nbf"}, KeyClaimName: "kid"})
 		}
 		routes = append(routes, microservice.Route{Paths: r.Paths, Plugins: append([]kong.Plugin{rl}, plugins...)})
 	}

@@ -1,6 +1,9 @@
 package tests
 
 import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/services/chassis"
 )
 
 // Rate limits count per tenant on routes that need a token (per IP on open ones), per Kong pod
@@ -112,4 +116,27 @@ func TestEveryServiceVerifiesTokensWithIdentitysJWKS(t *testing.T) {
 	pw := sec.Inputs["stringData"].SecretValue().Element.ObjectValue()["password"].StringValue()
 	assert.Len(t, pw, 32)
 	assert.False(t, strings.ContainsAny(pw, " \t"), "generated")
+}
+
+// Kong trusts identity's key by its kid (the credential's key), the same kid identity puts in
+// its tokens' headers and its JWKS, so a rotated key is one more credential.
+func TestKongJWTCredentialIsKeyedByTheKeysKid(t *testing.T) {
+	m, err := run(t, "dev", stackConfig(t, "dev"), nil, platform.Run)
+	require.NoError(t, err)
+	cred := m.byName(t, "kubernetes:core/v1:Secret", "jwt-consumer-credential")
+	sd := cred.Inputs["stringData"]
+	if sd.IsSecret() {
+		sd = sd.SecretValue().Element
+	}
+	data := sd.ObjectValue()
+	block, _ := pem.Decode([]byte(data["rsa_public_key"].StringValue()))
+	require.NotNil(t, block)
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	require.NoError(t, err)
+	assert.Equal(t, chassis.KeyID(pub.(*ecdsa.PublicKey)), data["key"].StringValue())
+	for _, p := range m.ofType("kubernetes:configuration.konghq.com/v1:KongPlugin") {
+		if p.Inputs["plugin"].StringValue() == "jwt" {
+			assert.Equal(t, "kid", get(p.Inputs, "config.key_claim_name").StringValue())
+		}
+	}
 }
