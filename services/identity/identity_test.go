@@ -42,3 +42,12 @@ func TestParseSigningKey(t *testing.T) {
 		})
 	}
 }
+
+func publicPEM(t *testing.T, k signingKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKIXPublicKey(&k.private.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
