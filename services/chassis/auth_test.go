@@ -167,3 +167,59 @@ func TestRememberedTokenStillExpires(t *testing.T) {
 		t.Fatal("an expired token was accepted because it had been verified before")
 	}
 }
+
+// The chassis closes every route a service does not declare public: no token 401 with a
+// WWW-Authenticate challenge, a tenant header that disagrees with the token 403; health,
+// readiness, declared public routes and unknown paths need none.
+func TestEveryRouteButThePublicOnesNeedsAToken(t *testing.T) {
+	svc := chassis.Service{Name: "svc", Public: []string{"POST /v1/open"}, Setup: func(_ *chassis.App, _ func(string) string, mux *http.ServeMux) ([]chassis.Consumer, error) {
+		ok := chassis.Handler(func(r *http.Request) (int, any, error) {
+			c, _ := chassis.Caller(r.Context())
+			return http.StatusOK, map[string]string{"tenant": chassis.Tenant(r.Context()), "sub": c.Subject}, nil
+		})
+		mux.Handle("POST /v1/open", ok)
+		mux.Handle("GET /v1/closed", ok)
+		mux.Handle("DELETE /v1/closed/{id}", ok)
+		return nil, nil
+	}}
+	h := servicetest.Start(t, svc, nil)
+	tok := servicetest.Token(t, "acme", "u1")
+	tests := []struct {
+		name, method, path, token, tenant string
+		want                              int
+	}{
+		{"health", "GET", "/healthz", "", "", 200},
+		{"readiness", "GET", "/readyz", "", "", 200},
+		{"declared public", "POST", "/v1/open", "", "acme", 200},
+		{"unknown path", "GET", "/v1/nothing", "", "", 404},
+		{"closed, no token", "GET", "/v1/closed", "", "acme", 401},
+		{"closed, other method, no token", "DELETE", "/v1/closed/1", "", "", 401},
+		{"closed, garbage token", "GET", "/v1/closed", "garbage", "", 401},
+		{"closed, header of another tenant", "GET", "/v1/closed", tok, "globex", 403},
+		{"closed, header of a bad form", "GET", "/v1/closed", tok, "Not A Label", 400},
+		{"closed, token", "GET", "/v1/closed", tok, "", 200},
+		{"closed, token and its tenant", "GET", "/v1/closed", tok, "acme", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, h.URL+tt.path, nil)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			if tt.tenant != "" {
+				req.Header.Set(chassis.HeaderTenant, tt.tenant)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Fatalf("%d, want %d", resp.StatusCode, tt.want)
+			}
+			if tt.want == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("401 without a Bearer challenge: %q", resp.Header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+}
