@@ -66,7 +66,11 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	a.handler = middleware(log, a.Metrics, mux)
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	a.handler = middleware(log, a.Metrics, timeout, mux)
 	return a, nil
 }
 

@@ -3,6 +3,7 @@ package chassis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -381,4 +382,48 @@ func TestHousekeepingPrunesPastRetentionAndReportsTheBacklog(t *testing.T) {
 	if v := gaugeValue(t, m.outboxPending); v != 1 {
 		t.Fatalf("outbox_events_pending %v, want 1", v)
 	}
+}
+
+func TestWritesAnswer503WithRetryAfterWhileTheDatabaseIsDown(t *testing.T) {
+	db := chassistest.Database(t)
+	proxy := chassistest.NewProxy(t, chassistest.Host(t, db))
+	cfg := Config{Service: "svc", DatabaseURL: proxy.Through(t, db), KafkaBrokers: []string{"127.0.0.1:1"}, RequestTimeout: time.Second}
+	svc := Service{Name: "svc", Migrations: itemsMigration, Setup: func(a *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
+		mux.Handle("POST /items/{id}", Handler(func(r *http.Request) (int, any, error) {
+			err := InTx(r.Context(), a.DB, func(tx pgx.Tx) error {
+				_, err := tx.Exec(r.Context(), `INSERT INTO items (id, tenant_id) VALUES ($1, 'acme')`, r.PathValue("id"))
+				return err
+			})
+			return http.StatusCreated, nil, err
+		}))
+		return nil, nil
+	}}
+	a, err := New(context.Background(), svc, cfg, func(string) string { return "" }, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DB.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	post := func(id string) (int, string) {
+		resp, err := http.Post(srv.URL+"/items/"+id, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if code, _ := post("before"); code != http.StatusCreated {
+		t.Fatalf("with the database up: %d, want 201", code)
+	}
+	proxy.Cut()
+	// The first write after the cut meets a broken pooled connection, later ones a refused dial:
+	// both are an outage.
+	for i := range 3 {
+		if code, retry := post(fmt.Sprint("during-", i)); code != http.StatusServiceUnavailable || retry != "5" {
+			t.Fatalf("write %d while the database is down: %d Retry-After %q, want 503 with Retry-After 5", i, code, retry)
+		}
+	}
+	proxy.Restore()
+	eventually(t, 10*time.Second, "writes succeed once the database is back", func() bool { code, _ := post(randomHex(4)); return code == http.StatusCreated })
 }
