@@ -2,6 +2,7 @@ package chassis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,6 +54,7 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		return nil, fmt.Errorf("%s: %w", svc.Name, err)
 	}
 	a.Consumers = consumers
+	a.deadLetterRoutes(mux)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if a.DB, err = Connect(cctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
@@ -165,6 +167,19 @@ func Main(svc Service) {
 	if err != nil {
 		log.Error("start-up", "err", err)
 		os.Exit(1)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dead-letters" {
+		err := replayCLI(ctx, a, os.Args[2:], func(v any) {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(v)
+		})
+		a.DB.Close()
+		if err != nil {
+			log.Error("dead-letters", "err", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

@@ -89,11 +89,12 @@ func TestHTTPHandlerStatusesAndErrors(t *testing.T) {
 
 func TestCheckFieldsWalksEveryStringAndHonoursMultiline(t *testing.T) {
 	type note struct {
-		Title string         `json:"title"`
-		Body  string         `json:"body" text:"multiline"`
-		Tags  []string       `json:"tags"`
-		Data  map[string]any `json:"data"`
-		Raw   []byte         `json:"raw"`
+		Title string          `json:"title"`
+		Body  string          `json:"body" text:"multiline"`
+		Tags  []string        `json:"tags"`
+		Data  map[string]any  `json:"data"`
+		Raw   []byte          `json:"raw"`
+		Props json.RawMessage `json:"props"`
 	}
 	tests := []struct {
 		name string
@@ -112,6 +113,7 @@ func TestCheckFieldsWalksEveryStringAndHonoursMultiline(t *testing.T) {
 		{"DEL", note{Title: "a\x7f"}, []string{"title"}},
 		{"invalid UTF-8", note{Title: "a\xffb"}, []string{"title"}},
 		{"bytes are not text", note{Raw: []byte{0, 1, 2}}, nil},
+		{"NUL in embedded JSON", note{Props: json.RawMessage(`{"a":"\u0000"}`)}, []string{"props.a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -238,22 +238,6 @@ func TestConsumerAppliesARedeliveredEventOnce(t *testing.T) {
 	}
 }
 
-func TestConsumerDeadLettersAnUndecodableEventAndMovesOn(t *testing.T) {
-	pool := testPool(t, chassistest.Database(t))
-	rec := &kgo.Record{Topic: "src.events", Value: []byte("not json")}
-	ok := applyWithRetry(context.Background(), pool, "svc.count", func(context.Context, pgx.Tx, Event) error { return nil }, rec, quiet, NewMetrics())
-	if !ok {
-		t.Fatal("applyWithRetry gave up")
-	}
-	var n int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM dead_letters WHERE consumer = 'svc.count'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Fatalf("%d dead letters, want 1", n)
-	}
-}
-
 func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
 	db := chassistest.Database(t)
 	proxy := chassistest.NewProxy(t, chassistest.Host(t, db))

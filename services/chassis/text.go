@@ -1,6 +1,7 @@
 package chassis
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -101,6 +102,14 @@ func checkValue(v reflect.Value, path string, multiline bool, p Problems, depth 
 			checkValue(iter.Value(), join(path, name), false, p, depth+1)
 		}
 	case reflect.Slice, reflect.Array:
+		if v.Type() == rawMessage {
+			// Embedded JSON is stored as jsonb, which cannot hold \u0000 either: walk its strings.
+			var x any
+			if json.Unmarshal(v.Bytes(), &x) == nil {
+				checkValue(reflect.ValueOf(x), path, false, p, depth+1)
+			}
+			return
+		}
 		if v.Type().Elem().Kind() == reflect.Uint8 {
 			return // []byte is data, not text
 		}
@@ -109,6 +118,8 @@ func checkValue(v reflect.Value, path string, multiline bool, p Problems, depth 
 		}
 	}
 }
+
+var rawMessage = reflect.TypeFor[json.RawMessage]()
 
 func join(path, name string) string {
 	if path == "" {
