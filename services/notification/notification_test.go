@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
@@ -41,8 +43,13 @@ func TestTemplateValidation(t *testing.T) {
 	}
 }
 
+var (
+	secret = []byte("test-callback-secret-0123456789abcdef")
+	env    = map[string]string{chassis.CallbackKeyEnv: string(secret)}
+)
+
 func TestNotificationFromEventAndDeliveryProgress(t *testing.T) {
-	h := servicetest.Start(t, service(), nil, chassis.EventsTopic("identity"), chassis.EventsTopic("subscription"))
+	h := servicetest.Start(t, service(), env, chassis.EventsTopic("identity"), chassis.EventsTopic("subscription"))
 	if code, body := h.Do(t, "PUT", "/v1/templates/welcome", "acme",
 		templateRequest{"email", "Welcome {{.email}}", "Hello {{.email}}, your account is ready."}); code != 200 {
 		t.Fatalf("template: %d %v", code, body)
@@ -68,11 +75,11 @@ func TestNotificationFromEventAndDeliveryProgress(t *testing.T) {
 		t.Fatalf("dispatch: %d %v", code, v)
 	}
 	path := "/v1/notifications/" + id + "/status"
-	if code, _ := h.Do(t, "POST", path, "acme", map[string]string{"status": "delivered"}); code != http.StatusConflict {
+	if code, _ := h.Callback(t, secret, time.Now(), "dlv-early", "POST", path, "acme", map[string]string{"status": "delivered"}); code != http.StatusConflict {
 		t.Fatalf("delivered before sent: %d, want 409", code)
 	}
 	for _, st := range []string{"sent", "delivered"} {
-		if code, body := h.Do(t, "POST", path, "acme", map[string]string{"status": st}); code != 200 {
+		if code, body := h.Callback(t, secret, time.Now(), "dlv-"+st, "POST", path, "acme", map[string]string{"status": st}); code != 200 {
 			t.Fatalf("%s: %d %v", st, code, body)
 		}
 	}
@@ -101,5 +108,50 @@ func TestNotificationFromEventAndDeliveryProgress(t *testing.T) {
 		if got[k] != c {
 			t.Fatalf("events %v, want %v", got, want)
 		}
+	}
+}
+
+// Delivery-status callbacks are refused (401, nothing changed) unless signed with the stack's
+// secret, fresh, for this notification and tenant.
+func TestDeliveryCallbacksMustBeSigned(t *testing.T) {
+	h := servicetest.Start(t, service(), env)
+	if code, _ := h.Do(t, "PUT", "/v1/templates/otp", "acme", templateRequest{"sms", "", "Code {{.code}}"}); code != 200 {
+		t.Fatal("template")
+	}
+	code, n := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "otp", "recipient": "+4915112345678", "data": map[string]any{"code": "123456"}})
+	if code != http.StatusAccepted {
+		t.Fatalf("request: %d %v", code, n)
+	}
+	path := "/v1/notifications/" + n["id"].(string) + "/status"
+	sent := map[string]string{"status": "sent"}
+	before := h.Snapshot(t, "dispatches", "callback_receipts")
+	for _, c := range []struct {
+		name   string
+		secret []byte
+		at     time.Time
+		tenant string
+		signed string
+	}{
+		{"wrong secret", []byte("not-the-stack-secret-0123456789abcdef"), time.Now(), "acme", "acme"},
+		{"stale", secret, time.Now().Add(-10 * time.Minute), "acme", "acme"},
+		{"signed for another tenant", secret, time.Now(), "acme", "evil"},
+	} {
+		b, _ := json.Marshal(sent)
+		hd := http.Header{}
+		hd.Set(chassis.HeaderCallbackTimestamp, strconv.FormatInt(c.at.Unix(), 10))
+		hd.Set(chassis.HeaderIdempotencyKey, "dlv-0001")
+		hd.Set(chassis.HeaderCallbackSignature, chassis.SignCallback(c.secret, c.at.Unix(), "dlv-0001", c.signed, "POST", path, b))
+		if code, out, _ := h.DoRaw(t, "POST", path, c.tenant, hd, b); code != http.StatusUnauthorized {
+			t.Fatalf("%s: %d %v, want 401", c.name, code, out)
+		}
+	}
+	if code, _ := h.Do(t, "POST", path, "acme", sent); code != http.StatusUnauthorized {
+		t.Fatalf("unsigned: %d, want 401", code)
+	}
+	if after := h.Snapshot(t, "dispatches", "callback_receipts"); after != before {
+		t.Fatalf("refused callbacks changed the database:\nbefore %s\nafter %s", before, after)
+	}
+	if code, _ := h.Callback(t, secret, time.Now(), "dlv-0001", "POST", path, "acme", sent); code != http.StatusOK {
+		t.Fatalf("signed: %d, want 200", code)
 	}
 }

@@ -1,6 +1,7 @@
 // Command subscription is the billing service: plans, subscriptions and their invoices.
-// Payment is recorded as reported by a payment gateway (POST .../payments); the gateway
-// integration itself lives outside this service.
+// Payment is recorded as reported by a payment gateway (POST .../payments, a callback signed
+// with the stack's CALLBACK_SIGNING_KEY, see chassis.Callback); the gateway integration itself
+// lives outside this service.
 // Events (topic subscription.events): SubscriptionCreated, PlanUpgraded, InvoiceGenerated,
 // PaymentProcessed.
 package main
@@ -23,12 +24,17 @@ func service() chassis.Service {
 	return chassis.Service{Name: name, Migrations: m, Setup: setup}
 }
 
-func setup(a *chassis.App, _ func(string) string, mux *http.ServeMux) ([]chassis.Consumer, error) {
+func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]chassis.Consumer, error) {
 	s := &api{app: a}
+	key, err := chassis.LoadCallbackKey(getenv)
+	if err != nil {
+		return nil, err
+	}
 	mux.Handle("POST /v1/plans", chassis.RequireTenant(chassis.Handler(s.createPlan)))
 	mux.Handle("POST /v1/subscriptions", chassis.RequireTenant(chassis.Handler(s.subscribe)))
 	mux.Handle("POST /v1/subscriptions/{id}/upgrade", chassis.RequireTenant(chassis.Handler(s.upgrade)))
-	mux.Handle("POST /v1/invoices/{id}/payments", chassis.RequireTenant(chassis.Handler(s.pay)))
+	// The payment gateway's callback: no user token, an HMAC signature (chassis.Callback).
+	mux.Handle("POST /v1/invoices/{id}/payments", chassis.RequireTenant(a.Callback(key, s.pay)))
 	mux.Handle("GET /v1/subscriptions/{id}", chassis.RequireTenant(chassis.Handler(s.getSubscription)))
 	return nil, nil
 }
