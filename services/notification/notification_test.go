@@ -86,7 +86,7 @@ func TestNotificationFromEventAndDeliveryProgress(t *testing.T) {
 	if code, _ := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "missing", "recipient": "x"}); code != 404 {
 		t.Fatalf("unknown template: %d, want 404", code)
 	}
-	if code, _ := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "welcome", "recipient": "x", "data": map[string]any{}}); code != 422 {
+	if code, _ := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "welcome", "recipient": "ada@example.com", "data": map[string]any{}}); code != 422 {
 		t.Fatalf("data missing a template field: %d, want 422", code)
 	}
 	// Same key, one partition: once the last event is processed, so is the redelivery before it.
@@ -153,5 +153,90 @@ func TestDeliveryCallbacksMustBeSigned(t *testing.T) {
 	}
 	if code, _ := h.Callback(t, secret, time.Now(), "dlv-0001", "POST", path, "acme", sent); code != http.StatusOK {
 		t.Fatalf("signed: %d, want 200", code)
+	}
+}
+
+// The issue's cases, through the API: unbounded templates are refused when stored, a template
+// stored before the bounds existed is still bounded when rendered, CR/LF never reach a subject,
+// recipients must fit their channel; each refusal stores nothing and emits nothing.
+func TestTemplateAndRecipientRegressions(t *testing.T) {
+	h := servicetest.Start(t, service(), env)
+	ok := templateRequest{"email", "Invoice for {{.name}}", "Dear {{.name}},\n\tyour invoice:\n{{range .items}}- {{.name}}\n{{end}}"}
+	if code, body := h.Do(t, "PUT", "/v1/templates/invoice", "acme", ok); code != 200 {
+		t.Fatalf("multi-line template: %d %v", code, body)
+	}
+	before := h.Snapshot(t, "templates", "dispatches")
+	refusedTemplates := []struct {
+		name string
+		give templateRequest
+		want int
+	}{
+		{"three nested ranges", templateRequest{"email", "s", "{{range .a}}{{range .a}}{{range .a}}x{{end}}{{end}}{{end}}"}, 422},
+		{"printf width", templateRequest{"email", "s", `{{printf "%0999999d" 1}}`}, 422},
+		{"CR LF in the subject", templateRequest{"email", "Hi\r\nBcc: all@example.com", "b"}, 400},
+		{"NUL in the body", templateRequest{"email", "s", "a\x00b"}, 400},
+		{"bidi override in the body", templateRequest{"email", "s", "pay \u202e"}, 400},
+	}
+	for _, tt := range refusedTemplates {
+		if code, body := h.Do(t, "PUT", "/v1/templates/evil", "acme", tt.give); code != tt.want {
+			t.Errorf("%s: %d %v, want %d", tt.name, code, body, tt.want)
+		}
+	}
+	if after := h.Snapshot(t, "templates", "dispatches"); after != before {
+		t.Fatalf("refused templates changed the database:\nbefore %s\nafter %s", before, after)
+	}
+	// A template saved before the bounds existed: inserted as it was.
+	if _, err := h.App.DB.Exec(t.Context(), `INSERT INTO templates (tenant_id, name, channel, subject, body) VALUES
+		('acme', 'legacy', 'email', 's', '{{range .a}}{{range .a}}{{range .a}}x{{end}}{{end}}{{end}}'),
+		('acme', 'legacy-printf', 'email', 's', '{{printf "%0999999d" 1}}')`); err != nil {
+		t.Fatal(err)
+	}
+	before = h.Snapshot(t, "templates", "dispatches")
+	refused := []struct {
+		name string
+		give map[string]any
+		want int
+	}{
+		{"600 items", map[string]any{"template": "invoice", "recipient": "ada@example.com", "data": map[string]any{"name": "Ada", "items": items(600)}}, 422},
+		{"legacy three nested ranges", map[string]any{"template": "legacy", "recipient": "ada@example.com", "data": map[string]any{"a": items(100)}}, 422},
+		{"legacy printf", map[string]any{"template": "legacy-printf", "recipient": "ada@example.com", "data": map[string]any{}}, 422},
+		{"CR LF in data for the subject", map[string]any{"template": "invoice", "recipient": "ada@example.com", "data": map[string]any{"name": "Ada\r\nBcc: all@example.com", "items": []any{}}}, 400},
+		{"recipient not an e-mail address", map[string]any{"template": "invoice", "recipient": "+4915112345678", "data": map[string]any{"name": "Ada", "items": []any{}}}, 422},
+		{"recipient with a header", map[string]any{"template": "invoice", "recipient": "ada@example.com\r\nBcc: x@example.com", "data": map[string]any{"name": "Ada", "items": []any{}}}, 400},
+	}
+	for _, tt := range refused {
+		if code, body := h.Do(t, "POST", "/v1/notifications", "acme", tt.give); code != tt.want {
+			t.Errorf("%s: %d %v, want %d", tt.name, code, body, tt.want)
+		}
+	}
+	if after := h.Snapshot(t, "templates", "dispatches"); after != before {
+		t.Fatalf("refused requests changed the database:\nbefore %s\nafter %s", before, after)
+	}
+	code, body := h.Do(t, "POST", "/v1/notifications", "acme", map[string]any{"template": "invoice", "recipient": "ada@example.com",
+		"data": map[string]any{"name": "Ada", "items": items(2)}})
+	if code != http.StatusAccepted {
+		t.Fatalf("a bounded notification: %d %v", code, body)
+	}
+}
+
+// A domain event whose data cannot be rendered (CR/LF aimed at the subject) is dead-lettered at
+// once, never retried for minutes, and never sent.
+func TestEventWithUnrenderableDataIsDeadLettered(t *testing.T) {
+	h := servicetest.Start(t, service(), env, chassis.EventsTopic("identity"), chassis.EventsTopic("subscription"))
+	if code, _ := h.Do(t, "PUT", "/v1/templates/welcome", "acme", templateRequest{"email", "Welcome {{.name}}", "Hello"}); code != 200 {
+		t.Fatal("template")
+	}
+	user := uuid.New()
+	bad, _ := chassis.NewEvent(chassis.EventsTopic("identity"), "UserRegistered", "acme", user.String(),
+		map[string]any{"user_id": user, "email": "ada@example.com", "name": "Ada\r\nBcc: all@example.com"})
+	h.Publish(t, bad)
+	servicetest.Eventually(t, 10*time.Second, "dead-lettered", func() bool {
+		var n int
+		_ = h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM dead_letters WHERE event_id = $1 AND attempts = 1`, bad.ID).Scan(&n)
+		return n == 1
+	})
+	var n int
+	if err := h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM dispatches`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d dispatches (%v), want none", n, err)
 	}
 }

@@ -204,15 +204,19 @@ func (h *Harness) Callback(t testing.TB, secret []byte, at time.Time, key, metho
 	return code, out
 }
 
-// Snapshot returns the whole content of tables (and the outbox), to compare before and after a
-// request that must change nothing.
+// Snapshot returns the whole content of tables and the events of the outbox, to compare before
+// and after a request that must change nothing.
 func (h *Harness) Snapshot(t testing.TB, tables ...string) string {
 	t.Helper()
 	var b strings.Builder
 	for _, tb := range append(tables, "outbox") {
+		from := pgx.Identifier{tb}.Sanitize()
+		if tb == "outbox" { // the events, not the relay's bookkeeping (published_at)
+			from = "(SELECT event_id, topic, event_key, event_type, tenant_id, payload FROM outbox)"
+		}
 		var s string
 		err := h.App.DB.QueryRow(context.Background(),
-			`SELECT coalesce(string_agg(j, E'\n' ORDER BY j), '') FROM (SELECT row_to_json(x)::text AS j FROM `+pgx.Identifier{tb}.Sanitize()+` x) r`).Scan(&s)
+			`SELECT coalesce(string_agg(j, E'\n' ORDER BY j), '') FROM (SELECT row_to_json(x)::text AS j FROM `+from+` x) r`).Scan(&s)
 		if err != nil {
 			t.Fatalf("snapshot %s: %v", tb, err)
 		}
