@@ -3,8 +3,8 @@ package chassis
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
