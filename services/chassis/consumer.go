@@ -104,7 +104,10 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 	log = log.With("component", "consumer", "consumer", c.Name)
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.KafkaBrokers...), kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(c.Topics...), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted())}, extra...)
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// A rebalance waits for the event in hand (BlockRebalanceOnPoll), which may be retried for
+		// RetryFor: give it that long and more before the group drops this member.
+		kgo.RebalanceTimeout(max(time.Minute, retryFor(c)+30*time.Second))}, extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", c.Name, err)
@@ -121,7 +124,7 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 		})
 		recs := fetches.Records()
 		for _, rec := range recs {
-			if !applyWithRetry(ctx, pool, group, c.Handle, c.RetryFor, rec, log, m) {
+			if !applyWithRetry(ctx, pool, group, c.Handle, retryFor(c), rec, log, m) {
 				return nil // ctx ended
 			}
 		}
@@ -132,6 +135,13 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 		}
 		cl.AllowRebalance()
 	}
+}
+
+func retryFor(c Consumer) time.Duration {
+	if c.RetryFor <= 0 {
+		return DefaultRetryFor
+	}
+	return c.RetryFor
 }
 
 // backoff is the wait before retry attempt n (1-based): 100ms doubling to 10s, with ±20% jitter
@@ -148,9 +158,6 @@ func backoff(n int) time.Duration {
 // other failure after retryFor of failing; while the database itself is unreachable the event is
 // neither dead-lettered nor skipped, it waits.
 func applyWithRetry(ctx context.Context, pool *pgxpool.Pool, group string, h EventHandler, retryFor time.Duration, rec *kgo.Record, log *slog.Logger, m *Metrics) bool {
-	if retryFor <= 0 {
-		retryFor = DefaultRetryFor
-	}
 	var failingSince time.Time // first failure that was not the database being away
 	for attempt := 1; ; attempt++ {
 		out, err := Apply(ctx, pool, group, h, rec.Value)
