@@ -118,5 +118,6 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("service", c.Service), slog.Int("port", c.Port), slog.Int("metrics_port", c.MetricsPort),
 		slog.String("kafka_brokers", strings.Join(c.KafkaBrokers, ",")), slog.String("kafka_security_protocol", c.Kafka.Protocol),
-		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout))
+		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("request_timeout", c.RequestTimeout))
 }

@@ -411,3 +411,34 @@ func TestWritesAnswer503WithRetryAfterWhileTheDatabaseIsDown(t *testing.T) {
 	proxy.Restore()
 	eventually(t, 10*time.Second, "writes succeed once the database is back", func() bool { code, _ := post(randomHex(4)); return code == http.StatusCreated })
 }
+
+// The issue's case: a NUL passed validation and failed in PostgreSQL (500). It is refused with
+// 400 by DecodeJSON, for every service, before any row is written; what PostgreSQL would have
+// said is shown for contrast.
+func TestNULIsRefusedBeforeItReachesPostgreSQL(t *testing.T) {
+	pool := testPool(t, chassistest.Database(t))
+	if _, err := pool.Exec(context.Background(), `INSERT INTO items (id, tenant_id) VALUES ($1, 'acme')`, "a\x00b"); err == nil {
+		t.Fatal("PostgreSQL stored a NUL: the premise of this test is wrong")
+	}
+	h := middleware(quiet, NewMetrics(), time.Second, Handler(func(r *http.Request) (int, any, error) {
+		var in struct {
+			ID string `json:"id"`
+		}
+		if err := DecodeJSON(r, &in); err != nil {
+			return 0, nil, err
+		}
+		_, err := pool.Exec(r.Context(), `INSERT INTO items (id, tenant_id) VALUES ($1, 'acme')`, in.ID)
+		return http.StatusCreated, nil, err
+	}))
+	for _, body := range []string{`{"id":"a\u0000b"}`, `{"id":"\u202eexe.pdf"}`} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/items", strings.NewReader(body)))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"id"`) {
+			t.Fatalf("%s: %d %s, want 400 naming the field", body, rec.Code, rec.Body.String())
+		}
+	}
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows (%v), want none", n, err)
+	}
+}
