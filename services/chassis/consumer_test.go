@@ -101,10 +101,12 @@ func runFor(t *testing.T, pool *pgxpool.Pool, broker string, c Consumer, m *Metr
 func TestConsumerRetriesATransientFailureUntilItIsApplied(t *testing.T) {
 	pool := testPool(t, chassistest.Database(t))
 	broker := chassistest.Kafka(t, 1, "src.events")
-	healthyAt := time.Now().Add(2500 * time.Millisecond)
+	var healthyAt time.Time // 2.5s after the first attempt
 	var calls atomic.Int32
 	h := counterHandler(func() error {
-		calls.Add(1)
+		if calls.Add(1) == 1 {
+			healthyAt = time.Now().Add(2500 * time.Millisecond)
+		}
 		if time.Now().Before(healthyAt) {
 			return errors.New("peer unavailable")
 		}
