@@ -235,8 +235,13 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 			}
 		}
 	}
+	callbacks, err := callbackKey(ctx, specs, in)
+	if err != nil {
+		return err
+	}
 	for _, s := range specs {
-		if err := deployService(ctx, cfg, cluster, plat, s, serviceDeps{pg: pg, events: events, cache: cache, signing: signing, operator: operator}, on, in); err != nil {
+		deps := serviceDeps{pg: pg, events: events, cache: cache, signing: signing, operator: operator, callbacks: callbacks}
+		if err := deployService(ctx, cfg, cluster, plat, s, deps, on, in); err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
 	}
@@ -248,12 +253,44 @@ type servicesGroup struct {
 }
 
 type serviceDeps struct {
-	pg      *postgres.Postgres
-	events  *kafka.Kafka
-	cache   *redis.Redis
-	signing *tls.PrivateKey
+	pg        *postgres.Postgres
+	events    *kafka.Kafka
+	cache     *redis.Redis
+	signing   *tls.PrivateKey
+	callbacks pulumi.StringOutput // the callback signing key, a secret; set when a service needs it
 	// operator is the platform operator's generated password (nil without identity).
 	operator *random.RandomPassword
+}
+
+// Secrets Groundwork generates for the services that list them in service.yaml's secrets.
+const (
+	secretJWTSigningKey      = "JWT_SIGNING_KEY"      // identity's ES256 key
+	secretCallbackSigningKey = "CALLBACK_SIGNING_KEY" // HMAC key of the payment and delivery callbacks
+)
+
+// callbackKey generates the stack's callback signing key when a service needs it: the shared
+// secret with which the payment gateway and the delivery provider sign their callbacks
+// (services/chassis/callback.go). It is a Pulumi secret end to end and a stack output, also
+// secret (callbackSigningKey), for configuring those senders:
+// `pulumi stack output callbackSigningKey --show-secrets`.
+func callbackKey(ctx *pulumi.Context, specs []services.Spec, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	needed := false
+	for _, s := range specs {
+		needed = needed || slices.Contains(s.Secrets, secretCallbackSigningKey)
+	}
+	if !needed {
+		return pulumi.StringOutput{}, nil
+	}
+	// 64 alphanumerics: about 380 bits, above the 256 of HMAC-SHA256's output (RFC 2104 §3).
+	key, err := random.NewRandomPassword(ctx, "callback-signing", &random.RandomPasswordArgs{
+		Length: pulumi.Int(64), Special: pulumi.Bool(false),
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	secret := pulumi.ToSecret(key.Result).(pulumi.StringOutput)
+	ctx.Export("callbackSigningKey", secret)
+	return secret, nil
 }
 
 // jwtTrust gives the identity service its ES256 signing key, a generated secret, and makes Kong
@@ -265,7 +302,7 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 			needed = needed || r.Auth == "jwt"
 		}
 		for _, sec := range s.Secrets {
-			needed = needed || sec == "JWT_SIGNING_KEY"
+			needed = needed || sec == secretJWTSigningKey
 		}
 	}
 	if !needed {
@@ -330,6 +367,8 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 	env := map[string]string{
 		"PORT": fmt.Sprint(s.Port), "METRICS_PORT": fmt.Sprint(s.MetricsPort),
 		"LOG_LEVEL": "info", "SERVICE_NAME": s.Name,
+		// The service's own deadline, below the mesh's timeout so that it answers (503) first.
+		"REQUEST_TIMEOUT":             (s.Timeout * 4 / 5).String(),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": fmt.Sprintf("http://%s:%d", plat.Observability.TracingHost, plat.Observability.TracingPort),
 	}
 	var secretEnv []microservice.SecretEnv
@@ -379,12 +418,20 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		}
 	}
 	for _, name := range s.Secrets {
-		if name != "JWT_SIGNING_KEY" {
-			return fmt.Errorf("secret %s: Groundwork generates JWT_SIGNING_KEY only; provide others through the service's own configuration", name)
+		var suffix string
+		var value pulumi.StringInput
+		switch name {
+		case secretJWTSigningKey:
+			suffix, value = "jwt", deps.signing.PrivateKeyPemPkcs8
+		case secretCallbackSigningKey:
+			suffix, value = "callback", deps.callbacks
+		default:
+			return fmt.Errorf("secret %s: Groundwork generates %s and %s only; provide others through the service's own configuration",
+				name, secretJWTSigningKey, secretCallbackSigningKey)
 		}
-		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-jwt", &corev1.SecretArgs{
-			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-jwt"), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
-			StringData: pulumi.StringMap{"signing-key": deps.signing.PrivateKeyPemPkcs8},
+		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-"+suffix, &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-" + suffix), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
+			StringData: pulumi.StringMap{"signing-key": value},
 		}, on, parent, pulumi.DependsOn(plat.namespaces))
 		if err != nil {
 			return err

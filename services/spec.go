@@ -143,7 +143,7 @@ var (
 	envName   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	quantity  = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$`)
 	// chassisEnv are set by the platform for every service; a secret may not shadow them.
-	chassisEnv = []string{"PORT", "METRICS_PORT", "DATABASE_URL", "KAFKA_BROKERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "OUTBOX_POLL_INTERVAL"}
+	chassisEnv = []string{"PORT", "METRICS_PORT", "DATABASE_URL", "KAFKA_BROKERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "OUTBOX_POLL_INTERVAL", "REQUEST_TIMEOUT"}
 )
 
 // Load reads and validates the service.yaml of every service in dir (see Discover) and returns

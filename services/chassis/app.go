@@ -2,6 +2,7 @@ package chassis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -64,6 +65,7 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		return nil, fmt.Errorf("%s: %w", svc.Name, err)
 	}
 	a.Consumers = append(consumers, Consumer{Name: "lifecycle", Topics: LifecycleTopics, Handle: applyLifecycle})
+	a.deadLetterRoutes(mux)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if a.DB, err = Connect(cctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
@@ -77,7 +79,11 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	a.handler = middleware(log, a.Metrics, a.authenticate(mux, svc.Public))
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	a.handler = middleware(log, a.Metrics, timeout, a.authenticate(mux, svc.Public))
 	return a, nil
 }
 
@@ -172,6 +178,19 @@ func Main(svc Service) {
 	if err != nil {
 		log.Error("start-up", "err", err)
 		os.Exit(1)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dead-letters" {
+		err := replayCLI(ctx, a, os.Args[2:], func(v any) {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(v)
+		})
+		a.DB.Close()
+		if err != nil {
+			log.Error("dead-letters", "err", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

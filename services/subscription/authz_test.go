@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"net/http"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // TestAuthorizationMatrix: every route of the subscription service against every kind of wrong
 // caller; refused writes change nothing.
 func TestAuthorizationMatrix(t *testing.T) {
-	h := servicetest.Start(t, service(), nil)
+	h := servicetest.Start(t, service(), env)
 	for _, p := range []planRequest{{"basic", "Basic", 900, "EUR"}, {"pro", "Pro", 2900, "EUR"}} {
 		if code, body := h.Do(t, "POST", "/v1/plans", "acme", p); code != http.StatusCreated {
 			t.Fatalf("plan: %d %v", code, body)
@@ -38,11 +39,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{Method: "POST", Path: "/v1/subscriptions", Body: map[string]any{"user_id": bob, "plan_id": "basic"}, Right: asBob, Want: want(201)},
 		{Method: "GET", Path: path, Right: asAda, Want: want(200)},
 		{Method: "POST", Path: path + "/upgrade", Body: map[string]any{"plan_id": "pro"}, Right: asAda, Want: want(200)},
-		{Method: "POST", Path: "/v1/invoices/" + sub["invoice_id"].(string) + "/payments", Body: map[string]any{"amount_cents": 900, "reference": "psp-1"},
-			Right: billing, Want: want(200)},
 	})
-	// A user does not pay their own invoice: payments need billing.manage.
-	if code, _ := h.DoAs(t, "POST", "/v1/invoices/"+sub["invoice_id"].(string)+"/payments", asAda, "", map[string]any{"amount_cents": 900, "reference": "x"}); code != http.StatusForbidden {
-		t.Errorf("subscriber records a payment: %d, want 403", code)
+	// Payments are the gateway's signed callbacks (TestPaymentCallbacksMustBeSignedFreshAndAreIdempotent):
+	// no token, not even a billing admin's, records one.
+	pay := "/v1/invoices/" + sub["invoice_id"].(string) + "/payments"
+	for who, tok := range map[string]string{"subscriber": asAda, "billing admin": billing} {
+		before := h.Snapshot(t)
+		if code, _ := h.DoAs(t, "POST", pay, tok, "acme", map[string]any{"amount_cents": 900, "reference": "x"}); code != http.StatusUnauthorized {
+			t.Errorf("%s records a payment with a token and no signature: %d, want 401", who, code)
+		}
+		if after := h.Snapshot(t); !maps.Equal(before, after) {
+			t.Errorf("%s: a refused payment changed the database", who)
+		}
 	}
 }

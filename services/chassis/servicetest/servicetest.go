@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -19,12 +20,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/groundwork/groundwork/services/chassis"
@@ -441,4 +445,67 @@ func (m *Matrix) Run(t *testing.T, h *Harness, routes []MatrixRoute) {
 			}
 		}
 	}
+}
+
+// DoRaw sends body as is with header (and X-Tenant-ID for tenant, "" for none) and returns the
+// status, the decoded body and the response headers.
+func (h *Harness) DoRaw(t testing.TB, method, path, tenant string, header http.Header, body []byte) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, h.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if tenant != "" {
+		req.Header.Set(chassis.HeaderTenant, tenant)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
+		out = map[string]any{"raw": string(raw)}
+	}
+	return resp.StatusCode, out, resp.Header
+}
+
+// Callback sends body as a callback signed with secret at time at, under idempotency key.
+func (h *Harness) Callback(t testing.TB, secret []byte, at time.Time, key, method, path, tenant string, body any) (int, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd := http.Header{}
+	hd.Set(chassis.HeaderCallbackTimestamp, strconv.FormatInt(at.Unix(), 10))
+	hd.Set(chassis.HeaderIdempotencyKey, key)
+	hd.Set(chassis.HeaderCallbackSignature, chassis.SignCallback(secret, at.Unix(), key, tenant, method, path, b))
+	code, out, _ := h.DoRaw(t, method, path, tenant, hd, b)
+	return code, out
+}
+
+// SnapshotTables returns the whole content of tables and the events of the outbox, to compare
+// before and after a request that must change nothing (Snapshot digests every table).
+func (h *Harness) SnapshotTables(t testing.TB, tables ...string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, tb := range append(tables, "outbox") {
+		from := pgx.Identifier{tb}.Sanitize()
+		if tb == "outbox" { // the events, not the relay's bookkeeping (published_at)
+			from = "(SELECT event_id, topic, event_key, event_type, tenant_id, payload FROM outbox)"
+		}
+		var s string
+		err := h.App.DB.QueryRow(context.Background(),
+			`SELECT coalesce(string_agg(j, E'\n' ORDER BY j), '') FROM (SELECT row_to_json(x)::text AS j FROM `+from+` x) r`).Scan(&s)
+		if err != nil {
+			t.Fatalf("snapshot %s: %v", tb, err)
+		}
+		fmt.Fprintf(&b, "%s:\n%s\n", tb, s)
+	}
+	return b.String()
 }
