@@ -8,6 +8,8 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+
+	"github.com/groundwork/groundwork/services/chassis/servicetest"
 )
 
 func newKeyPEM(t *testing.T, curve elliptic.Curve) string {
@@ -50,4 +52,9 @@ func publicPEM(t *testing.T, k signingKey) string {
 		t.Fatal(err)
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}
+
+// The login, registration, refresh and JWKS reach the service without a token: Kong serves them on an auth: none route.
+func TestPublicRoutesAreOpenAtTheGateway(t *testing.T) {
+	servicetest.CheckPublicRoutesOpenAtGateway(t, "..", service())
 }

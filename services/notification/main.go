@@ -20,8 +20,9 @@ var migrations embed.FS
 
 const name = "notification"
 
-// statusCallback is the delivery provider's route: {id} is the notification.
-const statusCallback = "POST /v1/notifications/{id}/status"
+// statusCallback is the delivery provider's route: {id} is the notification. It lives under
+// /v1/callbacks, which Kong serves without a token (service.yaml), unlike /v1/notifications.
+const statusCallback = "POST /v1/callbacks/notifications/{id}/status"
 
 func service() chassis.Service {
 	m, _ := fs.Sub(migrations, "migrations")
@@ -36,8 +37,8 @@ func setup(a *chassis.App, getenv func(string) string, mux *http.ServeMux) ([]ch
 	}
 	mux.Handle("PUT /v1/templates/{name}", chassis.Handler(s.putTemplate))
 	mux.Handle("POST /v1/notifications", chassis.Handler(s.request))
-	// The delivery provider's callback: no user token (a public route), an HMAC signature over
-	// tenant, path and body instead (chassis.Callback).
+	// The delivery provider's callback: no user token (a public route, open at Kong too), an HMAC
+	// signature over tenant, path and body instead (chassis.Callback).
 	mux.Handle(statusCallback, a.Callback(key, s.report))
 	mux.Handle("GET /v1/notifications/{id}", chassis.Handler(s.get))
 	return []chassis.Consumer{{Name: "triggers", Topics: []string{chassis.EventsTopic("identity"), chassis.EventsTopic("subscription")},

@@ -74,7 +74,7 @@ func TestNotificationFromEventAndDeliveryProgress(t *testing.T) {
 	if code != 200 || v["subject"] != "Welcome ada@example.com" || v["status"] != "requested" {
 		t.Fatalf("dispatch: %d %v", code, v)
 	}
-	path := "/v1/notifications/" + id + "/status"
+	path := "/v1/callbacks/notifications/" + id + "/status"
 	if code, _ := h.Callback(t, secret, time.Now(), "dlv-early", "POST", path, "acme", map[string]string{"status": "delivered"}); code != http.StatusConflict {
 		t.Fatalf("delivered before sent: %d, want 409", code)
 	}
@@ -122,7 +122,7 @@ func TestDeliveryCallbacksMustBeSigned(t *testing.T) {
 	if code != http.StatusAccepted {
 		t.Fatalf("request: %d %v", code, n)
 	}
-	path := "/v1/notifications/" + n["id"].(string) + "/status"
+	path := "/v1/callbacks/notifications/" + n["id"].(string) + "/status"
 	sent := map[string]string{"status": "sent"}
 	before := h.SnapshotTables(t, "dispatches", "callback_receipts")
 	for _, c := range []struct {
@@ -239,4 +239,9 @@ func TestEventWithUnrenderableDataIsDeadLettered(t *testing.T) {
 	if err := h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM dispatches`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("%d dispatches (%v), want none", n, err)
 	}
+}
+
+// The delivery provider's callback reach the service without a token: Kong serves them on an auth: none route.
+func TestPublicRoutesAreOpenAtTheGateway(t *testing.T) {
+	servicetest.CheckPublicRoutesOpenAtGateway(t, "..", service())
 }

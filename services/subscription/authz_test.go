@@ -42,7 +42,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	})
 	// Payments are the gateway's signed callbacks (TestPaymentCallbacksMustBeSignedFreshAndAreIdempotent):
 	// no token, not even a billing admin's, records one.
-	pay := "/v1/invoices/" + sub["invoice_id"].(string) + "/payments"
+	pay := "/v1/callbacks/payments/" + sub["invoice_id"].(string)
 	for who, tok := range map[string]string{"subscriber": asAda, "billing admin": billing} {
 		before := h.Snapshot(t)
 		if code, _ := h.DoAs(t, "POST", pay, tok, "acme", map[string]any{"amount_cents": 900, "reference": "x"}); code != http.StatusUnauthorized {

@@ -73,7 +73,7 @@ func TestSubscribeUpgradeAndPay(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("upgrade: %d %v", code, up)
 	}
-	inv := "/v1/invoices/" + up["invoice_id"].(string) + "/payments"
+	inv := "/v1/callbacks/payments/" + up["invoice_id"].(string)
 	now := time.Now()
 	if code, _ := h.Callback(t, secret, now, "psp-try-1", "POST", inv, "acme", map[string]any{"amount_cents": 100, "reference": "psp-1"}); code != 422 {
 		t.Fatalf("wrong amount: %d, want 422", code)
@@ -114,8 +114,8 @@ func TestPaymentCallbacksMustBeSignedFreshAndAreIdempotent(t *testing.T) {
 		t.Fatal("plan")
 	}
 	_, sub := h.Do(t, "POST", "/v1/subscriptions", "acme", map[string]any{"user_id": uuid.New(), "plan_id": "basic"})
-	path := "/v1/invoices/" + sub["invoice_id"].(string) + "/payments"
-	other := "/v1/invoices/" + uuid.NewString() + "/payments"
+	path := "/v1/callbacks/payments/" + sub["invoice_id"].(string)
+	other := "/v1/callbacks/payments/" + uuid.NewString()
 	pay := map[string]any{"amount_cents": 900, "reference": "psp-77"}
 	body, _ := json.Marshal(pay)
 	now := time.Now()
@@ -180,4 +180,9 @@ func TestPaymentCallbacksMustBeSignedFreshAndAreIdempotent(t *testing.T) {
 	if err := h.App.DB.QueryRow(t.Context(), `SELECT count(*) FROM outbox WHERE event_type = 'PaymentProcessed'`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("%d PaymentProcessed events (%v), want exactly 1", n, err)
 	}
+}
+
+// The payment gateway's callback reach the service without a token: Kong serves them on an auth: none route.
+func TestPublicRoutesAreOpenAtTheGateway(t *testing.T) {
+	servicetest.CheckPublicRoutesOpenAtGateway(t, "..", service())
 }

@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/groundwork/groundwork/services"
 	"github.com/groundwork/groundwork/services/chassis"
 	"github.com/groundwork/groundwork/services/chassis/chassistest"
 )
@@ -509,3 +511,38 @@ func (h *Harness) SnapshotTables(t testing.TB, tables ...string) string {
 	}
 	return b.String()
 }
+
+// CheckPublicRoutesOpenAtGateway fails the test for every route of svc.Public that Kong would
+// not let through without a token: the gateway route of the services' service.yaml files (in
+// servicesDir) with the longest matching path prefix must be "auth: none". A public route behind
+// a jwt route could never be reached by the callers it is for (a payment gateway has no token).
+func CheckPublicRoutesOpenAtGateway(t testing.TB, servicesDir string, svc chassis.Service) {
+	t.Helper()
+	specs, err := services.Load(servicesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pattern := range svc.Public {
+		_, path, _ := strings.Cut(pattern, " ")
+		path = wildcard.ReplaceAllString(path, "x")
+		best, auth := "", ""
+		for _, s := range specs {
+			for _, r := range s.Routes {
+				for _, p := range r.Paths {
+					// Kubernetes Ingress pathType Prefix: whole path elements.
+					if (path == p || strings.HasPrefix(path, strings.TrimSuffix(p, "/")+"/")) && len(p) > len(best) {
+						best, auth = p, r.Auth
+						if s.Name != svc.Name {
+							auth = "another service (" + s.Name + ")"
+						}
+					}
+				}
+			}
+		}
+		if auth != "none" {
+			t.Errorf("%s: the gateway route for %s is %q (prefix %q), want an auth: none route of %s", pattern, path, auth, best, svc.Name)
+		}
+	}
+}
+
+var wildcard = regexp.MustCompile(`\{[^}]*\}`)
