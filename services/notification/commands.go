@@ -46,7 +46,11 @@ func emit(ctx context.Context, tx pgx.Tx, typ string, key uuid.UUID, data any) e
 	return chassis.Enqueue(ctx, tx, name, e)
 }
 
+// putTemplate creates or replaces a template of the caller's tenant; it needs notify.manage.
 func (s *api) putTemplate(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermNotifyManage); err != nil {
+		return 0, nil, err
+	}
 	var in templateRequest
 	if err := chassis.DecodeJSON(r, &in); err != nil {
 		return 0, nil, err
@@ -104,7 +108,11 @@ func dispatch(ctx context.Context, tx pgx.Tx, tname, recipient string, data map[
 		"channel": channel, "recipient": recipient})
 }
 
+// request sends a notification from a template to any recipient; it needs notify.manage.
 func (s *api) request(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermNotifyManage); err != nil {
+		return 0, nil, err
+	}
 	var in struct {
 		Template  string         `json:"template"`
 		Recipient string         `json:"recipient"`

@@ -3,6 +3,7 @@
 // UserRegistered, an invoice message on InvoiceGenerated, when the tenant has that template);
 // the delivery provider reports progress back (sent, delivered) in callbacks signed with the
 // stack's CALLBACK_SIGNING_KEY (chassis.Callback).
+// Every other route needs a token holding notify.manage (templates, sending, reading a dispatch).
 // Events (topic notification.events): NotificationRequested, NotificationSent,
 // DeliveryConfirmed, TemplateUpdated.
 package main
