@@ -413,7 +413,7 @@ func (a *App) authenticate(mux *http.ServeMux, public []string) http.Handler {
 		status, deactivated, err := a.lifecycle(r.Context(), c.Tenant, c.Subject)
 		if err != nil {
 			Logger(r.Context()).Error("lifecycle check", "err", err)
-			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 			refuse(http.StatusServiceUnavailable, "temporarily unavailable")
 			return
 		}
