@@ -300,6 +300,9 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		Namespace: NamespaceKong, Charts: src, ImageMirror: mirror,
 		Scale: kong.Scale(size.kong), Zones: cluster.Zones(),
 		GlobalPlugins: []kong.Plugin{
+			// First on every request: client-sent identity headers removed, the tenant claim
+			// set as the per-tenant rate-limit key.
+			kong.TenantKey{Header: TenantHeader, Strip: ClientIdentityHeaders},
 			kong.CorrelationID{Header: "X-Request-ID"},
 			kong.Prometheus{},
 			kong.RequestSizeLimiting{AllowedPayloadMB: 8},

@@ -2,6 +2,10 @@ package platform
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +17,8 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -35,6 +41,51 @@ const (
 
 // jwtIssuer is the issuer of the identity service's tokens, which Kong verifies.
 const jwtIssuer = "groundwork-identity"
+
+// identityService is the service that issues access tokens and serves their JWKS.
+const identityService = "identity"
+
+// OperatorEmail is the login of the platform operator in the operators' tenant "platform"; its
+// password is generated (stack output operatorPassword, a secret).
+const OperatorEmail = "operator@groundwork.internal"
+
+// TenantHeader carries the verified tenant of a request inside Kong, for per-tenant rate limits.
+const TenantHeader = "X-Gateway-Tenant"
+
+// ClientIdentityHeaders are removed from every request at the gateway: headers upstreams or
+// Kong's own plugins use for an authenticated identity, which only the gateway may set.
+var ClientIdentityHeaders = []string{"X-Consumer-ID", "X-Consumer-Custom-ID", "X-Consumer-Username", "X-Consumer-Groups",
+	"X-Credential-Identifier", "X-Anonymous-Consumer", "X-Anonymous-Groups", "X-Authenticated-Groups", "X-Authenticated-Scope",
+	"X-Authenticated-Userid", "X-Userinfo", "X-User-ID", "X-User-Roles", "X-Roles", "X-Real-IP"}
+
+// keyID is the kid identity gives its ES256 key (services/chassis.KeyID): the first 8 bytes of
+// the SHA-256 of the key's PKIX DER, base64url.
+func keyID(publicPEM string) (string, error) {
+	block, _ := pem.Decode([]byte(publicPEM))
+	if block == nil {
+		return "", fmt.Errorf("jwt signing key: public key is not PEM")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return "", fmt.Errorf("jwt signing key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("jwt signing key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:8]), nil
+}
+
+// identitySpec is the spec of the identity service, if it is deployed.
+func identitySpec(specs []services.Spec) (services.Spec, bool) {
+	for _, s := range specs {
+		if s.Name == identityService {
+			return s, true
+		}
+	}
+	return services.Spec{}, false
+}
 
 // buildPlatform is the OS/architecture service images are built for.
 const buildPlatform = "linux/amd64"
@@ -177,8 +228,27 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 	if err != nil {
 		return err
 	}
+	var operator *random.RandomPassword
+	if _, ok := identitySpec(specs); ok {
+		if operator, err = random.NewRandomPassword(ctx, "platform-operator-password", &random.RandomPasswordArgs{Length: pulumi.Int(32), Special: pulumi.Bool(false)}, in); err != nil {
+			return err
+		}
+		ctx.Export("operatorPassword", pulumi.ToSecret(operator.Result))
+		if cfg.Environment == EnvProd {
+			// Kong counts rate limits in the shared Redis: it may reach the Redis port of the data
+			// namespace, nothing else there.
+			if err := kongToRedis(ctx, tags, on, in, pulumi.DependsOn(plat.namespaces)); err != nil {
+				return err
+			}
+		}
+	}
+	callbacks, err := callbackKey(ctx, specs, in)
+	if err != nil {
+		return err
+	}
 	for _, s := range specs {
-		if err := deployService(ctx, cfg, cluster, plat, s, serviceDeps{pg: pg, events: events, cache: cache, signing: signing}, on, in); err != nil {
+		deps := serviceDeps{pg: pg, events: events, cache: cache, signing: signing, operator: operator, callbacks: callbacks}
+		if err := deployService(ctx, cfg, cluster, plat, s, deps, on, in); err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
 	}
@@ -190,10 +260,44 @@ type servicesGroup struct {
 }
 
 type serviceDeps struct {
-	pg      *postgres.Postgres
-	events  *kafka.Kafka
-	cache   *redis.Redis
-	signing *tls.PrivateKey
+	pg        *postgres.Postgres
+	events    *kafka.Kafka
+	cache     *redis.Redis
+	signing   *tls.PrivateKey
+	callbacks pulumi.StringOutput // the callback signing key, a secret; set when a service needs it
+	// operator is the platform operator's generated password (nil without identity).
+	operator *random.RandomPassword
+}
+
+// Secrets Groundwork generates for the services that list them in service.yaml's secrets.
+const (
+	secretJWTSigningKey      = "JWT_SIGNING_KEY"      // identity's ES256 key
+	secretCallbackSigningKey = "CALLBACK_SIGNING_KEY" // HMAC key of the payment and delivery callbacks
+)
+
+// callbackKey generates the stack's callback signing key when a service needs it: the shared
+// secret with which the payment gateway and the delivery provider sign their callbacks
+// (services/chassis/callback.go). It is a Pulumi secret end to end and a stack output, also
+// secret (callbackSigningKey), for configuring those senders:
+// `pulumi stack output callbackSigningKey --show-secrets`.
+func callbackKey(ctx *pulumi.Context, specs []services.Spec, opts ...pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	needed := false
+	for _, s := range specs {
+		needed = needed || slices.Contains(s.Secrets, secretCallbackSigningKey)
+	}
+	if !needed {
+		return pulumi.StringOutput{}, nil
+	}
+	// 64 alphanumerics: about 380 bits, above the 256 of HMAC-SHA256's output (RFC 2104 §3).
+	key, err := random.NewRandomPassword(ctx, "callback-signing", &random.RandomPasswordArgs{
+		Length: pulumi.Int(64), Special: pulumi.Bool(false),
+	}, opts...)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	secret := pulumi.ToSecret(key.Result).(pulumi.StringOutput)
+	ctx.Export("callbackSigningKey", secret)
+	return secret, nil
 }
 
 // jwtTrust gives the identity service its ES256 signing key, a generated secret, and makes Kong
@@ -205,7 +309,7 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 			needed = needed || r.Auth == "jwt"
 		}
 		for _, sec := range s.Secrets {
-			needed = needed || sec == "JWT_SIGNING_KEY"
+			needed = needed || sec == secretJWTSigningKey
 		}
 	}
 	if !needed {
@@ -219,7 +323,10 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 	cred, err := corev1.NewSecret(ctx, "jwt-consumer-credential", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("identity-jwt"), Namespace: pulumi.String(NamespaceKong), Labels: labels},
 		StringData: pulumi.StringMap{
-			"key":            pulumi.String(jwtIssuer),
+			// Keyed by the key's kid, which the jwt plugin reads from the token's header when the
+			// payload has no such claim (key_claim_name, Kong PR #3313): one credential per
+			// signing key, so a rotated key is one more credential, not a replaced one.
+			"key":            key.PublicKeyPem.ApplyT(keyID).(pulumi.StringOutput),
 			"algorithm":      pulumi.String("ES256"),
 			"rsa_public_key": key.PublicKeyPem,
 		},
@@ -240,6 +347,24 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 	return key, err
 }
 
+// kongToRedis lets Kong's pods reach the Redis port of the data namespace, for cluster-wide
+// rate limits.
+func kongToRedis(ctx *pulumi.Context, tags infra.Tags, opts ...pulumi.ResourceOption) error {
+	_, err := networkingv1.NewNetworkPolicy(ctx, "data-allow-kong-redis", &networkingv1.NetworkPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("allow-kong-redis"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("kong"))},
+		Spec: &networkingv1.NetworkPolicySpecArgs{
+			PodSelector: &metav1.LabelSelectorArgs{},
+			PolicyTypes: pulumi.StringArray{pulumi.String("Ingress")},
+			Ingress: networkingv1.NetworkPolicyIngressRuleArray{&networkingv1.NetworkPolicyIngressRuleArgs{
+				From: networkingv1.NetworkPolicyPeerArray{&networkingv1.NetworkPolicyPeerArgs{NamespaceSelector: &metav1.LabelSelectorArgs{
+					MatchLabels: pulumi.StringMap{"kubernetes.io/metadata.name": pulumi.String(NamespaceKong)}}}},
+				Ports: networkingv1.NetworkPolicyPortArray{&networkingv1.NetworkPolicyPortArgs{Protocol: pulumi.String("TCP"), Port: pulumi.Int(redis.Port)}},
+			}},
+		},
+	}, opts...)
+	return err
+}
+
 func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat *Platform, s services.Spec, deps serviceDeps, on, parent pulumi.ResourceOption) error {
 	tags := tagsOf(ctx, cfg)
 	img, err := serviceImage(ctx, cfg, cluster, s, parent)
@@ -249,6 +374,8 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 	env := map[string]string{
 		"PORT": fmt.Sprint(s.Port), "METRICS_PORT": fmt.Sprint(s.MetricsPort),
 		"LOG_LEVEL": "info", "SERVICE_NAME": s.Name,
+		// The service's own deadline, below the mesh's timeout so that it answers (503) first.
+		"REQUEST_TIMEOUT":             (s.Timeout * 4 / 5).String(),
 		"OTEL_EXPORTER_OTLP_ENDPOINT": fmt.Sprintf("http://%s:%d", plat.Observability.TracingHost, plat.Observability.TracingPort),
 	}
 	var secretEnv []microservice.SecretEnv
@@ -288,36 +415,76 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 			}
 		}
 	}
-	for _, name := range s.Secrets {
-		if name != "JWT_SIGNING_KEY" {
-			return fmt.Errorf("secret %s: Groundwork generates JWT_SIGNING_KEY only; provide others through the service's own configuration", name)
+	// Every service verifies access tokens itself with the keys of identity's JWKS
+	// (services/chassis/auth.go), so every service reaches identity.
+	env["JWT_ISSUER"] = jwtIssuer
+	if id, ok := identitySpec(plat.specs); ok && s.Name != id.Name {
+		env["JWKS_URL"] = fmt.Sprintf("http://%s.%s.svc.cluster.local:%d/.well-known/jwks.json", id.Name, NamespaceServices, id.Port)
+		if !slices.Contains(s.DependsOn, id.Name) {
+			egress = append(egress, microservice.Peer{Namespace: NamespaceServices, PodLabels: map[string]string{"app.kubernetes.io/name": id.Name}, Ports: []int{id.Port}})
 		}
-		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-jwt", &corev1.SecretArgs{
-			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-jwt"), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
-			StringData: pulumi.StringMap{"signing-key": deps.signing.PrivateKeyPemPkcs8},
+	}
+	for _, name := range s.Secrets {
+		var suffix string
+		var value pulumi.StringInput
+		switch name {
+		case secretJWTSigningKey:
+			suffix, value = "jwt", deps.signing.PrivateKeyPemPkcs8
+		case secretCallbackSigningKey:
+			suffix, value = "callback", deps.callbacks
+		default:
+			return fmt.Errorf("secret %s: Groundwork generates %s and %s only; provide others through the service's own configuration",
+				name, secretJWTSigningKey, secretCallbackSigningKey)
+		}
+		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-"+suffix, &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-" + suffix), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
+			StringData: pulumi.StringMap{"signing-key": value},
 		}, on, parent, pulumi.DependsOn(plat.namespaces))
 		if err != nil {
 			return err
 		}
-		env["JWT_ISSUER"] = jwtIssuer
 		secretEnv = append(secretEnv, microservice.SecretEnv{Name: name, Secret: sec.Metadata.Name().Elem(), Key: "signing-key"})
+	}
+	if s.Name == identityService && deps.operator != nil {
+		// The platform operator's login (tenant "platform"): the only way to provision tenants.
+		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-operator", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-operator"), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
+			StringData: pulumi.StringMap{"password": deps.operator.Result},
+		}, on, parent, pulumi.DependsOn(plat.namespaces))
+		if err != nil {
+			return err
+		}
+		env["PLATFORM_OPERATOR_EMAIL"] = OperatorEmail
+		secretEnv = append(secretEnv, microservice.SecretEnv{Name: "PLATFORM_OPERATOR_PASSWORD", Secret: sec.Metadata.Name().Elem(), Key: "password"})
 	}
 
 	scale := s.ScaleFor(cfg.Environment)
+	// Rate limits count per Kong pod in dev; in prod across every pod, in the shared Redis.
+	limit := kong.RateLimiting{Policy: "local"}
+	if cfg.Environment == EnvProd {
+		ep := deps.cache.Endpoints[NamespaceServices]
+		limit.Policy = "redis"
+		limit.Redis = &kong.RedisBackend{Host: ep.Host, Port: redis.Port, SSL: cfg.managedData(),
+			PasswordSecret: redis.SecretName, PasswordKey: database.KeyPassword}
+	}
 	var routes []microservice.Route
 	for _, r := range s.Routes {
-		plugins := []kong.Plugin{kong.RateLimiting{Second: r.RateLimit.Second, Minute: r.RateLimit.Minute, Hour: r.RateLimit.Hour, Policy: "local"}}
+		rl := limit
+		rl.Second, rl.Minute, rl.Hour = r.RateLimit.Second, r.RateLimit.Minute, r.RateLimit.Hour
+		plugins := []kong.Plugin{}
 		if r.Auth == "jwt" {
-			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp"}, KeyClaimName: "iss"})
+			// Counted per tenant: the TenantKey global plugin sets the header from the token's
+			// tenant claim, which the jwt plugin verifies before rate-limiting counts.
+			rl.LimitBy, rl.HeaderName = "header", TenantHeader
+			plugins = append(plugins, kong.JWT{ClaimsToVerify: []string{"exp", "nbf"}, KeyClaimName: "kid"})
 		}
-		routes = append(routes, microservice.Route{Paths: r.Paths, Plugins: plugins})
+		routes = append(routes, microservice.Route{Paths: r.Paths, Plugins: append([]kong.Plugin{rl}, plugins...)})
 	}
 	var callers []string
 	for _, o := range plat.specs {
-		for _, d := range o.DependsOn {
-			if d == s.Name {
-				callers = append(callers, o.Name)
-			}
+		// identity is called by every service, for its JWKS.
+		if o.Name != s.Name && (s.Name == identityService || slices.Contains(o.DependsOn, s.Name)) {
+			callers = append(callers, o.Name)
 		}
 	}
 	args := microservice.Args{

@@ -148,7 +148,7 @@ var (
 	envName   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	quantity  = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$`)
 	// chassisEnv are set by the platform for every service; a secret may not shadow them.
-	chassisEnv = []string{"PORT", "METRICS_PORT", "DATABASE_URL", "KAFKA_BROKERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "OUTBOX_POLL_INTERVAL"}
+	chassisEnv = []string{"PORT", "METRICS_PORT", "DATABASE_URL", "KAFKA_BROKERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "OUTBOX_POLL_INTERVAL", "REQUEST_TIMEOUT"}
 )
 
 // Load reads and validates the service.yaml of every service in dir (see Discover) and returns
@@ -176,7 +176,29 @@ func Load(dir string) ([]Spec, error) {
 	if err := crossCheck(dir, specs); err != nil {
 		return nil, err
 	}
+	addLifecycleTopics(specs)
 	return dependencyOrder(specs), nil
+}
+
+// LifecycleTopics are read by every service, whatever its service.yaml says: the chassis keeps a
+// projection of them to refuse suspended tenants and deactivated users (chassis/auth.go). They
+// are added where some service produces them.
+var LifecycleTopics = []string{"tenant.events", "user.events"}
+
+func addLifecycleTopics(specs []Spec) {
+	produced := map[string]bool{}
+	for _, s := range specs {
+		for _, t := range s.Topics.Produces {
+			produced[t.Name] = true
+		}
+	}
+	for i := range specs {
+		for _, t := range LifecycleTopics {
+			if produced[t] && !slices.Contains(specs[i].Topics.Consumes, t) {
+				specs[i].Topics.Consumes = append(slices.Clone(specs[i].Topics.Consumes), t)
+			}
+		}
+	}
 }
 
 type problems struct {

@@ -3,10 +3,15 @@
 package tests
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/netip"
@@ -342,6 +347,9 @@ func (m *mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("privateKeyPem", "-----BEGIN RSA PRIVATE KEY-----\n"+body+"\n-----END RSA PRIVATE KEY-----\n")
 		set("privateKeyPemPkcs8", "-----BEGIN PRIVATE KEY-----\n"+body+"\n-----END PRIVATE KEY-----\n")
 		set("publicKeyPem", "-----BEGIN PUBLIC KEY-----\n"+base64.StdEncoding.EncodeToString([]byte(fakeID("", name+"pub", 64)))+"\n-----END PUBLIC KEY-----\n")
+		if str("algorithm") == "ECDSA" { // a real public key: the platform derives its kid
+			set("publicKeyPem", mockECDSAPublicPEM)
+		}
 		set("publicKeyFingerprintSha256", "SHA256:"+fakeID("", name+"fp", 43))
 		id = fakeID("", name, 40)
 	case "tls:index/selfSignedCert:SelfSignedCert":
@@ -412,6 +420,17 @@ func (m *mocks) urn(parent, typ, name string) string {
 	}
 	return string(resource.NewURN(tokens.QName(m.stack), tokens.PackageName(project), parentType, tokens.Type(typ), name))
 }
+
+// mockECDSAPublicPEM is a real P-256 public key (PKIX PEM) that the mock tls.PrivateKey returns
+// for ECDSA keys.
+var mockECDSAPublicPEM = func() string {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+}()
 
 func magnumKubeconfig(cluster, api string) string {
 	return fmt.Sprintf(`apiVersion: v1

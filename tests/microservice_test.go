@@ -242,3 +242,36 @@ func TestAddingAServiceFolderDeploysIt(t *testing.T) {
 	m.byName(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "svc-billing")
 	assert.Empty(t, m.ofType("kubernetes:postgresql.cnpg.io/v1:Cluster"), "a service without a database gets none")
 }
+
+// TestCallbackSigningKeyIsAGeneratedSecretOfTheServicesThatNeedIt: the key that signs the
+// payment and delivery callbacks is generated per stack, reaches exactly the services that list
+// CALLBACK_SIGNING_KEY through a Kubernetes Secret, and is a Pulumi secret everywhere it is an
+// input: never in plaintext in the state.
+func TestCallbackSigningKeyIsAGeneratedSecretOfTheServicesThatNeedIt(t *testing.T) {
+	m, err := run(t, "dev", stackConfig(t, "dev"), nil, platform.Run)
+	require.NoError(t, err)
+	pw := m.byName(t, "random:index/randomPassword:RandomPassword", "callback-signing")
+	assert.Equal(t, 64.0, propNum(pw.Inputs["length"]), "64 characters")
+	key := propStr(pw.Outputs["result"])
+	require.GreaterOrEqual(t, len(key), 32, "at least the chassis's minimum of 32 bytes")
+
+	for _, svc := range theServices {
+		dep := m.byName(t, "kubernetes:apps/v1:Deployment", "svc-"+svc+"-stable")
+		ref := ""
+		for _, e := range get(dep.Inputs, "spec.template.spec.containers").ArrayValue()[0].ObjectValue()["env"].ArrayValue() {
+			if e.ObjectValue()["name"].StringValue() == "CALLBACK_SIGNING_KEY" {
+				ref = propStr(get(e.ObjectValue(), "valueFrom.secretKeyRef.name")) + "/" + propStr(get(e.ObjectValue(), "valueFrom.secretKeyRef.key"))
+				assert.False(t, e.ObjectValue()["value"].IsString(), "%s: the key is never a plain env value", svc)
+			}
+		}
+		if svc != "subscription" && svc != "notification" {
+			assert.Empty(t, ref, "%s does not receive callbacks and must not get the key", svc)
+			continue
+		}
+		assert.Equal(t, svc+"-callback/signing-key", ref, "%s reads the key from its Secret", svc)
+		sec := m.byName(t, "kubernetes:core/v1:Secret", "svc-"+svc+"-callback")
+		assert.True(t, inputIsSecret(sec.Inputs, "stringData.signing-key"), "%s: the Secret's value is a Pulumi secret", svc)
+		assert.Equal(t, key, propStr(get(sec.Inputs, "stringData.signing-key")), "%s: the generated key", svc)
+	}
+	assertNoPlaintext(t, m, []string{key})
+}

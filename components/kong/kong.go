@@ -232,11 +232,15 @@ func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...p
 	var pluginNames []string
 	for _, p := range args.Plugins {
 		pname := ingressName + "-" + p.Name()
+		fields := map[string]any{"plugin": p.Name(), "config": p.Config()}
+		if sp, ok := p.(secretPatcher); ok && len(sp.configPatches()) > 0 {
+			fields["configPatches"] = sp.configPatches()
+		}
 		if _, err := apiextensions.NewCustomResource(ctx, name+"-"+p.Name(), &apiextensions.CustomResourceArgs{
 			ApiVersion:  pulumi.String("configuration.konghq.com/v1"),
 			Kind:        pulumi.String("KongPlugin"),
 			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(pname), Namespace: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(k.labels)},
-			OtherFields: map[string]any{"plugin": p.Name(), "config": p.Config()},
+			OtherFields: fields,
 		}, after...); err != nil {
 			return nil, fmt.Errorf("kong route %s plugin %s: %w", name, p.Name(), err)
 		}

@@ -3,7 +3,9 @@ package kong
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -18,14 +20,31 @@ type Plugin interface {
 	validate() error
 }
 
-// RateLimiting caps requests per client IP (or consumer once authenticated).
+// RateLimiting caps requests per client IP, or per the value of a request header (LimitBy
+// "header"), counted per Kong pod (Policy "local") or across the cluster in Redis ("redis").
 type RateLimiting struct {
 	Second, Minute, Hour int
-	// Policy is "local" (per Kong node, no shared store) or "cluster"-wide through Redis with
-	// RedisHost set.
-	Policy    string
-	RedisHost string
-	RedisPort int
+	// Policy is "local" (per Kong node, no shared store) or "redis" (cluster-wide, Redis set).
+	Policy string
+	// LimitBy is "ip" (the default) or "header": count per value of HeaderName. A request
+	// without the header is counted by IP (Kong's rate-limiting handler.lua, get_identifier:
+	// `return identifier or kong.client.get_forwarded_ip()`).
+	LimitBy    string
+	HeaderName string
+	// Redis is where Policy "redis" counts.
+	Redis *RedisBackend
+}
+
+// RedisBackend is the Redis a plugin counts in. Its password is read from a Secret of the
+// plugin's namespace by the ingress controller (KongPlugin configPatches), never written into
+// the plugin's config.
+type RedisBackend struct {
+	Host pulumi.StringInput
+	Port int
+	// SSL connects with TLS (ElastiCache with in-transit encryption).
+	SSL bool
+	// PasswordSecret and PasswordKey name the Secret key holding the password; empty for none.
+	PasswordSecret, PasswordKey string
 }
 
 // Name implements Plugin.
@@ -39,10 +58,25 @@ func (p RateLimiting) Config() pulumi.Map {
 			c[k] = pulumi.Int(v)
 		}
 	}
-	if p.Policy == "redis" {
-		c["redis"] = pulumi.Map{"host": pulumi.String(p.RedisHost), "port": pulumi.Int(p.RedisPort)}
+	if p.LimitBy != "" {
+		c["limit_by"] = pulumi.String(p.LimitBy)
+	}
+	if p.LimitBy == "header" {
+		c["header_name"] = pulumi.String(p.HeaderName)
+	}
+	if p.Policy == "redis" && p.Redis != nil {
+		c["redis"] = pulumi.Map{"host": p.Redis.Host, "port": pulumi.Int(p.Redis.Port), "ssl": pulumi.Bool(p.Redis.SSL), "ssl_verify": pulumi.Bool(p.Redis.SSL)}
 	}
 	return c
+}
+
+// configPatches implements secretPatcher: the Redis password from its Secret.
+func (p RateLimiting) configPatches() []any {
+	if p.Policy != "redis" || p.Redis == nil || p.Redis.PasswordSecret == "" {
+		return nil
+	}
+	return []any{map[string]any{"path": "/redis/password", "valueFrom": map[string]any{
+		"secretKeyRef": map[string]any{"name": p.Redis.PasswordSecret, "key": p.Redis.PasswordKey}}}}
 }
 
 func (p RateLimiting) validate() error {
@@ -53,11 +87,94 @@ func (p RateLimiting) validate() error {
 	if !slices.Contains([]string{"local", "redis"}, p.Policy) {
 		errs = append(errs, fmt.Errorf("rate-limiting: policy %q is not allowed; allowed: local, redis", p.Policy))
 	}
-	if p.Policy == "redis" && (p.RedisHost == "" || p.RedisPort <= 0) {
-		errs = append(errs, errors.New("rate-limiting: policy redis needs RedisHost and RedisPort"))
+	if p.Policy == "redis" && (p.Redis == nil || p.Redis.Host == nil || p.Redis.Port <= 0 || p.Redis.Port > 65535) {
+		errs = append(errs, errors.New("rate-limiting: policy redis needs Redis with Host and Port"))
+	}
+	if p.Redis != nil && (p.Redis.PasswordSecret == "") != (p.Redis.PasswordKey == "") {
+		errs = append(errs, errors.New("rate-limiting: Redis PasswordSecret and PasswordKey go together"))
+	}
+	if !slices.Contains([]string{"", "ip", "header"}, p.LimitBy) {
+		errs = append(errs, fmt.Errorf("rate-limiting: limit_by %q is not allowed; allowed: ip, header", p.LimitBy))
+	}
+	if (p.LimitBy == "header") != (p.HeaderName != "") {
+		errs = append(errs, errors.New("rate-limiting: HeaderName is required with LimitBy header, and only then"))
 	}
 	return errors.Join(errs...)
 }
+
+// secretPatcher is a plugin whose config takes values from Kubernetes Secrets through the
+// ingress controller's KongPlugin configPatches, so no secret sits in the plugin's config.
+type secretPatcher interface {
+	configPatches() []any
+}
+
+// TenantKey runs first on every request (the pre-function plugin, priority 1000000, before any
+// authentication): it removes identity headers a client may have sent, so nothing upstream can
+// mistake them for the gateway's, and sets Header to the tenant claim of the request's bearer
+// token, for RateLimiting{LimitBy: "header"} to count per tenant. The claim is read before the
+// jwt plugin verifies the token; a forged token is refused by the jwt plugin (priority 1450)
+// before rate-limiting (priority 910) counts it, so only verified tenants are counted. Use it
+// with LimitBy "header" on routes that require a JWT only: on open routes the claim is never
+// verified, and those count by IP.
+type TenantKey struct {
+	// Header receives the tenant, e.g. "X-Gateway-Tenant"; a client-sent one is removed first.
+	Header string
+	// Strip are further client-sent headers to remove.
+	Strip []string
+}
+
+// Name implements Plugin.
+func (TenantKey) Name() string { return "pre-function" }
+
+// Config implements Plugin.
+func (p TenantKey) Config() pulumi.Map {
+	return pulumi.Map{"access": pulumi.StringArray{pulumi.String(p.lua())}}
+}
+
+// lua is the access-phase function: plain Lua and the Kong PDK only, as the pre-function
+// sandbox allows (no require).
+func (p TenantKey) lua() string {
+	quoted := make([]string, 0, len(p.Strip)+1)
+	for _, h := range append([]string{p.Header}, p.Strip...) {
+		quoted = append(quoted, fmt.Sprintf("%q", h))
+	}
+	return `local strip = {` + strings.Join(quoted, ", ") + `}
+for _, h in ipairs(strip) do kong.service.request.clear_header(h) end
+local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+local function b64url(s)
+  if #s > 8192 then return nil end
+  local out, acc, bits = {}, 0, 0
+  for i = 1, #s do
+    local v = alphabet:find(s:sub(i, i), 1, true)
+    if not v then return nil end
+    acc, bits = acc * 64 + (v - 1), bits + 6
+    if bits >= 8 then
+      bits = bits - 8
+      out[#out + 1] = string.char(math.floor(acc / 2 ^ bits) % 256)
+      acc = acc % 2 ^ bits
+    end
+  end
+  return table.concat(out)
+end
+local auth = kong.request.get_header("authorization")
+local payload = auth and auth:match("^[Bb]earer%s+[%w_-]+%.([%w_-]+)%.[%w_-]+$")
+local claims = payload and b64url(payload)
+local tenant = claims and claims:match('"tenant"%s*:%s*"([a-z0-9-]+)"')
+if tenant and #tenant <= 63 then kong.service.request.set_header(` + fmt.Sprintf("%q", p.Header) + `, tenant) end
+`
+}
+
+func (p TenantKey) validate() error {
+	var errs []error
+	for _, h := range append([]string{p.Header}, p.Strip...) {
+		if !headerName.MatchString(h) {
+			errs = append(errs, fmt.Errorf("pre-function: %q is not an HTTP header name", h))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var headerName = regexp.MustCompile(`^[A-Za-z0-9-]{1,64}$`)
 
 // JWT requires a valid JSON Web Token, signed by a credential of a KongConsumer.
 type JWT struct {

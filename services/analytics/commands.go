@@ -59,6 +59,13 @@ func (s *api) ingest(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	ctx := r.Context()
+	for _, it := range in.Events { // a member records their own activity; others' needs users.manage
+		if it.UserID != nil {
+			if err := chassis.RequireSelfOr(ctx, it.UserID.String(), chassis.PermUsersManage); err != nil {
+				return 0, nil, err
+			}
+		}
+	}
 	var stored int64
 	err := chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
 		batch := &pgx.Batch{}
@@ -123,6 +130,9 @@ type reportRow struct {
 
 // generate computes and stores a report of activity between from and to (at most 92 days).
 func (s *api) generate(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermReportsRead); err != nil {
+		return 0, nil, err
+	}
 	var in struct {
 		From time.Time `json:"from"`
 		To   time.Time `json:"to"`

@@ -14,6 +14,9 @@ import (
 )
 
 func (s *api) getReport(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermReportsRead); err != nil {
+		return 0, nil, err
+	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return 0, nil, chassis.Problems{"id": "not a UUID"}.Err()

@@ -2,6 +2,7 @@ package chassis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,6 +29,9 @@ type Service struct {
 	// Setup reads the service's own settings from getenv, registers its routes on mux and
 	// returns its event consumers. Every setting problem is returned at once.
 	Setup func(a *App, getenv func(string) string, mux *http.ServeMux) ([]Consumer, error)
+	// Public are the route patterns ("POST /v1/tokens") served without a token; every other
+	// route needs a valid access token (health and readiness are always public).
+	Public []string
 }
 
 // App is a running service: its configuration, logger, database pool and metrics.
@@ -41,6 +45,11 @@ type App struct {
 	draining  atomic.Bool
 	// KafkaOpts are added to every Kafka client (TLS, SASL; tests set timeouts).
 	KafkaOpts []kgo.Opt
+	// Keys verify access tokens. Setup may set them (identity verifies with its own keys);
+	// otherwise they come from identity's JWKS at JWKS_URL.
+	Keys          KeySource
+	verifier      *Verifier
+	lifecycleSnap lifecycleSnapshot
 }
 
 // New connects to the database (waiting up to a minute for it), runs the migrations and sets up
@@ -52,7 +61,11 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", svc.Name, err)
 	}
-	a.Consumers = consumers
+	if a.verifier, err = authSettings(getenv, a.Keys); err != nil {
+		return nil, fmt.Errorf("%s: %w", svc.Name, err)
+	}
+	a.Consumers = append(consumers, Consumer{Name: "lifecycle", Topics: LifecycleTopics, Handle: applyLifecycle})
+	a.deadLetterRoutes(mux)
 	cctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	if a.DB, err = Connect(cctx, cfg.DatabaseURL, cfg.DBMaxConns); err != nil {
@@ -66,7 +79,11 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
-	a.handler = middleware(log, a.Metrics, mux)
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	a.handler = middleware(log, a.Metrics, timeout, a.authenticate(mux, svc.Public))
 	return a, nil
 }
 
@@ -161,6 +178,19 @@ func Main(svc Service) {
 	if err != nil {
 		log.Error("start-up", "err", err)
 		os.Exit(1)
+	}
+	if len(os.Args) > 1 && os.Args[1] == "dead-letters" {
+		err := replayCLI(ctx, a, os.Args[2:], func(v any) {
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			_ = enc.Encode(v)
+		})
+		a.DB.Close()
+		if err != nil {
+			log.Error("dead-letters", "err", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

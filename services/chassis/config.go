@@ -25,16 +25,21 @@ type Config struct {
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, default 20s: in-flight requests get this long
 	DrainDelay      time.Duration // DRAIN_DELAY, default 5s: unready before closing, so endpoints update
 	RelayInterval   time.Duration // OUTBOX_POLL_INTERVAL, default 200ms
+	RequestTimeout  time.Duration // REQUEST_TIMEOUT, default 4s: each request's deadline (below the mesh's 5s)
 	DBMaxConns      int           // DB_MAX_CONNS, default 10: connections per replica
 	Kafka           KafkaAuth     // KAFKA_SECURITY_PROTOCOL and friends; see KafkaAuth
 }
+
+// DefaultRequestTimeout is each request's deadline unless REQUEST_TIMEOUT says otherwise.
+const DefaultRequestTimeout = 4 * time.Second
 
 // LoadConfig reads the common settings of service from getenv (os.Getenv in production) and
 // returns every problem at once, each naming its variable. Values of secrets never appear in
 // an error.
 func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	c := Config{Service: service, Port: 8080, MetricsPort: 9090, LogLevel: slog.LevelInfo,
-		ShutdownTimeout: 20 * time.Second, DrainDelay: 5 * time.Second, RelayInterval: 200 * time.Millisecond, DBMaxConns: 10}
+		ShutdownTimeout: 20 * time.Second, DrainDelay: 5 * time.Second, RelayInterval: 200 * time.Millisecond, DBMaxConns: 10,
+		RequestTimeout: DefaultRequestTimeout}
 	var errs []error
 	port := func(name string, dst *int) {
 		if v := getenv(name); v != "" {
@@ -98,6 +103,10 @@ func LoadConfig(service string, getenv func(string) string) (Config, error) {
 	dur("SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	dur("DRAIN_DELAY", &c.DrainDelay)
 	dur("OUTBOX_POLL_INTERVAL", &c.RelayInterval)
+	dur("REQUEST_TIMEOUT", &c.RequestTimeout)
+	if c.RequestTimeout == 0 {
+		errs = append(errs, errors.New(`REQUEST_TIMEOUT: "0s": every request needs a deadline, such as 4s`))
+	}
 	if c.RelayInterval == 0 {
 		c.RelayInterval = 200 * time.Millisecond
 	}
@@ -109,5 +118,6 @@ func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("service", c.Service), slog.Int("port", c.Port), slog.Int("metrics_port", c.MetricsPort),
 		slog.String("kafka_brokers", strings.Join(c.KafkaBrokers, ",")), slog.String("kafka_security_protocol", c.Kafka.Protocol),
-		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout))
+		slog.String("log_level", c.LogLevel.String()), slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("request_timeout", c.RequestTimeout))
 }

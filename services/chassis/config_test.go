@@ -23,6 +23,8 @@ func TestLoadConfig(t *testing.T) {
 			"LOG_LEVEL": "loud", "SHUTDOWN_TIMEOUT": "soon"},
 			[]string{"DATABASE_URL: must be a postgres://", `KAFKA_BROKERS: "k1" is not host:port`, `PORT: "99999"`,
 				`LOG_LEVEL: "loud"`, `SHUTDOWN_TIMEOUT: "soon"`}},
+		{"no request deadline", map[string]string{"DATABASE_URL": "postgres://u@db/x", "KAFKA_BROKERS": "k1:9092", "REQUEST_TIMEOUT": "0s"},
+			[]string{`REQUEST_TIMEOUT: "0s"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -40,11 +40,15 @@ func housekeeping(ctx context.Context, pool *pgxpool.Pool, m *Metrics, log *slog
 	}
 }
 
-// prune deletes published outbox rows and processed-event records past their retention.
+// prune deletes published outbox rows, processed-event records and callback receipts past their
+// retention.
 func prune(ctx context.Context, pool *pgxpool.Pool, now time.Time) error {
 	if _, err := pool.Exec(ctx, `DELETE FROM outbox WHERE published_at < $1`, now.Add(-OutboxRetention)); err != nil {
 		return err
 	}
-	_, err := pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`, now.Add(-ProcessedRetention))
+	if _, err := pool.Exec(ctx, `DELETE FROM processed_events WHERE processed_at < $1`, now.Add(-ProcessedRetention)); err != nil {
+		return err
+	}
+	_, err := pool.Exec(ctx, `DELETE FROM callback_receipts WHERE created_at < $1`, now.Add(-CallbackReceiptRetention))
 	return err
 }

@@ -98,7 +98,9 @@ var (
 
 // Handler is an HTTP handler that returns a status and a JSON body, or an error that the chassis
 // maps to a status: *ValidationError 422, ErrNotFound 404, ErrConflict 409, ErrUnauthorized 401,
-// ErrForbidden 403, a body too large 413, anything else 500 (logged, never shown).
+// ErrForbidden 403, a body too large 413, *TextError 400, *RetryLater its status with
+// Retry-After, the database out of reach 503 with Retry-After (DatabaseUnavailable), anything
+// else 500 (logged, never shown).
 type Handler func(r *http.Request) (int, any, error)
 
 // ServeHTTP implements http.Handler.
@@ -106,10 +108,17 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status, body, err := h(r)
 	if err != nil {
 		var ve *ValidationError
+		var te *TextError
 		var tooLarge *http.MaxBytesError
+		var later *RetryLater
 		switch {
+		case errors.As(err, &later):
+			w.Header().Set("Retry-After", retryAfterSeconds(later.Wait))
+			WriteError(w, later.Status, later.Msg)
 		case errors.As(err, &ve):
 			WriteJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid request", "fields": ve.Fields})
+		case errors.As(err, &te):
+			WriteJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid characters", "fields": te.Fields})
 		case errors.As(err, &tooLarge):
 			WriteError(w, http.StatusRequestEntityTooLarge, "request body too large")
 		case errors.Is(err, ErrNotFound):
@@ -122,6 +131,10 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			WriteError(w, http.StatusForbidden, err.Error())
 		case errors.Is(err, errBadJSON):
 			WriteError(w, http.StatusBadRequest, err.Error())
+		case DatabaseUnavailable(err):
+			Logger(r.Context()).Warn("database unavailable", "err", err)
+			w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+			WriteError(w, http.StatusServiceUnavailable, "service temporarily unavailable, retry later")
 		default:
 			Logger(r.Context()).Error("request failed", "err", err)
 			WriteError(w, http.StatusInternalServerError, "internal error")
@@ -153,7 +166,8 @@ var errBadJSON = errors.New("malformed JSON body")
 const MaxBody = 1 << 20
 
 // DecodeJSON reads exactly one JSON object from r's body into v, refusing unknown fields and
-// bodies over MaxBody. Its errors map to 400 or 413 through Handler.
+// bodies over MaxBody and text holding control or bidirectional characters (CheckFields). Its
+// errors map to 400 or 413 through Handler.
 func DecodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, MaxBody))
 	dec.DisallowUnknownFields()
@@ -167,7 +181,7 @@ func DecodeJSON(r *http.Request, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: more than one JSON value", errBadJSON)
 	}
-	return nil
+	return CheckFields(v)
 }
 
 // RequireTenant wraps h so that a request without an X-Tenant-ID header is refused with 400.
@@ -200,9 +214,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// middleware gives every request its request and trace IDs, tenant, logger, metrics, an access
-// log line and panic recovery.
-func middleware(base *slog.Logger, m *Metrics, next http.Handler) http.Handler {
+// middleware gives every request its request and trace IDs, tenant, logger, metrics, a deadline
+// (timeout: database calls and template rendering stop there), an access log line and panic
+// recovery.
+func middleware(base *slog.Logger, m *Metrics, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		reqID := r.Header.Get(HeaderRequestID)
@@ -216,7 +231,9 @@ func middleware(base *slog.Logger, m *Metrics, next http.Handler) http.Handler {
 			traceID = randomHex(16)
 		}
 		w.Header().Set(HeaderRequestID, reqID)
-		ctx := context.WithValue(r.Context(), requestIDKey, reqID)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		ctx = context.WithValue(ctx, requestIDKey, reqID)
 		ctx = context.WithValue(ctx, traceIDKey, traceID)
 		log := base.With("request_id", reqID, "trace_id", traceID)
 		rec := &statusRecorder{ResponseWriter: w}

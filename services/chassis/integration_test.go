@@ -3,6 +3,7 @@ package chassis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -237,20 +238,13 @@ func TestConsumerAppliesARedeliveredEventOnce(t *testing.T) {
 	}
 }
 
-func TestConsumerDeadLettersAnUndecodableEventAndMovesOn(t *testing.T) {
-	pool := testPool(t, chassistest.Database(t))
-	rec := &kgo.Record{Topic: "src.events", Value: []byte("not json")}
-	ok := applyWithRetry(context.Background(), pool, "svc.count", func(context.Context, pgx.Tx, Event) error { return nil }, rec, quiet, NewMetrics())
-	if !ok {
-		t.Fatal("applyWithRetry gave up")
+// testEnv gives services under test a JWKS URL; these tests call public routes only, so it is
+// never fetched.
+func testEnv(k string) string {
+	if k == "JWKS_URL" {
+		return "http://127.0.0.1:1/.well-known/jwks.json"
 	}
-	var n int
-	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM dead_letters WHERE consumer = 'svc.count'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 1 {
-		t.Fatalf("%d dead letters, want 1", n)
-	}
+	return ""
 }
 
 func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
@@ -259,7 +253,7 @@ func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
 	cfg := Config{Service: "svc", DatabaseURL: proxy.Through(t, db), KafkaBrokers: []string{"127.0.0.1:1"}}
 	svc := Service{Name: "svc", Migrations: itemsMigration,
 		Setup: func(*App, func(string) string, *http.ServeMux) ([]Consumer, error) { return nil, nil }}
-	a, err := New(context.Background(), svc, cfg, func(string) string { return "" }, quiet)
+	a, err := New(context.Background(), svc, cfg, testEnv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +283,7 @@ func TestReadinessFailsWhileTheDatabaseIsDownAndRecoversAfter(t *testing.T) {
 func TestShutdownFinishesInFlightRequestsAndTurnsUnreadyFirst(t *testing.T) {
 	db := chassistest.Database(t)
 	started := make(chan struct{})
-	svc := Service{Name: "svc", Setup: func(_ *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
+	svc := Service{Name: "svc", Public: []string{"GET /slow"}, Setup: func(_ *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
 		mux.Handle("GET /slow", Handler(func(*http.Request) (int, any, error) {
 			close(started)
 			time.Sleep(700 * time.Millisecond)
@@ -299,7 +293,7 @@ func TestShutdownFinishesInFlightRequestsAndTurnsUnreadyFirst(t *testing.T) {
 	}}
 	cfg := Config{Service: "svc", DatabaseURL: db, KafkaBrokers: []string{"127.0.0.1:1"},
 		DrainDelay: 300 * time.Millisecond, ShutdownTimeout: 5 * time.Second, RelayInterval: time.Second}
-	a, err := New(context.Background(), svc, cfg, func(string) string { return "" }, quiet)
+	a, err := New(context.Background(), svc, cfg, testEnv, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,5 +374,80 @@ func TestHousekeepingPrunesPastRetentionAndReportsTheBacklog(t *testing.T) {
 	}
 	if v := gaugeValue(t, m.outboxPending); v != 1 {
 		t.Fatalf("outbox_events_pending %v, want 1", v)
+	}
+}
+
+func TestWritesAnswer503WithRetryAfterWhileTheDatabaseIsDown(t *testing.T) {
+	db := chassistest.Database(t)
+	proxy := chassistest.NewProxy(t, chassistest.Host(t, db))
+	cfg := Config{Service: "svc", DatabaseURL: proxy.Through(t, db), KafkaBrokers: []string{"127.0.0.1:1"}, RequestTimeout: time.Second}
+	svc := Service{Name: "svc", Migrations: itemsMigration, Public: []string{"POST /items/{id}"}, Setup: func(a *App, _ func(string) string, mux *http.ServeMux) ([]Consumer, error) {
+		mux.Handle("POST /items/{id}", Handler(func(r *http.Request) (int, any, error) {
+			err := InTx(r.Context(), a.DB, func(tx pgx.Tx) error {
+				_, err := tx.Exec(r.Context(), `INSERT INTO items (id, tenant_id) VALUES ($1, 'acme')`, r.PathValue("id"))
+				return err
+			})
+			return http.StatusCreated, nil, err
+		}))
+		return nil, nil
+	}}
+	a, err := New(context.Background(), svc, cfg, testEnv, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DB.Close()
+	srv := httptest.NewServer(a.Handler())
+	defer srv.Close()
+	post := func(id string) (int, string) {
+		resp, err := http.Post(srv.URL+"/items/"+id, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	if code, _ := post("before"); code != http.StatusCreated {
+		t.Fatalf("with the database up: %d, want 201", code)
+	}
+	proxy.Cut()
+	// The first write after the cut meets a broken pooled connection, later ones a refused dial:
+	// both are an outage.
+	for i := range 3 {
+		if code, retry := post(fmt.Sprint("during-", i)); code != http.StatusServiceUnavailable || retry != "5" {
+			t.Fatalf("write %d while the database is down: %d Retry-After %q, want 503 with Retry-After 5", i, code, retry)
+		}
+	}
+	proxy.Restore()
+	eventually(t, 10*time.Second, "writes succeed once the database is back", func() bool { code, _ := post(randomHex(4)); return code == http.StatusCreated })
+}
+
+// The issue's case: a NUL passed validation and failed in PostgreSQL (500). It is refused with
+// 400 by DecodeJSON, for every service, before any row is written; what PostgreSQL would have
+// said is shown for contrast.
+func TestNULIsRefusedBeforeItReachesPostgreSQL(t *testing.T) {
+	pool := testPool(t, chassistest.Database(t))
+	if _, err := pool.Exec(context.Background(), `INSERT INTO items (id, tenant_id) VALUES ($1, 'acme')`, "a\x00b"); err == nil {
+		t.Fatal("PostgreSQL stored a NUL: the premise of this test is wrong")
+	}
+	h := middleware(quiet, NewMetrics(), time.Second, Handler(func(r *http.Request) (int, any, error) {
+		var in struct {
+			ID string `json:"id"`
+		}
+		if err := DecodeJSON(r, &in); err != nil {
+			return 0, nil, err
+		}
+		_, err := pool.Exec(r.Context(), `INSERT INTO items (id, tenant_id) VALUES ($1, 'acme')`, in.ID)
+		return http.StatusCreated, nil, err
+	}))
+	for _, body := range []string{`{"id":"a\u0000b"}`, `{"id":"\u202eexe.pdf"}`} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/items", strings.NewReader(body)))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `"id"`) {
+			t.Fatalf("%s: %d %s, want 400 naming the field", body, rec.Code, rec.Body.String())
+		}
+	}
+	var n int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM items`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d rows (%v), want none", n, err)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,21 +15,25 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/groundwork/groundwork/services/chassis"
 )
 
 type api struct {
-	app    *chassis.App
-	keys   signingKey
-	issuer string
-	ttl    time.Duration
-	cost   int
+	app       *chassis.App
+	keys      signingKey
+	published []chassis.JWK // the JWKS: the signing key and the earlier ones still accepted
+	issuer    string
+	ttl       time.Duration
+	cost      int
+	throttle  *throttle
 	// dummyHash is compared against when the email is unknown, so a login takes as long
 	// whether or not the account exists.
 	dummyHash []byte
+	// operatorEmail and operatorHash are the platform operator's login in OperatorTenant.
+	operatorEmail string
+	operatorHash  []byte
 }
 
 var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
@@ -36,6 +42,11 @@ var rolePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
 type credentials struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// SetupCode, at registration only, is the one-time code provisioning returned for the
+	// tenant's first admin: with it the admin sets their password.
+	SetupCode string `json:"setup_code,omitempty"`
+	// OTP, at login only, is the current TOTP code of a user who enabled MFA.
+	OTP string `json:"otp,omitempty"`
 }
 
 func (c *credentials) validate() error {
@@ -45,6 +56,8 @@ func (c *credentials) validate() error {
 	p.Add(err != nil || a.Address != c.Email || len(c.Email) > 254, "email", "a plain e-mail address such as ada@example.com")
 	// bcrypt reads at most 72 bytes; refuse longer rather than silently ignore the rest.
 	p.Add(len(c.Password) < 12 || len(c.Password) > 72, "password", "12 to 72 bytes")
+	p.Add(len(c.SetupCode) > 100, "setup_code", "at most 100 bytes")
+	p.Add(len(c.OTP) > 10, "otp", "a 6-digit code")
 	return p.Err()
 }
 
@@ -56,6 +69,15 @@ func (s *api) emit(ctx context.Context, tx pgx.Tx, typ, key string, data any) er
 	return chassis.Enqueue(ctx, tx, name, e)
 }
 
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// register creates a member of an active, provisioned tenant, within its users quota. Its
+// answer is the same whether or not the e-mail is already registered (202, nothing revealed);
+// nobody becomes admin by registering: the first admin is named at provisioning and sets a
+// password here with the setup code.
 func (s *api) register(r *http.Request) (int, any, error) {
 	var in credentials
 	if err := chassis.DecodeJSON(r, &in); err != nil {
@@ -64,81 +86,215 @@ func (s *api) register(r *http.Request) (int, any, error) {
 	if err := in.validate(); err != nil {
 		return 0, nil, err
 	}
+	ctx, tenant := r.Context(), chassis.Tenant(r.Context())
+	status, quotas, err := chassis.TenantStatus(ctx, s.app.DB, tenant)
+	if err != nil {
+		return 0, nil, err
+	}
+	if status != "active" {
+		return 0, nil, fmt.Errorf("%w: tenant %s is not an active, provisioned tenant", chassis.ErrForbidden, tenant)
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost)
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx, id := r.Context(), uuid.New()
-	var roles []string
+	if in.SetupCode != "" {
+		return s.activateAdmin(ctx, in, hash)
+	}
+	accepted := map[string]any{"status": "accepted", "email": in.Email,
+		"detail": "if the address was new, its account exists now: log in with it"}
 	err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
-		// The first user of a tenant becomes its admin; the lock keeps two first users from both
-		// becoming it.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('identity.register.' || $1))`, chassis.Tenant(ctx)); err != nil {
+		// One registration at a time per tenant, so two cannot both take the last place.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('identity.register.' || $1))`, tenant); err != nil {
 			return err
 		}
-		err := tx.QueryRow(ctx, `INSERT INTO users (id, tenant_id, email, password_hash, roles)
-			VALUES ($1, $2, $3, $4, CASE WHEN EXISTS (SELECT 1 FROM users WHERE tenant_id = $2) THEN '{}'::text[] ELSE '{admin}'::text[] END)
-			RETURNING roles`, id, chassis.Tenant(ctx), in.Email, string(hash)).Scan(&roles)
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-			return fmt.Errorf("email %s: %w: already registered", in.Email, chassis.ErrConflict)
-		} else if err != nil {
+		var n int64
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM users WHERE tenant_id = $1`, tenant).Scan(&n); err != nil {
 			return err
 		}
-		return s.emit(ctx, tx, "UserRegistered", id.String(), map[string]any{"user_id": id, "email": in.Email, "roles": roles})
+		if max, ok := quotas["users"]; ok && n >= max {
+			return fmt.Errorf("%w: the tenant's users quota (%d) is reached", chassis.ErrForbidden, max)
+		}
+		id := uuid.New()
+		tag, err := tx.Exec(ctx, `INSERT INTO users (id, tenant_id, email, password_hash, roles) VALUES ($1, $2, $3, $4, '{}')
+			ON CONFLICT (tenant_id, email) DO NOTHING`, id, tenant, in.Email, string(hash))
+		if err != nil || tag.RowsAffected() == 0 { // already registered: the same answer
+			return err
+		}
+		return s.emit(ctx, tx, "UserRegistered", id.String(), map[string]any{"user_id": id, "email": in.Email, "roles": []string{}})
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, map[string]any{"id": id, "email": in.Email, "roles": roles}, nil
+	return http.StatusAccepted, accepted, nil
 }
 
+// activateAdmin sets the password of the admin provisioning named, once, with its setup code.
+func (s *api) activateAdmin(ctx context.Context, in credentials, hash []byte) (int, any, error) {
+	var id uuid.UUID
+	err := chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `UPDATE users SET password_hash = $4, setup_sha256 = NULL
+			WHERE tenant_id = $1 AND email = $2 AND setup_sha256 = $3 AND password_hash = '' RETURNING id`,
+			chassis.Tenant(ctx), in.Email, sha256Hex(in.SetupCode), string(hash)).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: unknown or used setup code", chassis.ErrUnauthorized)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, map[string]any{"id": id, "email": in.Email, "roles": []string{chassis.RoleAdmin}}, nil
+}
+
+// unavailable logs why the login throttle failed and answers 503: without its counters a login
+// is not attempted (fail closed), or bcrypt would be an open door to brute force and CPU exhaustion.
+func (s *api) unavailable(ctx context.Context, err error) error {
+	chassis.Logger(ctx).Error("login throttle", "err", err)
+	return &chassis.RetryLater{Status: http.StatusServiceUnavailable, Wait: 5 * time.Second, Msg: "login temporarily unavailable"}
+}
+
+var errLogin = fmt.Errorf("%w: wrong e-mail or password", chassis.ErrUnauthorized)
+
+// login issues an access token. Failures count per account and per client in Redis; over the
+// limit the account or client is locked out (429) before any bcrypt work, and the lockout is
+// reported as AnomalyDetected. Suspended tenants and deactivated users get no token.
 func (s *api) login(r *http.Request) (int, any, error) {
 	var in credentials
 	if err := chassis.DecodeJSON(r, &in); err != nil {
 		return 0, nil, err
 	}
-	if in.validate() != nil { // no hints about which part was wrong
-		return 0, nil, fmt.Errorf("%w: wrong e-mail or password", chassis.ErrUnauthorized)
+	if in.validate() != nil || in.SetupCode != "" { // no hints about which part was wrong
+		return 0, nil, errLogin
 	}
-	ctx := r.Context()
-	var id uuid.UUID
-	var hash string
-	var roles []string
-	err := s.app.DB.QueryRow(ctx, `SELECT id, password_hash, roles FROM users WHERE tenant_id = $1 AND email = $2`,
-		chassis.Tenant(ctx), in.Email).Scan(&id, &hash, &roles)
-	if errors.Is(err, pgx.ErrNoRows) {
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(in.Password))
-		return 0, nil, fmt.Errorf("%w: wrong e-mail or password", chassis.ErrUnauthorized)
-	} else if err != nil {
-		return 0, nil, err
+	ctx, tenant, client := r.Context(), chassis.Tenant(r.Context()), clientOf(r, s.throttle.proxies)
+	wait, err := s.throttle.locked(ctx, tenant, in.Email, client)
+	if err != nil {
+		return 0, nil, s.unavailable(ctx, err)
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
-		return 0, nil, fmt.Errorf("%w: wrong e-mail or password", chassis.ErrUnauthorized)
+	if wait > 0 {
+		return 0, nil, &chassis.RetryLater{Status: http.StatusTooManyRequests, Wait: wait, Msg: "too many failed logins: try again later"}
 	}
-	token, err := s.issue(id.String(), chassis.Tenant(ctx), roles, time.Now())
+	id, roles, ok, err := s.checkPassword(ctx, tenant, in)
 	if err != nil {
 		return 0, nil, err
 	}
-	err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
-		return s.emit(ctx, tx, "UserAuthenticated", id.String(), map[string]any{"user_id": id})
-	})
+	if ok && tenant != chassis.OperatorTenant {
+		if ok, err = s.secondFactor(ctx, tenant, id, in.OTP, time.Now()); err != nil {
+			return 0, nil, err
+		}
+	}
+	if !ok {
+		lockedNow, err := s.throttle.failed(ctx, tenant, in.Email, client)
+		if err != nil {
+			return 0, nil, s.unavailable(ctx, err)
+		}
+		if lockedNow {
+			err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
+				return s.emit(ctx, tx, "AnomalyDetected", tenant, map[string]any{"kind": "login_lockout",
+					"account_sha256": sha256Hex(tenant + "/" + in.Email), "client": client,
+					"failures": s.throttle.accountLimit, "window": s.throttle.window.String()})
+			})
+			if err != nil {
+				return 0, nil, err
+			}
+		}
+		return 0, nil, errLogin
+	}
+	if err := s.throttle.succeeded(ctx, tenant, in.Email); err != nil {
+		return 0, nil, s.unavailable(ctx, err)
+	}
+	if tenant != chassis.OperatorTenant {
+		status, _, err := chassis.TenantStatus(ctx, s.app.DB, tenant)
+		if err != nil {
+			return 0, nil, err
+		}
+		if status != "active" {
+			return 0, nil, fmt.Errorf("%w: tenant %s is not active", chassis.ErrForbidden, tenant)
+		}
+		if off, err := chassis.UserDeactivated(ctx, s.app.DB, tenant, id); err != nil {
+			return 0, nil, err
+		} else if off {
+			return 0, nil, fmt.Errorf("%w: user is deactivated", chassis.ErrForbidden)
+		}
+	}
+	perms, err := s.permissions(ctx, tenant, roles)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(s.ttl.Seconds())}, nil
+	token, err := s.issue(id, tenant, roles, perms, time.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	out := map[string]any{"access_token": token, "token_type": "Bearer", "expires_in": int(s.ttl.Seconds())}
+	if tenant != chassis.OperatorTenant { // operators log in again rather than hold a refresh token
+		err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
+			refresh, err := s.newRefreshToken(ctx, tx, tenant, id, uuid.New())
+			if err != nil {
+				return err
+			}
+			out["refresh_token"] = refresh
+			return s.emit(ctx, tx, "UserAuthenticated", id, map[string]any{"user_id": id, "mfa": in.OTP != ""})
+		})
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	return http.StatusOK, out, nil
 }
 
-// assignRole needs a bearer token of an admin of the same tenant.
+// checkPassword compares in's password with the account's hash, or with a dummy hash when there
+// is no such account (or it has no password yet), so both take as long.
+func (s *api) checkPassword(ctx context.Context, tenant string, in credentials) (id string, roles []string, ok bool, err error) {
+	if tenant == chassis.OperatorTenant {
+		hash := s.operatorHash
+		if hash == nil || in.Email != s.operatorEmail {
+			hash = s.dummyHash
+		}
+		ok = bcrypt.CompareHashAndPassword(hash, []byte(in.Password)) == nil && s.operatorHash != nil && in.Email == s.operatorEmail
+		return uuid.NewSHA1(uuid.NameSpaceURL, []byte("groundwork:operator:"+in.Email)).String(), []string{chassis.RolePlatformOperator}, ok, nil
+	}
+	var uid uuid.UUID
+	var hash string
+	err = s.app.DB.QueryRow(ctx, `SELECT id, password_hash, roles FROM users WHERE tenant_id = $1 AND email = $2`,
+		tenant, in.Email).Scan(&uid, &hash, &roles)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && hash == "") {
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(in.Password))
+		return "", nil, false, nil
+	} else if err != nil {
+		return "", nil, false, err
+	}
+	return uid.String(), roles, bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) == nil, nil
+}
+
+// permissions are the built-in permissions of roles plus what the tenant granted to them.
+func (s *api) permissions(ctx context.Context, tenant string, roles []string) ([]string, error) {
+	perms := chassis.BuiltinPermissions(tenant, roles)
+	rows, err := s.app.DB.Query(ctx, `SELECT DISTINCT permission FROM role_permissions WHERE tenant_id = $1 AND role = ANY($2)`, tenant, roles)
+	if err != nil {
+		return nil, err
+	}
+	granted, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range granted {
+		if !slices.Contains(perms, p) {
+			perms = append(perms, p)
+		}
+	}
+	slices.Sort(perms)
+	return perms, nil
+}
+
+// assignRole needs roles.manage in the caller's tenant. platform-operator is never assignable:
+// it exists only in the operators' tenant, outside any tenant's reach.
 func (s *api) assignRole(r *http.Request) (int, any, error) {
 	ctx := r.Context()
-	caller, err := s.validate(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), time.Now())
-	if err != nil {
-		return 0, nil, fmt.Errorf("%w: %v", chassis.ErrUnauthorized, err)
+	if err := chassis.Require(ctx, chassis.PermRolesManage); err != nil {
+		return 0, nil, err
 	}
-	if caller.Tenant != chassis.Tenant(ctx) || !slices.Contains(caller.Roles, "admin") {
-		return 0, nil, fmt.Errorf("%w: assigning roles needs the admin role in this tenant", chassis.ErrForbidden)
-	}
+	caller, _ := chassis.Caller(ctx)
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return 0, nil, chassis.Problems{"id": "not a UUID"}.Err()
@@ -151,6 +307,9 @@ func (s *api) assignRole(r *http.Request) (int, any, error) {
 	}
 	if !rolePattern.MatchString(in.Role) {
 		return 0, nil, chassis.Problems{"role": "lower-case letters, digits, '_' or '-', at most 32"}.Err()
+	}
+	if in.Role == chassis.RolePlatformOperator {
+		return 0, nil, fmt.Errorf("%w: %s is not a tenant role", chassis.ErrForbidden, in.Role)
 	}
 	var roles []string
 	err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
@@ -167,4 +326,70 @@ func (s *api) assignRole(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"id": id, "roles": roles}, nil
+}
+
+// grantPermission gives a role of the caller's tenant a tenant permission (PermissionGranted);
+// it takes effect in tokens issued after. tenants.operate is not a tenant permission.
+func (s *api) grantPermission(r *http.Request) (int, any, error) {
+	ctx := r.Context()
+	if err := chassis.Require(ctx, chassis.PermRolesManage); err != nil {
+		return 0, nil, err
+	}
+	caller, _ := chassis.Caller(ctx)
+	var in struct {
+		Permission string `json:"permission"`
+	}
+	if err := chassis.DecodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	role := r.PathValue("role")
+	p := chassis.Problems{}
+	p.Add(!rolePattern.MatchString(role) || role == chassis.RolePlatformOperator, "role", "a tenant role: lower-case letters, digits, '_' or '-', at most 32")
+	p.Add(!slices.Contains(chassis.TenantPermissions, in.Permission), "permission", "one of "+strings.Join(chassis.TenantPermissions, ", "))
+	if err := p.Err(); err != nil {
+		return 0, nil, err
+	}
+	err := chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO role_permissions (tenant_id, role, permission, granted_by) VALUES ($1, $2, $3, $4)
+			ON CONFLICT DO NOTHING`, chassis.Tenant(ctx), role, in.Permission, caller.Subject)
+		if err != nil || tag.RowsAffected() == 0 { // already granted: no event
+			return err
+		}
+		return s.emit(ctx, tx, "PermissionGranted", role, map[string]any{"role": role, "permission": in.Permission, "by": caller.Subject})
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"role": role, "permission": in.Permission}, nil
+}
+
+// onTenantEvent creates the first admin a TenantProvisioned names, without a password: its
+// owner sets one at registration with the setup code provisioning returned.
+func (s *api) onTenantEvent(ctx context.Context, tx pgx.Tx, e chassis.Event) error {
+	if e.Type != "TenantProvisioned" {
+		return nil
+	}
+	var d struct {
+		TenantID    string `json:"tenant_id"`
+		AdminEmail  string `json:"admin_email"`
+		SetupSHA256 string `json:"admin_setup_sha256"`
+	}
+	if err := e.DecodeData(&d); err != nil {
+		return err
+	}
+	if !chassis.ValidTenant(d.TenantID) || d.AdminEmail == "" || len(d.SetupSHA256) != 64 {
+		return fmt.Errorf("TenantProvisioned %s: tenant_id, admin_email and admin_setup_sha256 required", e.ID)
+	}
+	id := uuid.NewSHA1(uuid.NameSpaceURL, []byte("groundwork:admin:"+d.TenantID+":"+d.AdminEmail))
+	tag, err := tx.Exec(ctx, `INSERT INTO users (id, tenant_id, email, password_hash, roles, setup_sha256)
+		VALUES ($1, $2, $3, '', '{admin}', $4) ON CONFLICT DO NOTHING`, id, d.TenantID, d.AdminEmail, d.SetupSHA256)
+	if err != nil || tag.RowsAffected() == 0 {
+		return err
+	}
+	ev, err := chassis.NewEvent(chassis.EventsTopic(name), "UserRegistered", d.TenantID, id.String(),
+		map[string]any{"user_id": id, "email": d.AdminEmail, "roles": []string{chassis.RoleAdmin}})
+	if err != nil {
+		return err
+	}
+	return chassis.Enqueue(ctx, tx, name, ev)
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load test of the user service's read and write endpoints against a real PostgreSQL on
+# Load test of the user service's read and write endpoints (ES256 tokens verified in the path), the read
+# side by side with a bare net/http + pgx handler, against a real PostgreSQL on
 # loopback. Starts PostgreSQL with .ci/postgres.sh unless GROUNDWORK_TEST_DATABASE_URL is set.
 # Bounded: each phase stops at DURATION or REQUESTS, whichever comes first.
 #   bash services/loadtest/run.sh            # 16 clients, 10s per phase

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
-	"text/template"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -24,7 +22,7 @@ var templateName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 type templateRequest struct {
 	Channel string `json:"channel"`
 	Subject string `json:"subject"`
-	Body    string `json:"body"`
+	Body    string `json:"body" text:"multiline"`
 }
 
 func (in templateRequest) validate(name string) error {
@@ -32,38 +30,12 @@ func (in templateRequest) validate(name string) error {
 	p.Add(!templateName.MatchString(name), "name", "lower-case letters, digits, '_' or '-', at most 64")
 	p.Add(in.Channel != "email" && in.Channel != "sms" && in.Channel != "push", "channel", "one of email, sms, push")
 	p.Add(in.Channel == "email" && in.Subject == "", "subject", "required for email")
-	p.Add(len(in.Subject) > 200, "subject", "at most 200 bytes")
-	p.Add(in.Body == "" || len(in.Body) > 16<<10, "body", "required, at most 16 KiB")
+	p.Add(len(in.Subject) > MaxSubjectTemplate, "subject", fmt.Sprintf("at most %d bytes", MaxSubjectTemplate))
+	p.Add(in.Body == "" || len(in.Body) > MaxBodyTemplate, "body", fmt.Sprintf("required, at most %d bytes", MaxBodyTemplate))
 	if _, err := parse(in.Subject, in.Body); err != nil {
 		p.Add(true, "body", err.Error())
 	}
 	return p.Err()
-}
-
-func parse(subject, body string) (*template.Template, error) {
-	t, err := template.New("subject").Option("missingkey=error").Parse(subject)
-	if err != nil {
-		return nil, fmt.Errorf("template: %v", err)
-	}
-	if _, err := t.New("body").Parse(body); err != nil {
-		return nil, fmt.Errorf("template: %v", err)
-	}
-	return t, nil
-}
-
-func render(subject, body string, data map[string]any) (string, string, error) {
-	t, err := parse(subject, body)
-	if err != nil {
-		return "", "", err
-	}
-	var s, b bytes.Buffer
-	if err := t.ExecuteTemplate(&s, "subject", data); err != nil {
-		return "", "", err
-	}
-	if err := t.ExecuteTemplate(&b, "body", data); err != nil {
-		return "", "", err
-	}
-	return s.String(), b.String(), nil
 }
 
 func emit(ctx context.Context, tx pgx.Tx, typ string, key uuid.UUID, data any) error {
@@ -74,7 +46,11 @@ func emit(ctx context.Context, tx pgx.Tx, typ string, key uuid.UUID, data any) e
 	return chassis.Enqueue(ctx, tx, name, e)
 }
 
+// putTemplate creates or replaces a template of the caller's tenant; it needs notify.manage.
 func (s *api) putTemplate(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermNotifyManage); err != nil {
+		return 0, nil, err
+	}
 	var in templateRequest
 	if err := chassis.DecodeJSON(r, &in); err != nil {
 		return 0, nil, err
@@ -104,7 +80,9 @@ func (s *api) putTemplate(r *http.Request) (int, any, error) {
 
 var errNoTemplate = errors.New("no such template")
 
-// dispatch renders the tenant's template and records a requested notification.
+// dispatch renders the tenant's template and records a requested notification. A recipient that
+// does not fit the template's channel, or data the template cannot render within its bounds, is
+// a *chassis.ValidationError.
 func dispatch(ctx context.Context, tx pgx.Tx, tname, recipient string, data map[string]any) (uuid.UUID, error) {
 	var channel, subject, body string
 	err := tx.QueryRow(ctx, `SELECT channel, subject, body FROM templates WHERE tenant_id = $1 AND name = $2`,
@@ -114,7 +92,10 @@ func dispatch(ctx context.Context, tx pgx.Tx, tname, recipient string, data map[
 	} else if err != nil {
 		return uuid.Nil, err
 	}
-	subj, text, err := render(subject, body, data)
+	if msg := validRecipient(channel, recipient); msg != "" {
+		return uuid.Nil, chassis.Problems{"recipient": msg}.Err()
+	}
+	subj, text, err := render(ctx, subject, body, data)
 	if err != nil {
 		return uuid.Nil, chassis.Problems{"data": err.Error()}.Err()
 	}
@@ -127,7 +108,11 @@ func dispatch(ctx context.Context, tx pgx.Tx, tname, recipient string, data map[
 		"channel": channel, "recipient": recipient})
 }
 
+// request sends a notification from a template to any recipient; it needs notify.manage.
 func (s *api) request(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermNotifyManage); err != nil {
+		return 0, nil, err
+	}
 	var in struct {
 		Template  string         `json:"template"`
 		Recipient string         `json:"recipient"`
@@ -138,7 +123,10 @@ func (s *api) request(r *http.Request) (int, any, error) {
 	}
 	p := chassis.Problems{}
 	p.Add(!templateName.MatchString(in.Template), "template", "a template name")
-	p.Add(in.Recipient == "" || len(in.Recipient) > 320, "recipient", "required, at most 320 bytes")
+	p.Add(in.Recipient == "" || len(in.Recipient) > 4096, "recipient", "required, at most 4096 bytes")
+	if err := validateData(in.Data); err != nil {
+		p.Add(true, "data", err.Error())
+	}
 	if err := p.Err(); err != nil {
 		return 0, nil, err
 	}
@@ -207,7 +195,7 @@ func (s *api) onEvent(ctx context.Context, tx pgx.Tx, e chassis.Event) error {
 	var tname, recipient string
 	var data map[string]any
 	if err := e.DecodeData(&data); err != nil {
-		return err
+		return chassis.Permanent(err)
 	}
 	switch e.Type {
 	case "UserRegistered":
@@ -220,11 +208,16 @@ func (s *api) onEvent(ctx context.Context, tx pgx.Tx, e chassis.Event) error {
 		return nil
 	}
 	if recipient == "" {
-		return fmt.Errorf("%s %s: no recipient in the event", e.Type, e.ID)
+		return chassis.Permanent(fmt.Errorf("%s %s: no recipient in the event", e.Type, e.ID))
 	}
 	_, err := dispatch(ctx, tx, tname, recipient, data)
-	if errors.Is(err, errNoTemplate) {
+	var invalid *chassis.ValidationError
+	switch {
+	case errors.Is(err, errNoTemplate):
 		return nil // the tenant does not send this notification
+	case errors.As(err, &invalid):
+		// Retrying cannot fix the event's data or the tenant's template: an operator's case.
+		return chassis.Permanent(fmt.Errorf("%s %s: %w", e.Type, e.ID, err))
 	}
 	return err
 }

@@ -23,7 +23,11 @@ type dispatchView struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// get returns a dispatch record (recipient and rendered text included); it needs notify.manage.
 func (s *api) get(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermNotifyManage); err != nil {
+		return 0, nil, err
+	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return 0, nil, chassis.Problems{"id": "not a UUID"}.Err()

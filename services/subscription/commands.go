@@ -54,6 +54,9 @@ func isUnique(err error) bool {
 }
 
 func (s *api) createPlan(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermBillingManage); err != nil {
+		return 0, nil, err
+	}
 	var in planRequest
 	if err := chassis.DecodeJSON(r, &in); err != nil {
 		return 0, nil, err
@@ -112,6 +115,9 @@ func (s *api) subscribe(r *http.Request) (int, any, error) {
 	if err := p.Err(); err != nil {
 		return 0, nil, err
 	}
+	if err := chassis.RequireSelfOr(r.Context(), in.UserID.String(), chassis.PermBillingManage); err != nil {
+		return 0, nil, err
+	}
 	ctx, id := r.Context(), uuid.New()
 	var inv uuid.UUID
 	err := chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
@@ -165,6 +171,9 @@ func (s *api) upgrade(r *http.Request) (int, any, error) {
 		} else if err != nil {
 			return err
 		}
+		if err := chassis.RequireSelfOr(ctx, user.String(), chassis.PermBillingManage); err != nil {
+			return err
+		}
 		old, err := loadPlan(ctx, tx, from)
 		if err != nil {
 			return err
@@ -193,6 +202,8 @@ func (s *api) upgrade(r *http.Request) (int, any, error) {
 }
 
 // pay records a payment reported by the payment gateway; it must settle the invoice exactly.
+// The gateway's signed callback (chassis.Callback) is its authentication: no user records a
+// payment, whatever their token.
 func (s *api) pay(r *http.Request) (int, any, error) {
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {

@@ -37,6 +37,9 @@ func (s *api) getSubscription(r *http.Request) (int, any, error) {
 	} else if err != nil {
 		return 0, nil, err
 	}
+	if err := chassis.RequireSelfOr(ctx, user.String(), chassis.PermBillingManage); err != nil {
+		return 0, nil, err
+	}
 	rows, err := s.app.DB.Query(ctx, `SELECT id::text, amount_cents, currency, status, issued_at, paid_at FROM invoices
 		WHERE tenant_id = $1 AND subscription_id = $2 ORDER BY issued_at DESC LIMIT 100`, chassis.Tenant(ctx), id)
 	if err != nil {

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -22,13 +28,23 @@ var identifier = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 type provisionRequest struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// AdminEmail is the tenant's first admin: identity creates the account from
+	// TenantProvisioned; its owner sets a password with the setup code the response returns once.
+	AdminEmail string `json:"admin_email"`
 }
 
-func (in provisionRequest) validate() error {
+// maxQuota bounds a quota: far above any real need, far below what overflows a consumer.
+const maxQuota = 1_000_000_000
+
+func (in *provisionRequest) validate() error {
 	p := chassis.Problems{}
 	p.Add(!chassis.ValidTenant(in.ID), "id", "a DNS label: lower-case letters, digits and '-', at most 63")
+	p.Add(in.ID == chassis.OperatorTenant, "id", fmt.Sprintf("%q is reserved for the platform's operators", chassis.OperatorTenant))
 	n := utf8.RuneCountInString(in.Name)
 	p.Add(n == 0 || n > 200, "name", "required, at most 200 characters")
+	in.AdminEmail = strings.ToLower(strings.TrimSpace(in.AdminEmail))
+	a, err := mail.ParseAddress(in.AdminEmail)
+	p.Add(err != nil || a.Address != in.AdminEmail || len(in.AdminEmail) > 254, "admin_email", "the first admin's plain e-mail address, such as ada@example.com")
 	return p.Err()
 }
 
@@ -41,6 +57,9 @@ func emit(ctx context.Context, tx pgx.Tx, typ, tenant string, data any) error {
 }
 
 func (s *api) provision(r *http.Request) (int, any, error) {
+	if err := chassis.Require(r.Context(), chassis.PermOperateTenants); err != nil {
+		return 0, nil, err
+	}
 	var in provisionRequest
 	if err := chassis.DecodeJSON(r, &in); err != nil {
 		return 0, nil, err
@@ -49,6 +68,10 @@ func (s *api) provision(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	ctx := r.Context()
+	code := make([]byte, 24)
+	_, _ = rand.Read(code) // crypto/rand.Read never fails on supported platforms
+	setup := base64.RawURLEncoding.EncodeToString(code)
+	sum := sha256.Sum256([]byte(setup))
 	err := chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO tenants (id, name) VALUES ($1, $2)`, in.ID, in.Name)
 		var pgErr *pgconn.PgError
@@ -62,16 +85,23 @@ func (s *api) provision(r *http.Request) (int, any, error) {
 				return err
 			}
 		}
-		return emit(ctx, tx, "TenantProvisioned", in.ID, map[string]any{"tenant_id": in.ID, "name": in.Name, "quotas": defaultQuotas})
+		// The event carries the setup code's SHA-256 only: the code itself is shown once, below.
+		return emit(ctx, tx, "TenantProvisioned", in.ID, map[string]any{"tenant_id": in.ID, "name": in.Name, "quotas": defaultQuotas,
+			"admin_email": in.AdminEmail, "admin_setup_sha256": hex.EncodeToString(sum[:])})
 	})
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, map[string]any{"id": in.ID, "name": in.Name, "status": "active", "quotas": defaultQuotas}, nil
+	return http.StatusCreated, map[string]any{"id": in.ID, "name": in.Name, "status": "active", "quotas": defaultQuotas,
+		"admin_email": in.AdminEmail, "admin_setup_code": setup}, nil
 }
 
-// change runs fn for an existing, active tenant, locked for the transaction.
+// change runs fn for an existing, active tenant, locked for the transaction; only platform
+// operators change tenants.
 func (s *api) change(ctx context.Context, id string, fn func(tx pgx.Tx) error) error {
+	if err := chassis.Require(ctx, chassis.PermOperateTenants); err != nil {
+		return err
+	}
 	if !chassis.ValidTenant(id) {
 		return chassis.Problems{"id": "a DNS label"}.Err()
 	}
@@ -100,7 +130,7 @@ func (s *api) setQuota(r *http.Request) (int, any, error) {
 	id, res := r.PathValue("id"), r.PathValue("resource")
 	p := chassis.Problems{}
 	p.Add(!identifier.MatchString(res), "resource", "lower-case letters, digits and '_', at most 63")
-	p.Add(in.Max == nil || *in.Max < 0, "max", "required, 0 or more")
+	p.Add(in.Max == nil || *in.Max < 0 || *in.Max > maxQuota, "max", fmt.Sprintf("required, 0 to %d", maxQuota))
 	if err := p.Err(); err != nil {
 		return 0, nil, err
 	}

@@ -1,6 +1,7 @@
 // Command tenant is the tenant-management service: tenants and their lifecycle, resource
-// quotas and feature toggles. It is the platform operators' API, so tenants are addressed by
-// path, not by the X-Tenant-ID header.
+// quotas and feature toggles. It is the platform operators' API (the platform-operator role of
+// the reserved tenant "platform", which no tenant can grant itself), so tenants are addressed by
+// path, not by the X-Tenant-ID header; a tenant's members with tenant.read read their own.
 // Events (topic tenant.events): TenantProvisioned, ResourceQuotaUpdated, FeatureEnabled,
 // FeatureDisabled, TenantSuspended.
 package main

@@ -23,6 +23,12 @@ type tenantView struct {
 
 func (s *api) get(r *http.Request) (int, any, error) {
 	id, ctx := r.PathValue("id"), r.Context()
+	// Operators read any tenant; a tenant's members with tenant.read read their own.
+	if c, _ := chassis.Caller(ctx); c.Tenant != id || !c.Can(chassis.PermTenantRead) {
+		if err := chassis.Require(ctx, chassis.PermOperateTenants); err != nil {
+			return 0, nil, err
+		}
+	}
 	if !chassis.ValidTenant(id) {
 		return 0, nil, chassis.Problems{"id": "a DNS label"}.Err()
 	}

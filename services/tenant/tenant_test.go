@@ -15,10 +15,12 @@ func TestProvisionRequestValidation(t *testing.T) {
 		give provisionRequest
 		want int // number of problems
 	}{
-		{"valid", provisionRequest{"acme", "Acme Corp"}, 0},
-		{"upper-case id", provisionRequest{"Acme", "Acme"}, 1},
-		{"empty", provisionRequest{}, 2},
-		{"long id", provisionRequest{strings.Repeat("a", 64), "x"}, 1},
+		{"valid", provisionRequest{"acme", "Acme Corp", "ada@example.com"}, 0},
+		{"upper-case id", provisionRequest{"Acme", "Acme", "ada@example.com"}, 1},
+		{"empty", provisionRequest{}, 3},
+		{"long id", provisionRequest{strings.Repeat("a", 64), "x", "ada@example.com"}, 1},
+		{"operators' tenant", provisionRequest{chassis.OperatorTenant, "Mine now", "eve@example.com"}, 1},
+		{"bad admin e-mail", provisionRequest{"acme", "Acme", "Ada <ada@example.com>"}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -36,35 +38,41 @@ func TestProvisionRequestValidation(t *testing.T) {
 
 func TestTenantLifecycle(t *testing.T) {
 	h := servicetest.Start(t, service(), nil)
-	if code, body := h.Do(t, "POST", "/v1/tenants", "", map[string]string{"id": "acme", "name": "Acme Corp"}); code != http.StatusCreated {
+	op := servicetest.Token(t, chassis.OperatorTenant, h.Subject, chassis.RolePlatformOperator)
+	do := func(method, path string, body any) (int, map[string]any) {
+		return h.DoAs(t, method, path, op, "", body)
+	}
+	if code, body := do("POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Acme Corp", "admin_email": "ada@example.com"}); code != http.StatusCreated || len(body["admin_setup_code"].(string)) < 32 {
 		t.Fatalf("provision: %d %v", code, body)
 	}
-	if code, _ := h.Do(t, "POST", "/v1/tenants", "", map[string]string{"id": "acme", "name": "Again"}); code != http.StatusConflict {
+	if code, _ := do("POST", "/v1/tenants", map[string]string{"id": "acme", "name": "Again", "admin_email": "ada@example.com"}); code != http.StatusConflict {
 		t.Fatalf("provision twice: %d, want 409", code)
 	}
-	if code, body := h.Do(t, "PUT", "/v1/tenants/acme/quotas/users", "", map[string]any{"max": 500}); code != 200 {
+	if code, body := do("PUT", "/v1/tenants/acme/quotas/users", map[string]any{"max": 500}); code != 200 {
 		t.Fatalf("quota: %d %v", code, body)
 	}
-	if code, _ := h.Do(t, "PUT", "/v1/tenants/acme/quotas/users", "", map[string]any{"max": -1}); code != 422 {
-		t.Fatalf("negative quota: %d, want 422", code)
+	for _, bad := range []int64{-1, 9223372036854775807} {
+		if code, _ := do("PUT", "/v1/tenants/acme/quotas/users", map[string]any{"max": bad}); code != 422 {
+			t.Fatalf("quota %d: %d, want 422", bad, code)
+		}
 	}
-	if code, _ := h.Do(t, "PUT", "/v1/tenants/acme/features/sso", "", map[string]any{"enabled": true}); code != 200 {
+	if code, _ := do("PUT", "/v1/tenants/acme/features/sso", map[string]any{"enabled": true}); code != 200 {
 		t.Fatalf("feature: %d", code)
 	}
-	if code, _ := h.Do(t, "PUT", "/v1/tenants/acme/features/sso", "", map[string]any{"enabled": true}); code != 200 {
+	if code, _ := do("PUT", "/v1/tenants/acme/features/sso", map[string]any{"enabled": true}); code != 200 {
 		t.Fatalf("feature again: %d", code)
 	}
-	if code, _ := h.Do(t, "PUT", "/v1/tenants/nobody/features/sso", "", map[string]any{"enabled": true}); code != 404 {
+	if code, _ := do("PUT", "/v1/tenants/nobody/features/sso", map[string]any{"enabled": true}); code != 404 {
 		t.Fatalf("unknown tenant: %d, want 404", code)
 	}
-	code, v := h.Do(t, "GET", "/v1/tenants/acme", "", nil)
+	code, v := do("GET", "/v1/tenants/acme", nil)
 	if code != 200 || v["quotas"].(map[string]any)["users"] != float64(500) || v["features"].(map[string]any)["sso"] != true {
 		t.Fatalf("read model: %d %v", code, v)
 	}
-	if code, _ := h.Do(t, "POST", "/v1/tenants/acme/suspend", "", map[string]string{"reason": "unpaid invoices"}); code != 200 {
+	if code, _ := do("POST", "/v1/tenants/acme/suspend", map[string]string{"reason": "unpaid invoices"}); code != 200 {
 		t.Fatalf("suspend: %d", code)
 	}
-	if code, _ := h.Do(t, "PUT", "/v1/tenants/acme/quotas/users", "", map[string]any{"max": 1}); code != http.StatusConflict {
+	if code, _ := do("PUT", "/v1/tenants/acme/quotas/users", map[string]any{"max": 1}); code != http.StatusConflict {
 		t.Fatalf("change a suspended tenant: %d, want 409", code)
 	}
 	var types []string

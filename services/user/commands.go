@@ -35,7 +35,12 @@ func (in updateProfileRequest) validate() error {
 	return p.Err()
 }
 
+// userID is the user the path names, once the caller may act on it: the user itself, or a
+// holder of users.manage in the same tenant.
 func userID(r *http.Request) (uuid.UUID, error) {
+	if err := chassis.RequireSelfOr(r.Context(), r.PathValue("id"), chassis.PermUsersManage); err != nil {
+		return uuid.Nil, err
+	}
 	id, err := uuid.Parse(r.PathValue("id"))
 	if err != nil {
 		return uuid.Nil, chassis.Problems{"id": "not a UUID"}.Err()
