@@ -22,6 +22,7 @@ import (
 	"github.com/groundwork/groundwork/components/kafka"
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/components/microservice"
+	"github.com/groundwork/groundwork/components/observability"
 	"github.com/groundwork/groundwork/components/postgres"
 	"github.com/groundwork/groundwork/components/redis"
 	"github.com/groundwork/groundwork/infra"
@@ -273,7 +274,8 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 	}
 	secretEnv = append(secretEnv, microservice.SecretEnv{Name: "REDIS_URL", Secret: pulumi.String(redis.SecretName), Key: database.KeyURI})
 	egress = append(egress, dataPeer(cfg, cluster, NamespaceData, 6379))
-	egress = append(egress, microservice.Peer{Namespace: NamespaceMonitoring, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{plat.Observability.TracingPort, 4318}})
+	// The sidecar's spans go to whichever trace store the stack runs (Tempo's distributors or Jaeger).
+	egress = append(egress, microservice.Peer{Namespace: NamespaceMonitoring, PodLabels: plat.Observability.TracingPodLabels, Ports: []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort}})
 	for _, d := range s.DependsOn {
 		for _, o := range plat.specs {
 			if o.Name == d {

@@ -112,6 +112,9 @@ type Observability struct {
 	// TracingHost and TracingPort are the OTLP/gRPC endpoint for traces.
 	TracingHost string
 	TracingPort int
+	// TracingPodLabels select the pods that receive the traces (Tempo's distributors, or
+	// Jaeger): network policies open trace egress to them.
+	TracingPodLabels map[string]string
 	// GrafanaAdminPassword is generated, and a secret.
 	GrafanaAdminPassword pulumi.StringOutput
 	// Ready defines the monitoring kinds (ServiceMonitor, PodMonitor, PrometheusRule): anything
@@ -161,12 +164,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("observability tempo: %w", err)
 		}
 		o.TracingHost = host
+		o.TracingPodLabels = tempoDistributorLabels
 		traces = pulumi.Map{"name": pulumi.String("Tempo"), "uid": pulumi.String(tempoDatasource), "type": pulumi.String("tempo"), "url": pulumi.String(queryURL)}
 	} else {
 		if err := jaeger(ctx, name, args, chart.Registry(args.ImageMirror, "docker.io/jaegertracing"), parent, after); err != nil {
 			return nil, fmt.Errorf("observability jaeger: %w", err)
 		}
 		o.TracingHost = "jaeger." + args.Namespace + ".svc.cluster.local"
+		o.TracingPodLabels = map[string]string{"app.kubernetes.io/name": "jaeger"}
 		traces = pulumi.Map{"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "url": pulumi.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort)}
 	}
 	traces["access"] = pulumi.String("proxy")
