@@ -58,6 +58,8 @@ type Config struct {
 	Data       DataConfig        `json:"data"`
 	// Observability is groundwork:observability.
 	Observability ObservabilityConfig `json:"observability"`
+	// Services is groundwork:services: per-service settings (a canary), by service name.
+	Services map[string]ServiceConfig `json:"services"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.

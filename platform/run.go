@@ -30,6 +30,9 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
 	}
+	if err := serviceSettingsMatch(cfg, specs); err != nil {
+		return err
+	}
 	src, err := chart.ParseSource(cfg.Charts.Source)
 	if err != nil {
 		return fmt.Errorf("%s:charts.source: %w", Namespace, err)

@@ -328,6 +328,13 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		Labels: tags.LabelMap("services"),
 		After:  after,
 	}
+	if cn := cfg.Services[s.Name].Canary; cn != nil {
+		canary, err := image.Prebuilt(cluster.Registry().Repositories[s.Name], cn.Version)
+		if err != nil {
+			return fmt.Errorf("%s:services.%s.canary.version: %w", Namespace, s.Name, err)
+		}
+		args.Canary = &microservice.Canary{Image: canary.Ref, Weight: *cn.Weight}
+	}
 	_, err = microservice.New(ctx, "svc-"+s.Name, args, on, parent)
 	return err
 }

@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -111,6 +113,70 @@ func TestTraceEgressReachesTheStacksTraceStore(t *testing.T) {
 				}
 				assert.True(t, found, "%s: trace egress to the store's pods", svc)
 			}
+		})
+	}
+}
+
+// A canary set in the stack's config runs beside the stable version, and the service's
+// VirtualService splits the requests by its weight.
+func TestCanaryFromConfigReachesTheVirtualService(t *testing.T) {
+	for _, weight := range []int{0, 25, 100} {
+		cfg := stackConfig(t, "prod")
+		cfg["groundwork:services"] = fmt.Sprintf(`{"user":{"canary":{"version":"sha-9a8b7c6d5e4f","weight":%d}}}`, weight)
+		cfg["groundwork:images"] = `{"version":"v1.4.2"}`
+		m, err := run(t, "prod", cfg, nil, platform.Run)
+		require.NoError(t, err)
+
+		canary := m.byName(t, "kubernetes:apps/v1:Deployment", "svc-user-canary")
+		c := arr(get(canary.Inputs, "spec.template.spec.containers"))[0].ObjectValue()
+		assert.True(t, strings.HasSuffix(c["image"].StringValue(), "/user:sha-9a8b7c6d5e4f"), c["image"].StringValue())
+		assert.Equal(t, "canary", objectMap(get(canary.Inputs, "spec.template.metadata.labels"))["groundwork.io/track"])
+
+		vs := m.byName(t, "kubernetes:networking.istio.io/v1:VirtualService", "svc-user-routing")
+		weights := map[string]float64{}
+		for _, r := range arr(get(arr(get(vs.Inputs, "spec.http"))[0].ObjectValue(), "route")) {
+			weights[get(r.ObjectValue(), "destination.subset").StringValue()] = get(r.ObjectValue(), "weight").NumberValue()
+		}
+		assert.Equal(t, map[string]float64{"stable": float64(100 - weight), "canary": float64(weight)}, weights)
+		dr := m.byName(t, "kubernetes:networking.istio.io/v1:DestinationRule", "svc-user-destination")
+		var subsets []string
+		for _, s := range arr(get(dr.Inputs, "spec.subsets")) {
+			subsets = append(subsets, get(s.ObjectValue(), "name").StringValue()+"="+objectMap(get(s.ObjectValue(), "labels"))["groundwork.io/track"])
+		}
+		assert.ElementsMatch(t, []string{"stable=stable", "canary=canary"}, subsets)
+
+		// Only the service named gets one.
+		assert.NotContains(t, names(m.ofType("kubernetes:apps/v1:Deployment")), "svc-identity-canary")
+	}
+}
+
+func TestCanaryConfigErrorsNameTheKey(t *testing.T) {
+	tests := []struct {
+		name, give, want string
+	}{
+		{"weight above 100", `{"user":{"canary":{"version":"v2","weight":150}}}`,
+			"groundwork:services.user.canary.weight: 150 is out of range; allowed 0 to 100 (percent of requests)"},
+		{"negative weight", `{"user":{"canary":{"version":"v2","weight":-1}}}`,
+			"groundwork:services.user.canary.weight: -1 is out of range; allowed 0 to 100 (percent of requests)"},
+		{"no weight", `{"user":{"canary":{"version":"v2"}}}`,
+			"groundwork:services.user.canary.weight: required: the percentage of requests the canary gets, 0 to 100"},
+		{"no version", `{"user":{"canary":{"weight":10}}}`,
+			"groundwork:services.user.canary.version: required: the canary's image tag or sha256 digest"},
+		{"latest", `{"user":{"canary":{"version":"latest","weight":10}}}`,
+			`groundwork:services.user.canary.version: image version "latest": pin a tag or a digest; latest is never deployed`},
+		{"unknown field", `{"user":{"canary":{"version":"v2","wieght":10}}}`,
+			`groundwork:services: unknown field "wieght"`},
+		{"no such service", `{"billing":{"canary":{"version":"v2","weight":10}}}`,
+			`groundwork:services.billing: no service "billing" in services; services: analytics, identity, notification, subscription, tenant, user`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := stackConfig(t, "prod")
+			cfg["groundwork:services"] = tt.give
+			m, err := run(t, "prod", cfg, nil, platform.Run)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, m.resources, "nothing is created")
 		})
 	}
 }

@@ -56,7 +56,8 @@ type Route struct {
 // Canary sends a share of the traffic to another image of the service.
 type Canary struct {
 	Image pulumi.StringInput
-	// Weight is the percentage of requests the canary gets (1-99).
+	// Weight is the percentage of requests the canary gets (0-100; 0 runs it dark, 100 sends
+	// it everything before the stable version is replaced).
 	Weight int
 }
 
@@ -192,8 +193,8 @@ func (a Args) validate() error {
 	if a.Retries < 0 || a.Retries > 5 {
 		bad("retries %d: want 0-5", a.Retries)
 	}
-	if a.Canary != nil && (a.Canary.Image == nil || a.Canary.Weight < 1 || a.Canary.Weight > 99) {
-		bad("canary needs an image and a weight of 1-99 percent")
+	if a.Canary != nil && (a.Canary.Image == nil || a.Canary.Weight < 0 || a.Canary.Weight > 100) {
+		bad("canary needs an image and a weight of 0-100 percent, got %d", a.Canary.Weight)
 	}
 	return errors.Join(errs...)
 }
