@@ -108,11 +108,13 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 			log.Warn("fetch failed", "topic", t, "partition", p, "err", err)
 		})
 		recs := fetches.Records()
+		m.observeLag(group, fetches, false)
 		for _, rec := range recs {
 			if !applyWithRetry(ctx, pool, group, c.Handle, rec, log, m) {
 				return nil // ctx ended
 			}
 		}
+		m.observeLag(group, fetches, true)
 		if len(recs) > 0 {
 			if err := cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
 				log.Warn("offset commit failed; events may be redelivered and will be skipped", "err", err)
