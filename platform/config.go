@@ -60,6 +60,8 @@ type Config struct {
 	Observability ObservabilityConfig `json:"observability"`
 	// Services is groundwork:services: per-service settings (a canary), by service name.
 	Services map[string]ServiceConfig `json:"services"`
+	// Alerting is groundwork:alerting: receivers, routes and the runbooks alerts link to.
+	Alerting AlertingConfig `json:"alerting"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.

@@ -106,6 +106,7 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	setDefault(&c.Charts.Source, chart.SourceRemote)
+	setDefault(&c.Alerting.RunbookURL, DefaultRunbookURL)
 	if c.Observability.LogRetentionDays == 0 {
 		c.Observability.LogRetentionDays = map[bool]int{false: 7, true: 30}[prod]
 	}

@@ -250,6 +250,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		Logs:               cfg.Observability.Logs,
 		LogRetentionDays:   cfg.Observability.LogRetentionDays,
 		LogStorageSize:     map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
+		RunbookURL:         cfg.Alerting.RunbookURL,
 		Labels:             tags.LabelMap("observability"),
 		After:              in(NamespaceMonitoring),
 	}, on)

@@ -72,3 +72,13 @@ func serviceSettingsMatch(cfg *Config, specs []services.Spec) error {
 	}
 	return errors.Join(p...)
 }
+
+// DefaultRunbookURL is the runbooks file of this repository, which every alert links a section
+// of; a fork sets groundwork:alerting.runbookUrl to its own copy.
+const DefaultRunbookURL = "https://github.com/groundwork/groundwork/blob/main/RUNBOOKS.md"
+
+// AlertingConfig is groundwork:alerting: where alerts go.
+type AlertingConfig struct {
+	// RunbookURL is the runbooks file alerts link to (its sections are anchors).
+	RunbookURL string `json:"runbookUrl"`
+}

@@ -325,8 +325,12 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		GatewayNamespace: NamespaceKong, MonitoringNamespace: NamespaceMonitoring,
 		Callers: callers, Egress: egress, Routes: routes, Kong: plat.Kong,
 		Timeout: strconv.FormatFloat(s.Timeout.Seconds(), 'f', -1, 64) + "s", Retries: s.Retries,
-		Labels: tags.LabelMap("services"),
-		After:  after,
+		SLO:        s.SLO,
+		Outbox:     s.Database != nil && len(s.Topics.Produces) > 0,
+		Consumers:  len(s.Topics.Consumes) > 0,
+		RunbookURL: cfg.Alerting.RunbookURL,
+		Labels:     tags.LabelMap("services"),
+		After:      after,
 	}
 	if cn := cfg.Services[s.Name].Canary; cn != nil {
 		canary, err := image.Prebuilt(cluster.Registry().Repositories[s.Name], cn.Version)

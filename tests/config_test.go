@@ -65,7 +65,7 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 }
 
 // allKeys is the list the unknown-key error names.
-const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, observability, services, kubeconfig"
+const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, observability, services, alerting, kubeconfig"
 
 func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 	tests := []struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/components/microservice"
 	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/services/slo"
 )
 
 // identityArgs are realistic args for the identity service in prod.
@@ -42,7 +43,11 @@ func identityArgs(gw *kong.Kong) microservice.Args {
 		Kong:    gw,
 		Timeout: "5s", Retries: 2,
 		Canary: &microservice.Canary{Image: pulumi.String("123456789012.dkr.ecr.eu-west-1.amazonaws.com/groundwork-prod/identity:sha-9a8b7c6d5e4f"), Weight: 10},
-		Labels: map[string]string{"app.kubernetes.io/part-of": "groundwork"},
+		SLO:        slo.Default,
+		Outbox:     true,
+		Consumers:  true,
+		RunbookURL: "https://github.com/groundwork/groundwork/blob/main/RUNBOOKS.md",
+		Labels:     map[string]string{"app.kubernetes.io/part-of": "groundwork"},
 	}
 }
 

@@ -8,12 +8,14 @@ package microservice
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/kong"
+	"github.com/groundwork/groundwork/services/slo"
 )
 
 // Scale bounds the replicas; the HPA moves between them.
@@ -101,6 +103,15 @@ type Args struct {
 	Retries int
 	// Canary is optional.
 	Canary *Canary
+	// SLO is what the service promises; its burn-rate alerts watch it. LatencyP99 must be one
+	// of slo.LatencyBounds.
+	SLO slo.Objective
+	// Outbox says the service publishes events through the chassis' outbox, Consumers that it
+	// consumes events: each adds the alerts on those series. Optional.
+	Outbox, Consumers bool
+	// RunbookURL is the runbooks file every alert links a section of, e.g.
+	// https://github.com/acme/groundwork/blob/main/RUNBOOKS.md.
+	RunbookURL string
 	// Labels go on every object (ownership labels). Optional.
 	Labels map[string]string
 	// After are resources every object waits for: the namespace, the mesh, the monitoring CRDs,
@@ -196,6 +207,13 @@ func (a Args) validate() error {
 	if a.Canary != nil && (a.Canary.Image == nil || a.Canary.Weight < 0 || a.Canary.Weight > 100) {
 		bad("canary needs an image and a weight of 0-100 percent, got %d", a.Canary.Weight)
 	}
+	problems := a.SLO.Problems()
+	for _, field := range sortedKeys(problems) {
+		bad("slo %s: %s", field, problems[field])
+	}
+	if u, err := url.Parse(a.RunbookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+		bad("runbookURL %q: want the http(s) URL of the runbooks file, without a #section", a.RunbookURL)
+	}
 	return errors.Join(errs...)
 }
 
@@ -228,6 +246,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		{"mesh routing", b.meshRouting},
 		{"routes", b.routes},
 		{"monitoring", b.monitoring},
+		{"alerts", b.sloRules},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {

@@ -72,6 +72,9 @@ type Args struct {
 	LogRetentionDays int
 	LogStorageSize   string
 	LogStore         *infra.ObjectStore
+	// RunbookURL is the runbooks file every alert links a section of (http or https). Optional
+	// in tests; the platform always sets it.
+	RunbookURL string
 	// Labels go on every object the component creates (ownership labels).
 	Labels map[string]string
 	// After are resources every object of the stack waits for, e.g. its namespace. A
@@ -234,7 +237,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	o.Ready = []pulumi.Resource{stack}
 
-	if err := meshMonitoring(ctx, name, args.Namespace, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
+	if err := meshMonitoring(ctx, name, args.Namespace, args.RunbookURL, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
 		return nil, err
 	}
 	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{

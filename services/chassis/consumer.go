@@ -92,7 +92,8 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 	log = log.With("component", "consumer", "consumer", c.Name)
 	opts := append([]kgo.Opt{kgo.SeedBrokers(cfg.KafkaBrokers...), kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(c.Topics...), kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted())}, extra...)
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.OnPartitionsRevoked(m.forgetLag(group)), kgo.OnPartitionsLost(m.forgetLag(group))}, extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", c.Name, err)

@@ -1,6 +1,7 @@
 package chassis
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strconv"
@@ -88,6 +89,18 @@ func (m *Metrics) observeLag(group string, fetches kgo.Fetches, applied bool) {
 		}
 		m.consumerLag.WithLabelValues(group, p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(p.HighWatermark-next, 0)))
 	})
+}
+
+// forgetLag drops the lag of partitions the consumer no longer owns, so a stale value does not
+// outlive a rebalance (kgo.OnPartitionsRevoked and OnPartitionsLost).
+func (m *Metrics) forgetLag(group string) func(context.Context, *kgo.Client, map[string][]int32) {
+	return func(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
+		for topic, partitions := range gone {
+			for _, p := range partitions {
+				m.consumerLag.DeleteLabelValues(group, topic, strconv.Itoa(int(p)))
+			}
+		}
+	}
 }
 
 var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
