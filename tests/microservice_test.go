@@ -42,7 +42,7 @@ func identityArgs(gw *kong.Kong) microservice.Args {
 		},
 		Kong:    gw,
 		Timeout: "5s", Retries: 2,
-		Canary: &microservice.Canary{Image: pulumi.String("123456789012.dkr.ecr.eu-west-1.amazonaws.com/groundwork-prod/identity:sha-9a8b7c6d5e4f"), Weight: 10},
+		Canary:     &microservice.Canary{Image: pulumi.String("123456789012.dkr.ecr.eu-west-1.amazonaws.com/groundwork-prod/identity:sha-9a8b7c6d5e4f"), Weight: 10},
 		SLO:        slo.Default,
 		Outbox:     true,
 		Consumers:  true,
