@@ -312,6 +312,10 @@ func Parse(src Source) (*Config, error) {
 	if cfg.Registry.Password != "" && src.IsSecret != nil && !src.IsSecret(registryKey) {
 		errs = append(errs, fmt.Errorf("%s.password: is stored in plain text; set it with `pulumi config set --secret --path %s.password`", registryKey, registryKey))
 	}
+	const alertingKey = Namespace + ":alerting"
+	if cfg.Alerting.hasSecrets() && src.IsSecret != nil && !src.IsSecret(alertingKey) {
+		errs = append(errs, fmt.Errorf("%s: holds receiver URLs, keys or passwords in plain text; set them with `pulumi config set --secret --path '%s.receivers[0].slack.url' ...`", alertingKey, alertingKey))
+	}
 	if len(errs) > 0 {
 		// A value that did not decode would only produce confusing follow-up errors.
 		return nil, errors.Join(errs...)

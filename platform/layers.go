@@ -251,11 +251,16 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		LogRetentionDays:   cfg.Observability.LogRetentionDays,
 		LogStorageSize:     map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
 		RunbookURL:         cfg.Alerting.RunbookURL,
+		Alerting:           cfg.Alerting.alerting(),
 		Labels:             tags.LabelMap("observability"),
 		After:              in(NamespaceMonitoring),
 	}, on)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Environment == EnvProd && len(cfg.Alerting.Receivers) == 0 {
+		_ = ctx.Log.Warn(fmt.Sprintf("%s:alerting.receivers is empty: alerts stay in Alertmanager and reach nobody. "+
+			"Add a receiver (README, \"Operating it\").", Namespace), nil)
 	}
 	mesh, err := istio.New(ctx, "istio", istio.Args{
 		SystemNamespace: NamespaceIstio, GatewayNamespace: NamespaceIngress, CNINamespace: namespaceCNI,

@@ -72,6 +72,8 @@ type Args struct {
 	LogRetentionDays int
 	LogStorageSize   string
 	LogStore         *infra.ObjectStore
+	// Alerting routes alerts to receivers. Optional: without it alerts stay in Alertmanager.
+	Alerting *Alerting
 	// RunbookURL is the runbooks file every alert links a section of (http or https). Optional
 	// in tests; the platform always sets it.
 	RunbookURL string
@@ -101,6 +103,9 @@ func (a Args) validate() error {
 	}
 	if a.Traces != nil && a.TraceRetentionDays < 1 {
 		errs = append(errs, fmt.Errorf("observability: traces need a retention of at least one day (have %d)", a.TraceRetentionDays))
+	}
+	if a.Alerting != nil {
+		errs = append(errs, a.Alerting.validate())
 	}
 	if a.HA && (a.Traces == nil || (a.Logs && a.LogStore == nil)) {
 		errs = append(errs, errors.New("observability: HA keeps traces and logs in object storage; the traces bucket (and the logs bucket with Logs) are required"))
@@ -230,8 +235,24 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if args.ImageMirror != "" {
 		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(args.ImageMirror)}
 	}
+	chartDeps := []pulumi.Resource{adminSecret}
+	if args.Alerting != nil {
+		config, files := args.Alerting.alertmanagerConfig()
+		receivers, err := corev1.NewSecret(ctx, name+"-alert-receivers", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AlertingSecret), Namespace: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(args.Labels)},
+			Type:       pulumi.String("Opaque"),
+			StringData: files,
+		}, parent, after)
+		if err != nil {
+			return nil, err
+		}
+		chartDeps = append(chartDeps, receivers)
+		am := values["alertmanager"].(pulumi.Map)
+		am["config"] = pulumi.Any(config)
+		am["alertmanagerSpec"].(pulumi.Map)["secrets"] = pulumi.StringArray{pulumi.String(AlertingSecret)}
+	}
 	stack, err := chart.Install(ctx, name, Stack, args.Charts, chart.Args{Namespace: pulumi.String(args.Namespace), Values: values},
-		parent, after, pulumi.DependsOn([]pulumi.Resource{adminSecret}))
+		parent, after, pulumi.DependsOn(chartDeps))
 	if err != nil {
 		return nil, err
 	}
