@@ -247,6 +247,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		{"routes", b.routes},
 		{"monitoring", b.monitoring},
 		{"alerts", b.sloRules},
+		{"dashboard", b.grafanaDashboard},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {

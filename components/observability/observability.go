@@ -228,6 +228,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"persistence":           pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
 			"resources":             resources("100m", "256Mi", "1", "1Gi"),
 			"additionalDataSources": dataSources,
+			// Dashboards come from ConfigMaps labelled grafana_dashboard: "1", in any namespace
+			// (each service's sits beside it).
+			"sidecar": pulumi.Map{"dashboards": pulumi.Map{
+				"enabled": pulumi.Bool(true), "label": pulumi.String(DashboardLabel), "labelValue": pulumi.String(DashboardLabelValue),
+				"searchNamespace": pulumi.String("ALL"), "folderAnnotation": pulumi.String("grafana_folder"),
+				"provider": pulumi.Map{"foldersFromFilesStructure": pulumi.Bool(true)},
+			}},
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
 		"commonLabels": pulumi.ToStringMap(args.Labels),
@@ -258,6 +265,9 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	o.Ready = []pulumi.Resource{stack}
 
+	if _, err := NewDashboard(ctx, name+"-dashboard-platform", args.Namespace, platformDashboard(), args.Labels, parent, after); err != nil {
+		return nil, err
+	}
 	if err := meshMonitoring(ctx, name, args.Namespace, args.RunbookURL, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
 		return nil, err
 	}
