@@ -99,8 +99,9 @@ type ImagesConfig struct {
 
 // ObservabilityConfig is groundwork:observability.
 type ObservabilityConfig struct {
-	// Logs aggregates every pod's logs in Loki, searchable from Grafana.
-	Logs bool `json:"logs"`
+	// Logs aggregates every pod's logs in Loki, searchable from Grafana; default on in prod,
+	// off elsewhere.
+	Logs *bool `json:"logs"`
 	// LogRetentionDays is how long logs are kept; default 7, 30 in prod.
 	LogRetentionDays int `json:"logRetentionDays"`
 }

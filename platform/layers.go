@@ -49,7 +49,7 @@ func checkCharts(cfg *Config, src chart.Source) error {
 	if cfg.objectStorage() {
 		needed = append(needed, observability.TraceCharts...)
 	}
-	if cfg.Observability.Logs {
+	if *cfg.Observability.Logs {
 		needed = append(needed, observability.LogCharts...)
 	}
 	var errs []error
@@ -83,7 +83,7 @@ const BackupsBucket = "backups"
 // aggregated, backups when the databases run in the cluster.
 func bucketPurposes(cfg *Config) []string {
 	out := []string{observability.TracesBucket}
-	if cfg.Observability.Logs {
+	if *cfg.Observability.Logs {
 		out = append(out, observability.LogsBucket)
 	}
 	if !cfg.managedData() {
@@ -247,7 +247,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		Traces:             cluster.ObjectStore(observability.TracesBucket),
 		TraceRetentionDays: size.traceRetentionDays,
 		LogStore:           cluster.ObjectStore(observability.LogsBucket),
-		Logs:               cfg.Observability.Logs,
+		Logs:               *cfg.Observability.Logs,
 		LogRetentionDays:   cfg.Observability.LogRetentionDays,
 		LogStorageSize:     map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
 		RunbookURL:         cfg.Alerting.RunbookURL,

@@ -180,3 +180,29 @@ func TestCanaryConfigErrorsNameTheKey(t *testing.T) {
 		})
 	}
 }
+
+func TestLogsAreOnInProdAndOffInDevByDefault(t *testing.T) {
+	for _, tt := range []struct {
+		stack, give string
+		want        bool
+	}{
+		{"dev", "", false},
+		{"prod", "", true},
+		{"prod", `{"logs":false}`, false},
+		{"dev", `{"logs":true}`, true},
+	} {
+		cfg := stackConfig(t, tt.stack)
+		if tt.give != "" {
+			cfg["groundwork:observability"] = tt.give
+		}
+		c, err := platform.Parse(source(tt.stack, cfg))
+		require.NoError(t, err)
+		require.NotNil(t, c.Observability.Logs)
+		assert.Equal(t, tt.want, *c.Observability.Logs, "%s %s", tt.stack, tt.give)
+	}
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	loki := m.byName(t, helmChartType, "observability-loki")
+	assert.Equal(t, "SimpleScalable", get(loki.Inputs, "values.deploymentMode").StringValue(), "HA Loki on the logs bucket")
+	assert.Equal(t, "720h", get(loki.Inputs, "values.loki.limits_config.retention_period").StringValue(), "prod keeps 30 days")
+}

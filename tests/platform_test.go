@@ -57,6 +57,10 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				// The cloud gives object storage: traces are kept in Tempo.
 				want = append(want, "observability-tempo")
 			}
+			if tt.stack == "prod" {
+				// Prod aggregates logs unless told otherwise.
+				want = append(want, "observability-loki", "observability-alloy")
+			}
 			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
