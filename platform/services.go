@@ -368,14 +368,14 @@ func serviceImage(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, s ser
 	if rel, err := filepath.Rel(".", s.Dir); err != nil || filepath.IsAbs(s.Dir) || strings.HasPrefix(rel, "..") {
 		return nil, fmt.Errorf("its folder %s is outside the project, the images' build context; deploy prebuilt images with %s:images.version instead", s.Dir, Namespace)
 	}
-	sources := []string{"go.mod", "go.sum", s.Dir}
-	// The shared chassis is built into every service that sits beside it.
-	if chassis := filepath.Join(filepath.Dir(s.Dir), "chassis"); isDir(chassis) {
-		sources = append(sources, chassis)
+	dockerfile, sources := imageSources(s)
+	if _, err := os.Stat(dockerfile); err != nil {
+		return nil, fmt.Errorf("no %s: one Dockerfile beside the services builds each of them (build argument SERVICE)", dockerfile)
 	}
 	args := image.BuildArgs{
 		Root:       ".",
-		Dockerfile: filepath.Join(s.Dir, "Dockerfile"),
+		Dockerfile: dockerfile,
+		Args:       map[string]string{"SERVICE": s.Name},
 		Sources:    sources,
 		Repository: repo,
 		Platform:   buildPlatform,
@@ -384,6 +384,45 @@ func serviceImage(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, s ser
 		args.Auth = &image.Auth{Server: l.Server, Username: l.Username, Password: l.Password}
 	}
 	return image.Build(ctx, "image-"+s.Name, args, opts...)
+}
+
+// imageSources are the Dockerfile that builds every service (beside their folders) and the
+// paths a service's image is built from, relative to the project root; its content tag is
+// their hash.
+func imageSources(s services.Spec) (dockerfile string, sources []string) {
+	dockerfile = filepath.Join(filepath.Dir(s.Dir), "Dockerfile")
+	sources = []string{"go.mod", "go.sum", dockerfile, s.Dir}
+	// The shared chassis is built into every service that sits beside it.
+	if chassis := filepath.Join(filepath.Dir(s.Dir), "chassis"); isDir(chassis) {
+		sources = append(sources, chassis)
+	}
+	return dockerfile, sources
+}
+
+// ImageTag is a service's content tag, the tag the program builds its image under.
+type ImageTag struct {
+	Service string `json:"service"`
+	Tag     string `json:"tag"`
+}
+
+// ImageTags are the content tags of every service in dir, in dependency order: CI builds the
+// images under these tags and deploys them with groundwork:images.versions, so a preview and
+// an update agree with it on what each image is.
+func ImageTags(dir string) ([]ImageTag, error) {
+	specs, err := services.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ImageTag, 0, len(specs))
+	for _, s := range specs {
+		_, sources := imageSources(s)
+		tag, err := image.ContentTag(".", sources)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", s.Name, err)
+		}
+		out = append(out, ImageTag{Service: s.Name, Tag: tag})
+	}
+	return out, nil
 }
 
 func isDir(path string) bool {

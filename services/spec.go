@@ -21,7 +21,7 @@ import (
 // Spec is what the platform needs to deploy one service, read from its service.yaml.
 type Spec struct {
 	Name string // the folder's name
-	Dir  string // the folder, holding the Dockerfile
+	Dir  string // the folder (its image is built by the Dockerfile beside it, ../Dockerfile)
 	// Port serves the API, /healthz and /readyz; MetricsPort serves /metrics. The platform
 	// passes them to the service as PORT and METRICS_PORT.
 	Port, MetricsPort int

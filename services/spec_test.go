@@ -16,9 +16,12 @@ func TestLoadTheRepositoryServices(t *testing.T) {
 	var order []string
 	for _, s := range specs {
 		order = append(order, s.Name)
-		if _, err := os.Stat(filepath.Join(s.Dir, "Dockerfile")); err != nil {
-			t.Errorf("%s: no Dockerfile: %v", s.Name, err)
+		if _, err := os.Stat(filepath.Join(s.Dir, "main.go")); err != nil {
+			t.Errorf("%s: no main package for the Dockerfile to build: %v", s.Name, err)
 		}
+	}
+	if _, err := os.Stat("Dockerfile"); err != nil {
+		t.Errorf("one Dockerfile builds every service: %v", err)
 	}
 	if got := strings.Join(order, ","); got != "identity,subscription,notification,tenant,user,analytics" {
 		t.Fatalf("dependency order %s", got)
