@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
@@ -205,4 +206,27 @@ func TestLogsAreOnInProdAndOffInDevByDefault(t *testing.T) {
 	loki := m.byName(t, helmChartType, "observability-loki")
 	assert.Equal(t, "SimpleScalable", get(loki.Inputs, "values.deploymentMode").StringValue(), "HA Loki on the logs bucket")
 	assert.Equal(t, "720h", get(loki.Inputs, "values.loki.limits_config.retention_period").StringValue(), "prod keeps 30 days")
+}
+
+func TestMicroserviceRejectsAnUnmeasurableSLOAndAMissingRunbook(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*microservice.Args)
+		want   string
+	}{
+		{"latency between buckets", func(a *microservice.Args) { a.SLO.LatencyP99 = 120 * time.Millisecond },
+			"microservice identity: slo latencyP99: 120ms is not a bucket bound of Istio's request-duration histogram"},
+		{"no error budget", func(a *microservice.Args) { a.SLO.Availability = 100 },
+			"microservice identity: slo availability: 100% is out of range; allowed 90 to 99.999"},
+		{"no runbooks", func(a *microservice.Args) { a.RunbookURL = "" },
+			`microservice identity: runbookURL "": want the http(s) URL of the runbooks file, without a #section`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := deployIdentity(t, tt.change)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Empty(t, m.ofType(prometheusRuleType), "nothing is created")
+		})
+	}
 }

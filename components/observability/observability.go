@@ -1,6 +1,7 @@
 // Package observability installs the platform's monitoring: kube-prometheus-stack (Prometheus,
 // Alertmanager, Grafana, the operator and its CRDs) from its official chart, alerting rules for
-// the four golden signals, scraping of every mesh proxy, the tracing backend the mesh sends
+// the four golden signals, Alertmanager's receivers and routes, Grafana dashboards provisioned
+// from ConfigMaps, scraping of every mesh proxy, the tracing backend the mesh sends
 // OpenTelemetry traces to (Grafana Tempo on object storage; Jaeger in memory where a dev stack
 // has no object storage), and optionally log aggregation (Loki and Alloy).
 package observability
