@@ -328,6 +328,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		SLO:        s.SLO,
 		Outbox:     s.Database != nil && len(s.Topics.Produces) > 0,
 		Consumers:  len(s.Topics.Consumes) > 0,
+		Database:   s.Database != nil,
 		RunbookURL: cfg.Alerting.RunbookURL,
 		Labels:     tags.LabelMap("services"),
 		After:      after,

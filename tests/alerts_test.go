@@ -184,7 +184,7 @@ func TestServiceRulesReadSeriesThatExist(t *testing.T) {
 		}
 	}
 	// Every service publishes through the outbox; all but identity consume events.
-	for _, a := range []string{"OutboxEventsDelayed", "OutboxBacklogGrowing", "DeadLetters", "ConsumerLag"} {
+	for _, a := range []string{"OutboxEventsDelayed", "OutboxBacklogGrowing", "DeadLetters", "ConsumerLag", "DatabasePoolSaturated"} {
 		assert.True(t, alerts[a], "an alert on %s", a)
 	}
 }

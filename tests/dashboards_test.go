@@ -102,6 +102,7 @@ func TestDashboardsAreValidAndReadSeriesThatExist(t *testing.T) {
 				assert.Contains(t, all, "Golden signals")
 				assert.Contains(t, all, "SLO")
 				assert.Equal(t, s.Database != nil, strings.Contains(all, "Outbox"), "%s: an outbox row where it has one", s.Name)
+				assert.Equal(t, s.Database != nil, strings.Contains(all, "Database"), "%s: a database row where it has one", s.Name)
 				assert.Equal(t, len(s.Topics.Consumes) > 0, strings.Contains(all, "Consumers"), "%s: a consumers row where it consumes", s.Name)
 			}
 			assert.Len(t, uids, len(specs)+1)

@@ -46,6 +46,7 @@ func identityArgs(gw *kong.Kong) microservice.Args {
 		SLO:        slo.Default,
 		Outbox:     true,
 		Consumers:  true,
+		Database:   true,
 		RunbookURL: "https://github.com/groundwork/groundwork/blob/main/RUNBOOKS.md",
 		Labels:     map[string]string{"app.kubernetes.io/part-of": "groundwork"},
 	}

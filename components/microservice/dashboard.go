@@ -50,6 +50,17 @@ func (a Args) dashboard() observability.Dashboard {
 			}},
 		}},
 	}
+	if a.Database {
+		rows = append(rows, observability.Row{Title: "Database", Panels: []observability.Panel{
+			{Title: "Connections in use per pod", Queries: []observability.Query{
+				{Expr: fmt.Sprintf(`max by (pod) (db_pool_connections{%s,state="acquired"})`, own), Legend: "{{pod}}"},
+				{Expr: fmt.Sprintf(`max(db_pool_max_connections{%s})`, own), Legend: "pool size"},
+			}},
+			{Title: "Waits for a connection per second", Unit: "ops", Queries: q(fmt.Sprintf(`sum(rate(db_pool_empty_acquires_total{%s}[$__rate_interval]))`, own), "waits")},
+			{Title: "Average time to get a connection", Unit: "s", Queries: q(fmt.Sprintf(
+				`sum(rate(db_pool_acquire_wait_seconds_total{%s}[$__rate_interval])) / sum(rate(db_pool_acquires_total{%s}[$__rate_interval]))`, own, own), "average")},
+		}})
+	}
 	if a.Outbox {
 		rows = append(rows, observability.Row{Title: "Outbox", Panels: []observability.Panel{
 			{Title: "Unpublished events", Queries: q(fmt.Sprintf(`max(outbox_events_pending{%s})`, own), "pending")},

@@ -107,8 +107,9 @@ type Args struct {
 	// of slo.LatencyBounds.
 	SLO slo.Objective
 	// Outbox says the service publishes events through the chassis' outbox, Consumers that it
-	// consumes events: each adds the alerts on those series. Optional.
-	Outbox, Consumers bool
+	// consumes events, Database that it has a database (the chassis' pool): each adds the
+	// alerts and dashboard rows on those series. Optional.
+	Outbox, Consumers, Database bool
 	// RunbookURL is the runbooks file every alert links a section of, e.g.
 	// https://github.com/acme/groundwork/blob/main/RUNBOOKS.md.
 	RunbookURL string

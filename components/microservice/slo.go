@@ -98,6 +98,10 @@ func (a Args) alertRules() []any {
 		alert("OutboxBacklogGrowing", "warning", fmt.Sprintf(`max(outbox_events_pending{%s}) > 1000 and deriv(max(outbox_events_pending{%s})[15m:1m]) > 0`, chassis, chassis), "15m",
 			a.Name+" has {{ $value }} unpublished events and the backlog keeps growing")
 	}
+	if a.Database {
+		alert("DatabasePoolSaturated", "warning", fmt.Sprintf(`max by (pod) (db_pool_connections{%s,state="acquired"} / ignoring (state) db_pool_max_connections{%s}) > 0.9`, chassis, chassis), "10m",
+			"{{ $labels.pod }} uses {{ $value | humanizePercentage }} of its database connections: requests wait for one")
+	}
 	if a.Consumers {
 		alert("DeadLetters", "warning", fmt.Sprintf(`max by (consumer) (dead_letter_events{%s}) > 0`, chassis), "5m",
 			"{{ $labels.consumer }} has {{ $value }} events it could not apply, waiting in dead_letters")

@@ -24,6 +24,7 @@ type Metrics struct {
 	consumed        *prometheus.CounterVec
 	deadLetters     *prometheus.GaugeVec
 	consumerLag     *prometheus.GaugeVec
+	pool            *poolCollector
 
 	collectors []prometheus.Collector
 }
@@ -63,9 +64,10 @@ func NewMetrics() *Metrics {
 			Name: "kafka_consumer_lag", Help: "Records of a partition the consumer has not applied yet, as of its last fetch " +
 				"(a transaction marker counts as one).",
 		}, []string{"consumer", "topic", "partition"}),
+		pool: newPoolCollector(),
 	}
 	m.collectors = []prometheus.Collector{m.requests, m.duration, m.outboxPublished, m.outboxPending, m.outboxOldest,
-		m.relayErrors, m.consumed, m.deadLetters, m.consumerLag,
+		m.relayErrors, m.consumed, m.deadLetters, m.consumerLag, m.pool,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})}
 	reg.MustRegister(m.collectors...)
 	return m

@@ -127,3 +127,38 @@ func TestHousekeepingReportsTheOldestPendingEventAndDeadLetters(t *testing.T) {
 		t.Errorf("dead_letter_events %v, want %v", got, want)
 	}
 }
+
+func TestPoolStatisticsAreExportedOnceWatched(t *testing.T) {
+	pool := testPool(t, chassistest.Database(t))
+	m := NewMetrics()
+	gathered := func() map[string]float64 {
+		families, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, f := range families {
+			for _, s := range f.GetMetric() {
+				key := f.GetName()
+				for _, l := range s.GetLabel() {
+					key += "/" + l.GetValue()
+				}
+				out[key] = s.GetGauge().GetValue() + s.GetCounter().GetValue()
+			}
+		}
+		return out
+	}
+	if _, ok := gathered()["db_pool_max_connections"]; ok {
+		t.Fatal("pool statistics before a pool is watched")
+	}
+	m.WatchPool(pool)
+	conn, err := pool.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := gathered()
+	conn.Release()
+	if got["db_pool_connections/acquired"] != 1 || got["db_pool_max_connections"] != float64(pool.Config().MaxConns) || got["db_pool_acquires_total"] < 1 {
+		t.Errorf("pool statistics %v: want 1 acquired of %d, at least one acquire", got, pool.Config().MaxConns)
+	}
+}
