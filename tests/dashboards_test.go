@@ -85,7 +85,7 @@ func TestDashboardsAreValidAndReadSeriesThatExist(t *testing.T) {
 						assert.Equal(t, "prometheus", p.Datasource.UID, "the chart's Prometheus datasource")
 						require.NotEmpty(t, p.Targets, "%s/%s has queries", d.UID, p.Title)
 						for _, q := range p.Targets {
-							names := metricNames(q.Expr)
+							names := metricNames(t, q.Expr)
 							assert.NotEmpty(t, names, q.Expr)
 							for _, n := range names {
 								assert.True(t, exported(n) || recorded[n], "%s/%s reads %s, which nothing exports: %s", d.UID, p.Title, n, q.Expr)
