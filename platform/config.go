@@ -62,6 +62,10 @@ type Config struct {
 	Data       DataConfig        `json:"data"`
 	// Observability is groundwork:observability.
 	Observability ObservabilityConfig `json:"observability"`
+	// Services is groundwork:services: per-service settings (a canary), by service name.
+	Services map[string]ServiceConfig `json:"services"`
+	// Alerting is groundwork:alerting: receivers, routes and the runbooks alerts link to.
+	Alerting AlertingConfig `json:"alerting"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.
@@ -100,8 +104,9 @@ type ImagesConfig struct {
 
 // ObservabilityConfig is groundwork:observability.
 type ObservabilityConfig struct {
-	// Logs aggregates every pod's logs in Loki, searchable from Grafana.
-	Logs bool `json:"logs"`
+	// Logs aggregates every pod's logs in Loki, searchable from Grafana; default on in prod,
+	// off elsewhere.
+	Logs *bool `json:"logs"`
 	// LogRetentionDays is how long logs are kept; default 7, 30 in prod.
 	LogRetentionDays int `json:"logRetentionDays"`
 }
@@ -370,6 +375,10 @@ func Parse(src Source) (*Config, error) {
 	const registryKey = Namespace + ":registry"
 	if cfg.Registry.Password != "" && src.IsSecret != nil && !src.IsSecret(registryKey) {
 		errs = append(errs, fmt.Errorf("%s.password: is stored in plain text; set it with `pulumi config set --secret --path %s.password`", registryKey, registryKey))
+	}
+	const alertingKey = Namespace + ":alerting"
+	if cfg.Alerting.hasSecrets() && src.IsSecret != nil && !src.IsSecret(alertingKey) {
+		errs = append(errs, fmt.Errorf("%s: holds receiver URLs, keys or passwords in plain text; set them with `pulumi config set --secret --path '%s.receivers[0].slack.url' ...`", alertingKey, alertingKey))
 	}
 	if len(errs) > 0 {
 		// A value that did not decode would only produce confusing follow-up errors.

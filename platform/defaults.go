@@ -136,6 +136,11 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	setDefault(&c.Charts.Source, chart.SourceRemote)
+	setDefault(&c.Alerting.RunbookURL, DefaultRunbookURL)
+	if c.Observability.Logs == nil {
+		// An incident in prod needs the logs of before it.
+		c.Observability.Logs = new(prod)
+	}
 	if c.Observability.LogRetentionDays == 0 {
 		c.Observability.LogRetentionDays = map[bool]int{false: 7, true: 30}[prod]
 	}

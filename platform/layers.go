@@ -57,7 +57,7 @@ func apiVersions(cfg *Config) []string {
 	if !cfg.managedData() {
 		v = slices.Concat(v, kafka.APIVersions, postgres.APIVersions)
 	}
-	if cfg.Observability.Logs {
+	if l := cfg.Observability.Logs; l != nil && *l {
 		v = slices.Concat(v, observability.LogAPIVersions)
 	}
 	return v
@@ -73,7 +73,7 @@ func checkCharts(cfg *Config, src chart.Source) error {
 	if cfg.objectStorage() {
 		needed = append(needed, observability.TraceCharts...)
 	}
-	if cfg.Observability.Logs {
+	if *cfg.Observability.Logs {
 		needed = append(needed, observability.LogCharts...)
 	}
 	if cfg.Cloud == CloudAWS {
@@ -110,7 +110,7 @@ const BackupsBucket = "backups"
 // aggregated, backups when the databases run in the cluster.
 func bucketPurposes(cfg *Config) []string {
 	out := []string{observability.TracesBucket}
-	if cfg.Observability.Logs {
+	if *cfg.Observability.Logs {
 		out = append(out, observability.LogsBucket)
 	}
 	if !cfg.managedData() {
@@ -274,14 +274,20 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		Traces:             cluster.ObjectStore(observability.TracesBucket),
 		TraceRetentionDays: size.traceRetentionDays,
 		LogStore:           cluster.ObjectStore(observability.LogsBucket),
-		Logs:               cfg.Observability.Logs,
+		Logs:               *cfg.Observability.Logs,
 		LogRetentionDays:   cfg.Observability.LogRetentionDays,
 		LogStorageSize:     map[bool]string{false: "20Gi", true: "200Gi"}[cfg.Environment == EnvProd],
+		RunbookURL:         cfg.Alerting.RunbookURL,
+		Alerting:           cfg.Alerting.alerting(),
 		Labels:             tags.LabelMap("observability"),
 		After:              in(NamespaceMonitoring),
 	}, on)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Environment == EnvProd && len(cfg.Alerting.Receivers) == 0 {
+		_ = ctx.Log.Warn(fmt.Sprintf("%s:alerting.receivers is empty: alerts stay in Alertmanager and reach nobody. "+
+			"Add a receiver (README, \"Operating it\").", Namespace), nil)
 	}
 	mesh, err := istio.New(ctx, "istio", istio.Args{
 		SystemNamespace: NamespaceIstio, GatewayNamespace: NamespaceIngress, CNINamespace: namespaceCNI,

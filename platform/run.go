@@ -29,6 +29,9 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("%s:servicesDir %q: %w", Namespace, cfg.ServicesDir, err)
 	}
+	if err := serviceSettingsMatch(cfg, specs); err != nil {
+		return err
+	}
 	src, err := chartSource(cfg)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ import (
 	"github.com/groundwork/groundwork/components/kafka"
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/components/microservice"
+	"github.com/groundwork/groundwork/components/observability"
 	"github.com/groundwork/groundwork/components/postgres"
 	"github.com/groundwork/groundwork/components/redis"
 	"github.com/groundwork/groundwork/infra"
@@ -407,7 +408,8 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 	}
 	secretEnv = append(secretEnv, microservice.SecretEnv{Name: "REDIS_URL", Secret: pulumi.String(redis.SecretName), Key: database.KeyURI})
 	egress = append(egress, dataPeer(cfg, cluster, NamespaceData, 6379))
-	egress = append(egress, microservice.Peer{Namespace: NamespaceMonitoring, PodLabels: map[string]string{"app.kubernetes.io/name": "jaeger"}, Ports: []int{plat.Observability.TracingPort, 4318}})
+	// The sidecar's spans go to whichever trace store the stack runs (Tempo's distributors or Jaeger).
+	egress = append(egress, microservice.Peer{Namespace: NamespaceMonitoring, PodLabels: plat.Observability.TracingPodLabels, Ports: []int{observability.OTLPGRPCPort, observability.OTLPHTTPPort}})
 	for _, d := range s.DependsOn {
 		for _, o := range plat.specs {
 			if o.Name == d {
@@ -497,8 +499,20 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		GatewayNamespace: NamespaceKong, MonitoringNamespace: NamespaceMonitoring,
 		Callers: callers, Egress: egress, Routes: routes, Kong: plat.Kong,
 		Timeout: strconv.FormatFloat(s.Timeout.Seconds(), 'f', -1, 64) + "s", Retries: s.Retries,
-		Labels: tags.LabelMap("services"),
-		After:  after,
+		SLO:        s.SLO,
+		Outbox:     s.Database != nil && len(s.Topics.Produces) > 0,
+		Consumers:  len(s.Topics.Consumes) > 0,
+		Database:   s.Database != nil,
+		RunbookURL: cfg.Alerting.RunbookURL,
+		Labels:     tags.LabelMap("services"),
+		After:      after,
+	}
+	if cn := cfg.Services[s.Name].Canary; cn != nil {
+		canary, err := image.Prebuilt(cluster.Registry().Repositories[s.Name], cn.Version)
+		if err != nil {
+			return fmt.Errorf("%s:services.%s.canary.version: %w", Namespace, s.Name, err)
+		}
+		args.Canary = &microservice.Canary{Image: canary.Ref, Weight: *cn.Weight}
 	}
 	_, err = microservice.New(ctx, "svc-"+s.Name, args, on, parent)
 	return err
@@ -529,14 +543,14 @@ func serviceImage(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, s ser
 	if rel, err := filepath.Rel(".", s.Dir); err != nil || filepath.IsAbs(s.Dir) || strings.HasPrefix(rel, "..") {
 		return nil, fmt.Errorf("its folder %s is outside the project, the images' build context; deploy prebuilt images with %s:images.version instead", s.Dir, Namespace)
 	}
-	sources := []string{"go.mod", "go.sum", s.Dir}
-	// The shared chassis is built into every service that sits beside it.
-	if chassis := filepath.Join(filepath.Dir(s.Dir), "chassis"); isDir(chassis) {
-		sources = append(sources, chassis)
+	dockerfile, sources := imageSources(s)
+	if _, err := os.Stat(dockerfile); err != nil {
+		return nil, fmt.Errorf("no %s: one Dockerfile beside the services builds each of them (build argument SERVICE)", dockerfile)
 	}
 	args := image.BuildArgs{
 		Root:       ".",
-		Dockerfile: filepath.Join(s.Dir, "Dockerfile"),
+		Dockerfile: dockerfile,
+		Args:       map[string]string{"SERVICE": s.Name},
 		Sources:    sources,
 		Repository: repo,
 		Platform:   buildPlatform,
@@ -545,6 +559,45 @@ func serviceImage(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, s ser
 		args.Auth = &image.Auth{Server: l.Server, Username: l.Username, Password: l.Password}
 	}
 	return image.Build(ctx, "image-"+s.Name, args, opts...)
+}
+
+// imageSources are the Dockerfile that builds every service (beside their folders) and the
+// paths a service's image is built from, relative to the project root; its content tag is
+// their hash.
+func imageSources(s services.Spec) (dockerfile string, sources []string) {
+	dockerfile = filepath.Join(filepath.Dir(s.Dir), "Dockerfile")
+	sources = []string{"go.mod", "go.sum", dockerfile, s.Dir}
+	// The shared chassis is built into every service that sits beside it.
+	if chassis := filepath.Join(filepath.Dir(s.Dir), "chassis"); isDir(chassis) {
+		sources = append(sources, chassis)
+	}
+	return dockerfile, sources
+}
+
+// ImageTag is a service's content tag, the tag the program builds its image under.
+type ImageTag struct {
+	Service string `json:"service"`
+	Tag     string `json:"tag"`
+}
+
+// ImageTags are the content tags of every service in dir, in dependency order: CI builds the
+// images under these tags and deploys them with groundwork:images.versions, so a preview and
+// an update agree with it on what each image is.
+func ImageTags(dir string) ([]ImageTag, error) {
+	specs, err := services.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ImageTag, 0, len(specs))
+	for _, s := range specs {
+		_, sources := imageSources(s)
+		tag, err := image.ContentTag(".", sources)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", s.Name, err)
+		}
+		out = append(out, ImageTag{Service: s.Name, Tag: tag})
+	}
+	return out, nil
 }
 
 func isDir(path string) bool {

@@ -118,6 +118,8 @@ func (c *Config) Validate() error {
 	if d := c.Observability.LogRetentionDays; d < 1 || d > 365 {
 		p.add("observability.logRetentionDays", "%d is out of range; allowed 1 to 365", d)
 	}
+	c.validateServiceSettings(&p)
+	c.validateAlerting(&p)
 	if c.Images.Version != "" {
 		if _, err := image.Prebuilt(pulumi.String("r"), c.Images.Version); err != nil {
 			p.add("images.version", "%v", err)

@@ -14,12 +14,14 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/groundwork/groundwork/services/slo"
 )
 
 // Spec is what the platform needs to deploy one service, read from its service.yaml.
 type Spec struct {
 	Name string // the folder's name
-	Dir  string // the folder, holding the Dockerfile
+	Dir  string // the folder (its image is built by the Dockerfile beside it, ../Dockerfile)
 	// Port serves the API, /healthz and /readyz; MetricsPort serves /metrics. The platform
 	// passes them to the service as PORT and METRICS_PORT.
 	Port, MetricsPort int
@@ -36,6 +38,8 @@ type Spec struct {
 	Secrets []string
 	Timeout time.Duration // per request through the mesh
 	Retries int           // mesh retries of idempotent failures
+	// SLO is what the service promises; slo.Default where service.yaml sets none.
+	SLO slo.Objective
 }
 
 // Scale is the replica range of one environment.
@@ -140,6 +144,10 @@ type file struct {
 	Secrets   []string `yaml:"secrets"`
 	Timeout   string   `yaml:"timeout"`
 	Retries   *int     `yaml:"retries"`
+	SLO       struct {
+		Availability *float64 `yaml:"availability"`
+		LatencyP99   string   `yaml:"latencyP99"`
+	} `yaml:"slo"`
 }
 
 var (
@@ -393,6 +401,24 @@ func loadOne(dir, name string) (Spec, error) {
 			p.add("retries", "%d: want 0-5", *f.Retries)
 		}
 		s.Retries = *f.Retries
+	}
+	s.SLO = slo.Default
+	if f.SLO.Availability != nil {
+		s.SLO.Availability = *f.SLO.Availability
+	}
+	latencyOK := true
+	if f.SLO.LatencyP99 != "" {
+		d, err := time.ParseDuration(f.SLO.LatencyP99)
+		if err != nil {
+			p.add("slo.latencyP99", "%q is not a duration such as 100ms", f.SLO.LatencyP99)
+			latencyOK = false
+		}
+		s.SLO.LatencyP99 = d
+	}
+	for _, field := range sortedKeys(s.SLO.Problems()) {
+		if field != "latencyP99" || latencyOK {
+			p.add("slo."+field, "%s", s.SLO.Problems()[field])
+		}
 	}
 	return s, errors.Join(p.errs...)
 }

@@ -16,9 +16,12 @@ func TestLoadTheRepositoryServices(t *testing.T) {
 	var order []string
 	for _, s := range specs {
 		order = append(order, s.Name)
-		if _, err := os.Stat(filepath.Join(s.Dir, "Dockerfile")); err != nil {
-			t.Errorf("%s: no Dockerfile: %v", s.Name, err)
+		if _, err := os.Stat(filepath.Join(s.Dir, "main.go")); err != nil {
+			t.Errorf("%s: no main package for the Dockerfile to build: %v", s.Name, err)
 		}
+	}
+	if _, err := os.Stat("Dockerfile"); err != nil {
+		t.Errorf("one Dockerfile builds every service: %v", err)
 	}
 	if got := strings.Join(order, ","); got != "identity,subscription,notification,tenant,user,analytics" {
 		t.Fatalf("dependency order %s", got)
@@ -180,36 +183,39 @@ func TestAddingAFolderAddsAService(t *testing.T) {
 }
 
 // The images cannot be built here (no Docker engine); these are the properties the deployment
-// relies on, checked on the text.
-func TestDockerfiles(t *testing.T) {
+// relies on, checked on the text of the one Dockerfile that builds every service.
+func TestDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(raw)
+	var froms []string
+	for _, line := range strings.Split(df, "\n") {
+		if strings.HasPrefix(line, "FROM ") {
+			froms = append(froms, strings.Fields(line)[1])
+		}
+	}
+	if len(froms) != 2 || froms[1] != "scratch" {
+		t.Errorf("want a build stage and a scratch final stage, got %v", froms)
+	}
+	for _, f := range froms[:len(froms)-1] {
+		if tag := f[strings.LastIndex(f, ":")+1:]; !strings.Contains(f, ":") || tag == "latest" || !strings.ContainsAny(tag, "0123456789") {
+			t.Errorf("base image %s is not pinned to an exact version tag", f)
+		}
+	}
+	for _, want := range []string{"ARG SERVICE", "CGO_ENABLED=0", `"./services/$SERVICE"`, "USER 65532:65532", `ENTRYPOINT ["/service"]`} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
 	names, err := Discover(".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range names {
-		raw, err := os.ReadFile(filepath.Join(n, "Dockerfile"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		df := string(raw)
-		var froms []string
-		for _, line := range strings.Split(df, "\n") {
-			if strings.HasPrefix(line, "FROM ") {
-				froms = append(froms, strings.Fields(line)[1])
-			}
-		}
-		if len(froms) != 2 || froms[1] != "scratch" {
-			t.Errorf("%s: want a build stage and a scratch final stage, got %v", n, froms)
-		}
-		for _, f := range froms[:len(froms)-1] {
-			if tag := f[strings.LastIndex(f, ":")+1:]; !strings.Contains(f, ":") || tag == "latest" || !strings.ContainsAny(tag, "0123456789") {
-				t.Errorf("%s: base image %s is not pinned to an exact version tag", n, f)
-			}
-		}
-		for _, want := range []string{"CGO_ENABLED=0", "./services/" + n + "\n", "USER 65532:65532", `ENTRYPOINT ["/` + n + `"]`} {
-			if !strings.Contains(df, want) {
-				t.Errorf("%s/Dockerfile lacks %q", n, strings.TrimSpace(want))
-			}
+		if _, err := os.Stat(filepath.Join(n, "Dockerfile")); err == nil {
+			t.Errorf("%s/Dockerfile: the shared Dockerfile builds every service; remove the copy", n)
 		}
 	}
 }

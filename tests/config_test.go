@@ -111,7 +111,7 @@ func TestMSKBrokersAreAMultipleOfClientSubnetsForEveryZoneCount(t *testing.T) {
 }
 
 // allKeys is the list the unknown-key error names.
-const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, observability, kubeconfig"
+const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, observability, services, alerting, kubeconfig"
 
 func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 	tests := []struct {

@@ -29,8 +29,8 @@ func TestServiceScaleFollowsTheEnvironmentNotTheStackName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := stackConfig(t, tt.file)
-			if tt.cloud != "" {
-				cfg["groundwork:cloud"] = tt.cloud
+			if tt.cloud == platform.CloudOpenStack {
+				onOpenStack(t, cfg)
 			}
 			require.Equal(t, tt.env, cfg["groundwork:environment"], "the stack file's environment")
 			rs, err := runForPolicy(t, tt.stack, cfg, platform.Run)

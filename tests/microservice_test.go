@@ -12,6 +12,8 @@ import (
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/components/microservice"
 	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/policy/rules"
+	"github.com/groundwork/groundwork/services/slo"
 )
 
 // identityArgs are realistic args for the identity service in prod.
@@ -41,8 +43,13 @@ func identityArgs(gw *kong.Kong) microservice.Args {
 		},
 		Kong:    gw,
 		Timeout: "5s", Retries: 2,
-		Canary: &microservice.Canary{Image: pulumi.String("123456789012.dkr.ecr.eu-west-1.amazonaws.com/groundwork-prod/identity:sha-9a8b7c6d5e4f"), Weight: 10},
-		Labels: map[string]string{"app.kubernetes.io/part-of": "groundwork"},
+		Canary:     &microservice.Canary{Image: pulumi.String("123456789012.dkr.ecr.eu-west-1.amazonaws.com/groundwork-prod/identity:sha-9a8b7c6d5e4f"), Weight: 10},
+		SLO:        slo.Default,
+		Outbox:     true,
+		Consumers:  true,
+		Database:   true,
+		RunbookURL: "https://github.com/groundwork/groundwork/blob/main/platform/RUNBOOKS.md",
+		Labels:     map[string]string{"app.kubernetes.io/part-of": "groundwork"},
 	}
 }
 
@@ -178,8 +185,8 @@ func TestMicroserviceRejectsBadArgs(t *testing.T) {
 			"microservice identity: port 80: want an unprivileged port, 1024-65535 (containers run as non-root)"},
 		{"bad quantity", func(a *microservice.Args) { a.Resources.LimitMemory = "512MB" },
 			`microservice identity: resources limits.memory "512MB" is not a Kubernetes quantity like 250m or 256Mi`},
-		{"canary weight", func(a *microservice.Args) { a.Canary.Weight = 100 },
-			"microservice identity: canary needs an image and a weight of 1-99 percent"},
+		{"canary weight", func(a *microservice.Args) { a.Canary.Weight = 101 },
+			"microservice identity: canary needs an image and a weight of 0-100 percent, got 101"},
 		{"duplicate route", func(a *microservice.Args) { a.Routes[1].Paths = []string{"/v1/auth"} },
 			`microservice identity: two routes start with the path "/v1/auth"; give each route its own first path`},
 		{"bad plugin", func(a *microservice.Args) { a.Routes[0].Plugins = []kong.Plugin{kong.RateLimiting{Policy: "cluster"}} },
@@ -190,7 +197,9 @@ func TestMicroserviceRejectsBadArgs(t *testing.T) {
 			m, err := deployIdentity(t, tt.change)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
-			assert.Empty(t, m.ofType("kubernetes:apps/v1:Deployment"), "nothing is deployed")
+			for _, d := range m.ofType("kubernetes:apps/v1:Deployment") {
+				assert.True(t, rules.RenderedByChart(d.URN), "nothing of the service is deployed: %s", d.Name)
+			}
 		})
 	}
 }

@@ -112,8 +112,9 @@ func TestProdTracesAreReplicatedInTempoOnAPrivateS3Bucket(t *testing.T) {
 	assert.Equal(t, 4317.0, provider["port"].NumberValue())
 	assert.True(t, m.waitsFor(tempo, m.byName(t, "groundwork:platform:Namespace", "ns-monitoring")))
 	ds := get(m.byName(t, helmChartType, "observability").Inputs, "values.grafana.additionalDataSources").ArrayValue()
-	require.Len(t, ds, 1)
+	require.Len(t, ds, 2, "Tempo, and Loki: prod aggregates logs by default")
 	assert.Equal(t, "tempo", ds[0].ObjectValue()["type"].StringValue())
+	assert.Equal(t, "loki", ds[1].ObjectValue()["type"].StringValue())
 	assert.Equal(t, "http://tempo-query-frontend.monitoring.svc.cluster.local:3200", ds[0].ObjectValue()["url"].StringValue())
 	assert.Empty(t, named(m.ofType("kubernetes:apps/v1:Deployment"), "observability-jaeger"), "no in-memory Jaeger in prod")
 	assert.Empty(t, named(m.ofType(bucketType), "groundwork-prod-backups"), "RDS backs itself up: no backup bucket")
@@ -308,7 +309,7 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 		want                string
 	}{
 		{"prod needs object storage", "prod", `{"nodeCidrs":["10.0.0.0/16"]}`, true,
-			"groundwork:existing.objectStorage: required in prod: traces and backups are kept in S3-compatible object storage, in buckets made for them, e.g. {endpoint: https://minio.example.com, accessKeyId: ..., secretAccessKey: (a secret), buckets: {traces: groundwork-traces, backups: groundwork-backups}}"},
+			"groundwork:existing.objectStorage: required in prod: traces, logs and backups are kept in S3-compatible object storage, in buckets made for them, e.g. {endpoint: https://minio.example.com, accessKeyId: ..., secretAccessKey: (a secret), buckets: {traces: groundwork-traces, logs: groundwork-logs, backups: groundwork-backups}}"},
 		{"bucket missing", "dev", storage(`,"buckets":{"trace":"x","backups":"team-backups"}`), true,
 			"groundwork:existing.objectStorage.buckets.traces: missing: the name of the bucket made for traces\ngroundwork:existing.objectStorage.buckets.trace: unknown purpose; allowed: traces, logs, backups"},
 		{"bad bucket name", "dev", storage(`,"buckets":{"traces":"Team_Traces","backups":"team-backups"}`), true,

@@ -62,6 +62,10 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				// EKS node groups grow and shrink only with the cluster autoscaler.
 				want = append(want, "groundwork-"+tt.stack+"-cluster-autoscaler")
 			}
+			if tt.stack == "prod" {
+				// Prod aggregates logs unless told otherwise.
+				want = append(want, "observability-loki", "observability-alloy")
+			}
 			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)

@@ -52,6 +52,10 @@ func (c renderCase) config(t testing.TB) map[string]string {
 	return cfg
 }
 
+// knownMissing are charts the reference folder has no copy of, so no test renders them: the
+// cluster autoscaler (AWS only), pinned after the folder was made.
+var knownMissing = []string{"cluster-autoscaler"}
+
 // knownGaps are subcharts the reference chart folder lacks, so the render leaves them out.
 var knownGaps = map[string][]string{
 	"kube-prometheus-stack": {"grafana", "kube-state-metrics", "prometheus-node-exporter"},
@@ -73,6 +77,10 @@ func TestRenderEveryChartOfEveryStack(t *testing.T) {
 			require.NotEmpty(t, m.rendered)
 			for _, r := range m.rendered {
 				chart := r.Opts.ReleaseName
+				if r.Missing {
+					assert.Contains(t, knownMissing, r.Opts.name(), "%s: no copy of the chart to render", chart)
+					continue
+				}
 				assert.Empty(t, r.Problems, "%s: its output must be valid for strict YAML readers", chart)
 				assert.Equal(t, knownGaps[r.Opts.name()], r.Skipped, "%s: subcharts left out of the render", chart)
 				assert.Equal(t, "1.34.2", r.Opts.KubeVersion, "%s renders for groundwork:kubernetes.version", chart)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -158,7 +159,13 @@ type Chart struct {
 
 	// Release is the Helm release name.
 	Release string
+	// Ready are the chart's objects, once registered.
+	Ready pulumi.ResourceArrayOutput
 }
+
+// After is the option that makes a resource wait for every object of the chart, also where the
+// chart is rendered only once other resources' outputs are known.
+func (c *Chart) After() pulumi.ResourceOption { return pulumi.DependsOnInputs(c.Ready) }
 
 // ChartType is the type token of the component Install registers (policy/rules.ChartType).
 const ChartType = "groundwork:chart:Chart"
@@ -200,7 +207,7 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 	if err := ctx.RegisterComponentResourceV2(ChartType, name, props, c, opts...); err != nil {
 		return nil, fmt.Errorf("chart %s: %w", spec, err)
 	}
-	render := func(values map[string]any) error {
+	render := func(values map[string]any) ([]pulumi.Resource, error) {
 		topts := templateOpts{
 			ReleaseName: release,
 			Namespace:   args.Namespace,
@@ -215,7 +222,7 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 		}
 		jsonOpts, err := json.Marshal(topts)
 		if err != nil {
-			return fmt.Errorf("chart %s: %w", spec, err)
+			return nil, fmt.Errorf("chart %s: %w", spec, err)
 		}
 		var rendered struct {
 			Result []map[string]any `pulumi:"result"`
@@ -223,16 +230,21 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 		if err := ctx.Invoke(TemplateToken, &struct {
 			JSONOpts string `pulumi:"jsonOpts"`
 		}{string(jsonOpts)}, &rendered, pulumi.Parent(c)); err != nil {
-			return fmt.Errorf("chart %s: helm template: %w", spec, err)
+			return nil, fmt.Errorf("chart %s: helm template: %w", spec, err)
 		}
 		var transforms []yaml.Transformation
 		if len(args.Labels) > 0 {
 			transforms = append(transforms, ownedBy(args.Labels))
 		}
-		if _, err := yaml.ParseYamlObjects(ctx, rendered.Result, transforms, "", pulumi.Parent(c)); err != nil {
-			return fmt.Errorf("chart %s: %w", spec, err)
+		objs, err := yaml.ParseYamlObjects(ctx, rendered.Result, transforms, "", pulumi.Parent(c))
+		if err != nil {
+			return nil, fmt.Errorf("chart %s: %w", spec, err)
 		}
-		return nil
+		out := make([]pulumi.Resource, 0, len(objs))
+		for _, k := range slices.Sorted(maps.Keys(objs)) {
+			out = append(out, objs[k])
+		}
+		return out, nil
 	}
 	outs := pulumi.Map{"release": pulumi.String(release)}
 	values, err := Plain(args.Values)
@@ -241,16 +253,23 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 		// Synchronous: the chart's objects are registered as the component's children before
 		// Install returns, so whatever depends on the component waits for every one of them,
 		// and a preview shows (and the policy pack checks) each of them.
-		if err := render(values); err != nil {
+		objs, err := render(values)
+		if err != nil {
 			return nil, err
 		}
+		ready := make(pulumi.ResourceArray, len(objs))
+		for i, o := range objs {
+			ready[i] = pulumi.NewResourceInput(o)
+		}
+		c.Ready = ready.ToResourceArrayOutput()
 	case errors.Is(err, errOutput):
 		// Values that name other resources' outputs (a bucket AWS names, a role's ARN) are
 		// rendered once those are known, as helm/v3 Chart does: a first preview, before the
 		// outputs exist, cannot show these objects.
-		outs["rendered"] = args.Values.ToMapOutput().ApplyT(func(v map[string]any) (bool, error) {
-			return true, render(v)
-		})
+		c.Ready = args.Values.ToMapOutput().ApplyT(func(v map[string]any) ([]pulumi.Resource, error) {
+			return render(v)
+		}).(pulumi.ResourceArrayOutput)
+		outs["rendered"] = c.Ready.ApplyT(func(r []pulumi.Resource) int { return len(r) })
 	default:
 		return nil, fmt.Errorf("chart %s values: %w", spec, err)
 	}
@@ -379,4 +398,57 @@ func Registry(mirror, upstream string) string {
 		return strings.TrimRight(mirror, "/")
 	}
 	return strings.TrimRight(mirror, "/") + "/" + path
+}
+
+// Value turns a plain Go value (maps, slices, strings, numbers, bools) into chart values, so a
+// value built as plain Go data stays known and the chart renders at once.
+func Value(v any) pulumi.Input {
+	switch v := v.(type) {
+	case map[string]any:
+		m := pulumi.Map{}
+		for k, e := range v {
+			m[k] = Value(e)
+		}
+		return m
+	case []any:
+		a := pulumi.Array{}
+		for _, e := range v {
+			a = append(a, Value(e))
+		}
+		return a
+	case []string:
+		return pulumi.ToStringArray(v)
+	case map[string]string:
+		return pulumi.ToStringMap(v)
+	case string:
+		return pulumi.String(v)
+	case bool:
+		return pulumi.Bool(v)
+	case int:
+		return pulumi.Int(v)
+	case float64:
+		return pulumi.Float64(v)
+	case pulumi.Input:
+		return v
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		a := pulumi.Array{}
+		for i := range rv.Len() {
+			a = append(a, Value(rv.Index(i).Interface()))
+		}
+		return a
+	case reflect.Map:
+		m := pulumi.Map{}
+		for _, k := range rv.MapKeys() {
+			m[fmt.Sprint(k.Interface())] = Value(rv.MapIndex(k).Interface())
+		}
+		return m
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return pulumi.Int(int(rv.Int()))
+	case reflect.Float32:
+		return pulumi.Float64(rv.Float())
+	}
+	return pulumi.Any(v)
 }

@@ -33,8 +33,11 @@ type BuildArgs struct {
 	// Root is the build context: the module root, so the service and the shared chassis build
 	// together.
 	Root string
-	// Dockerfile is the service's Dockerfile, relative to Root.
+	// Dockerfile is the Dockerfile, relative to Root.
 	Dockerfile string
+	// Args are the Dockerfile's build arguments, e.g. SERVICE, which names the service where
+	// one Dockerfile builds them all. Optional.
+	Args map[string]string
 	// Sources are the paths, relative to Root, whose content the tag is derived from: the
 	// service's folder, the shared chassis, go.mod and go.sum.
 	Sources []string
@@ -71,6 +74,7 @@ func Build(ctx *pulumi.Context, name string, args BuildArgs, opts ...pulumi.Reso
 			Context:        pulumi.String(args.Root),
 			Dockerfile:     pulumi.String(filepath.Join(args.Root, args.Dockerfile)),
 			Platform:       pulumi.String(args.Platform),
+			Args:           pulumi.ToStringMap(args.Args),
 			BuilderVersion: docker.BuilderVersionBuilderBuildKit,
 		},
 		// A preview does not build: it only needs the reference.

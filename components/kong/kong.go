@@ -246,7 +246,14 @@ func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...p
 		}
 		pluginNames = append(pluginNames, pname)
 	}
-	annotations := pulumi.StringMap{"konghq.com/strip-path": pulumi.String(fmt.Sprint(args.StripPath))}
+	annotations := pulumi.StringMap{
+		"konghq.com/strip-path": pulumi.String(fmt.Sprint(args.StripPath)),
+		// The upstream request carries the Service's host (konghq.com/host-header on the
+		// Service), not the client's: Kong's sidecar matches the service's VirtualService by
+		// Host, so the mesh's routing applies behind Kong.
+		// https://developer.konghq.com/kubernetes-ingress-controller/reference/host-manipulation
+		"konghq.com/preserve-host": pulumi.String("false"),
+	}
 	if len(pluginNames) > 0 {
 		annotations["konghq.com/plugins"] = pulumi.String(strings.Join(pluginNames, ","))
 	}

@@ -8,12 +8,14 @@ package microservice
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/groundwork/groundwork/components/kong"
+	"github.com/groundwork/groundwork/services/slo"
 )
 
 // Scale bounds the replicas; the HPA moves between them.
@@ -56,7 +58,8 @@ type Route struct {
 // Canary sends a share of the traffic to another image of the service.
 type Canary struct {
 	Image pulumi.StringInput
-	// Weight is the percentage of requests the canary gets (1-99).
+	// Weight is the percentage of requests the canary gets (0-100; 0 runs it dark, 100 sends
+	// it everything before the stable version is replaced).
 	Weight int
 }
 
@@ -100,6 +103,16 @@ type Args struct {
 	Retries int
 	// Canary is optional.
 	Canary *Canary
+	// SLO is what the service promises; its burn-rate alerts watch it. LatencyP99 must be one
+	// of slo.LatencyBounds.
+	SLO slo.Objective
+	// Outbox says the service publishes events through the chassis' outbox, Consumers that it
+	// consumes events, Database that it has a database (the chassis' pool): each adds the
+	// alerts and dashboard rows on those series. Optional.
+	Outbox, Consumers, Database bool
+	// RunbookURL is the runbooks file every alert links a section of, e.g.
+	// https://github.com/acme/groundwork/blob/main/platform/RUNBOOKS.md.
+	RunbookURL string
 	// Labels go on every object (ownership labels). Optional.
 	Labels map[string]string
 	// After are resources every object waits for: the namespace, the mesh, the monitoring CRDs,
@@ -192,8 +205,15 @@ func (a Args) validate() error {
 	if a.Retries < 0 || a.Retries > 5 {
 		bad("retries %d: want 0-5", a.Retries)
 	}
-	if a.Canary != nil && (a.Canary.Image == nil || a.Canary.Weight < 1 || a.Canary.Weight > 99) {
-		bad("canary needs an image and a weight of 1-99 percent")
+	if a.Canary != nil && (a.Canary.Image == nil || a.Canary.Weight < 0 || a.Canary.Weight > 100) {
+		bad("canary needs an image and a weight of 0-100 percent, got %d", a.Canary.Weight)
+	}
+	problems := a.SLO.Problems()
+	for _, field := range sortedKeys(problems) {
+		bad("slo %s: %s", field, problems[field])
+	}
+	if u, err := url.Parse(a.RunbookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+		bad("runbookURL %q: want the http(s) URL of the runbooks file, without a #section", a.RunbookURL)
 	}
 	return errors.Join(errs...)
 }
@@ -227,6 +247,8 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		{"mesh routing", b.meshRouting},
 		{"routes", b.routes},
 		{"monitoring", b.monitoring},
+		{"alerts", b.sloRules},
+		{"dashboard", b.grafanaDashboard},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {

@@ -141,10 +141,25 @@ func (b *builder) deployment(name, track string, image pulumi.StringInput, repli
 	return err
 }
 
+// Annotations on the Service that put Kong's requests through the mesh: Kong sends them to the
+// Service's cluster IP (not to pod IPs, which bypass the sidecar's routing) with the Service's
+// host, so the VirtualService's retries, timeouts, outlier detection and canary weights apply.
+// https://developer.konghq.com/kubernetes-ingress-controller/reference/annotations
+const (
+	AnnotationServiceUpstream = "ingress.kubernetes.io/service-upstream"
+	AnnotationHostHeader      = "konghq.com/host-header"
+)
+
 func (b *builder) service() error {
 	a := b.args
 	_, err := corev1.NewService(b.ctx, b.name, &corev1.ServiceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(a.Name), Namespace: pulumi.String(a.Namespace), Labels: b.labels(nil)},
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(a.Name), Namespace: pulumi.String(a.Namespace), Labels: b.labels(nil),
+			Annotations: pulumi.StringMap{
+				AnnotationServiceUpstream: pulumi.String("true"),
+				AnnotationHostHeader:      pulumi.String(a.Name + "." + a.Namespace + ".svc.cluster.local"),
+			},
+		},
 		Spec: &corev1.ServiceSpecArgs{
 			Selector: pulumi.ToStringMap(b.selector()),
 			Ports: corev1.ServicePortArray{

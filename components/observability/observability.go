@@ -1,6 +1,7 @@
 // Package observability installs the platform's monitoring: kube-prometheus-stack (Prometheus,
 // Alertmanager, Grafana, the operator and its CRDs) from its official chart, alerting rules for
-// the four golden signals, scraping of every mesh proxy, the tracing backend the mesh sends
+// the four golden signals, Alertmanager's receivers and routes, Grafana dashboards provisioned
+// from ConfigMaps, scraping of every mesh proxy, the tracing backend the mesh sends
 // OpenTelemetry traces to (Grafana Tempo on object storage; Jaeger in memory where a dev stack
 // has no object storage), and optionally log aggregation (Loki and Alloy).
 package observability
@@ -74,6 +75,11 @@ type Args struct {
 	LogRetentionDays int
 	LogStorageSize   string
 	LogStore         *infra.ObjectStore
+	// Alerting routes alerts to receivers. Optional: without it alerts stay in Alertmanager.
+	Alerting *Alerting
+	// RunbookURL is the runbooks file every alert links a section of (http or https). Optional
+	// in tests; the platform always sets it.
+	RunbookURL string
 	// Labels go on every object the component creates (ownership labels).
 	Labels map[string]string
 	// After are resources every object of the stack waits for, e.g. its namespace. A
@@ -101,6 +107,9 @@ func (a Args) validate() error {
 	if a.Traces != nil && a.TraceRetentionDays < 1 {
 		errs = append(errs, fmt.Errorf("observability: traces need a retention of at least one day (have %d)", a.TraceRetentionDays))
 	}
+	if a.Alerting != nil {
+		errs = append(errs, a.Alerting.validate())
+	}
 	if a.HA && (a.Traces == nil || (a.Logs && a.LogStore == nil)) {
 		errs = append(errs, errors.New("observability: HA keeps traces and logs in object storage; the traces bucket (and the logs bucket with Logs) are required"))
 	}
@@ -114,6 +123,9 @@ type Observability struct {
 	// TracingHost and TracingPort are the OTLP/gRPC endpoint for traces.
 	TracingHost string
 	TracingPort int
+	// TracingPodLabels select the pods that receive the traces (Tempo's distributors, or
+	// Jaeger): network policies open trace egress to them.
+	TracingPodLabels map[string]string
 	// GrafanaAdminPassword is generated, and a secret.
 	GrafanaAdminPassword pulumi.StringOutput
 	// Ready defines the monitoring kinds (ServiceMonitor, PodMonitor, PrometheusRule): anything
@@ -163,12 +175,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			return nil, fmt.Errorf("observability tempo: %w", err)
 		}
 		o.TracingHost = host
+		o.TracingPodLabels = tempoDistributorLabels
 		traces = pulumi.Map{"name": pulumi.String("Tempo"), "uid": pulumi.String(tempoDatasource), "type": pulumi.String("tempo"), "url": pulumi.String(queryURL)}
 	} else {
 		if err := jaeger(ctx, name, args, chart.Registry(args.ImageMirror, "docker.io/jaegertracing"), parent, after); err != nil {
 			return nil, fmt.Errorf("observability jaeger: %w", err)
 		}
 		o.TracingHost = "jaeger." + args.Namespace + ".svc.cluster.local"
+		o.TracingPodLabels = map[string]string{"app.kubernetes.io/name": "jaeger"}
 		traces = pulumi.Map{"name": pulumi.String("Jaeger"), "type": pulumi.String("jaeger"), "url": pulumi.String(fmt.Sprintf("http://%s:%d", o.TracingHost, jaegerUIPort))}
 	}
 	traces["access"] = pulumi.String("proxy")
@@ -217,20 +231,46 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"persistence":           pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
 			"resources":             resources("100m", "256Mi", "1", "1Gi"),
 			"additionalDataSources": dataSources,
+			// Dashboards come from ConfigMaps labelled grafana_dashboard: "1", in any namespace
+			// (each service's sits beside it).
+			"sidecar": pulumi.Map{"dashboards": pulumi.Map{
+				"enabled": pulumi.Bool(true), "label": pulumi.String(DashboardLabel), "labelValue": pulumi.String(DashboardLabelValue),
+				"searchNamespace": pulumi.String("ALL"), "folderAnnotation": pulumi.String("grafana_folder"),
+				"provider": pulumi.Map{"foldersFromFilesStructure": pulumi.Bool(true)},
+			}},
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
 	}
 	if args.ImageMirror != "" {
 		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(args.ImageMirror)}
 	}
+	chartDeps := []pulumi.Resource{adminSecret}
+	if args.Alerting != nil {
+		config, files := args.Alerting.alertmanagerConfig()
+		receivers, err := corev1.NewSecret(ctx, name+"-alert-receivers", &corev1.SecretArgs{
+			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(AlertingSecret), Namespace: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(args.Labels)},
+			Type:       pulumi.String("Opaque"),
+			StringData: files,
+		}, parent, after)
+		if err != nil {
+			return nil, err
+		}
+		chartDeps = append(chartDeps, receivers)
+		am := values["alertmanager"].(pulumi.Map)
+		am["config"] = chart.Value(config)
+		am["alertmanagerSpec"].(pulumi.Map)["secrets"] = pulumi.StringArray{pulumi.String(AlertingSecret)}
+	}
 	stack, err := chart.Install(ctx, name, Stack, args.Charts, chart.Args{Namespace: args.Namespace, Values: values, Labels: args.Labels},
-		parent, after, pulumi.DependsOn([]pulumi.Resource{adminSecret}))
+		parent, after, pulumi.DependsOn(chartDeps))
 	if err != nil {
 		return nil, err
 	}
 	o.Ready = []pulumi.Resource{stack}
 
-	if err := meshMonitoring(ctx, name, args.Namespace, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
+	if _, err := NewDashboard(ctx, name+"-dashboard-platform", args.Namespace, platformDashboard(), args.Labels, parent, after); err != nil {
+		return nil, err
+	}
+	if err := meshMonitoring(ctx, name, args.Namespace, args.RunbookURL, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
 		return nil, err
 	}
 	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{

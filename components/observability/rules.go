@@ -1,6 +1,10 @@
 package observability
 
 import (
+	"maps"
+	"strings"
+	"unicode"
+
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -45,11 +49,33 @@ var goldenSignals = []map[string]any{
 	},
 }
 
+// RunbookSection is the anchor of an alert's section in the runbooks file: its name in words,
+// "ServiceLatencyP99High" is "service-latency-p99-high".
+func RunbookSection(alert string) string {
+	r := []rune(alert)
+	var b strings.Builder
+	for i, c := range r {
+		// A word starts at a capital after a lower-case letter or digit, or at the last capital
+		// of an acronym ("CPUThrottled": cpu-throttled).
+		if i > 0 && unicode.IsUpper(c) && (!unicode.IsUpper(r[i-1]) || i+1 < len(r) && unicode.IsLower(r[i+1])) {
+			b.WriteByte('-')
+		}
+		b.WriteRune(unicode.ToLower(c))
+	}
+	return b.String()
+}
+
 // meshMonitoring adds the golden-signal alerts and scrapes the metrics of every Istio proxy.
-func meshMonitoring(ctx *pulumi.Context, name, namespace string, labels map[string]string, opts ...pulumi.ResourceOption) error {
+func meshMonitoring(ctx *pulumi.Context, name, namespace, runbooks string, labels map[string]string, opts ...pulumi.ResourceOption) error {
 	rules := make([]any, len(goldenSignals))
 	for i, r := range goldenSignals {
-		rules[i] = r
+		rule := maps.Clone(r)
+		if runbooks != "" {
+			annotations := maps.Clone(r["annotations"].(map[string]string))
+			annotations["runbook_url"] = runbooks + "#" + RunbookSection(r["alert"].(string))
+			rule["annotations"] = annotations
+		}
+		rules[i] = rule
 	}
 	if _, err := apiextensions.NewCustomResource(ctx, name+"-golden-signals", &apiextensions.CustomResourceArgs{
 		ApiVersion: pulumi.String("monitoring.coreos.com/v1"),

@@ -13,6 +13,14 @@ import (
 // needs a Kafka of its own and is not used.
 var Tempo = chart.Spec{Name: "tempo-distributed", Version: "2.13.0", Repo: "https://grafana.github.io/helm-charts"}
 
+// tempoDistributorLabels are the labels of the distributor pods, which take OTLP: the chart's
+// tempo.selectorLabels (templates/_helpers.tpl) for release "tempo", component "distributor".
+var tempoDistributorLabels = map[string]string{
+	"app.kubernetes.io/name":      "tempo",
+	"app.kubernetes.io/instance":  "tempo",
+	"app.kubernetes.io/component": "distributor",
+}
+
 // tempoQueryPort is the query-frontend's HTTP port, Grafana's Tempo datasource.
 const tempoQueryPort = 3200
 

@@ -75,6 +75,7 @@ func New(ctx context.Context, svc Service, cfg Config, getenv func(string) strin
 		a.DB.Close()
 		return nil, err
 	}
+	a.Metrics.WatchPool(a.DB)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

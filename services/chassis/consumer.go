@@ -109,7 +109,8 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		// A rebalance waits for the event in hand (BlockRebalanceOnPoll), which may be retried for
 		// RetryFor: give it that long and more before the group drops this member.
-		kgo.RebalanceTimeout(max(time.Minute, retryFor(c)+30*time.Second))}, extra...)
+		kgo.RebalanceTimeout(max(time.Minute, retryFor(c)+30*time.Second)),
+		kgo.OnPartitionsRevoked(m.forgetLag(group)), kgo.OnPartitionsLost(m.forgetLag(group))}, extra...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("consumer %s: %w", c.Name, err)
@@ -125,11 +126,13 @@ func runConsumer(ctx context.Context, pool *pgxpool.Pool, cfg Config, c Consumer
 			log.Warn("fetch failed", "topic", t, "partition", p, "err", err)
 		})
 		recs := fetches.Records()
+		m.observeLag(group, fetches, false)
 		for _, rec := range recs {
 			if !applyWithRetry(ctx, pool, group, c.Handle, retryFor(c), rec, log, m) {
 				return nil // ctx ended
 			}
 		}
+		m.observeLag(group, fetches, true)
 		if len(recs) > 0 {
 			if err := cl.CommitRecords(ctx, recs...); err != nil && ctx.Err() == nil {
 				log.Warn("offset commit failed; events may be redelivered and will be skipped", "err", err)

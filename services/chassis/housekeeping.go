@@ -15,7 +15,7 @@ const (
 	ProcessedRetention = 30 * 24 * time.Hour
 )
 
-// housekeeping reports the outbox backlog every tick, whether or not Kafka is reachable (that
+// housekeeping reports the outbox backlog, the age of its oldest event and the dead letters every tick, whether or not Kafka is reachable (that
 // is when the backlog matters), and prunes rows past their retention once a minute.
 func housekeeping(ctx context.Context, pool *pgxpool.Pool, m *Metrics, log *slog.Logger, tick time.Duration) {
 	t := time.NewTicker(tick)
@@ -23,9 +23,13 @@ func housekeeping(ctx context.Context, pool *pgxpool.Pool, m *Metrics, log *slog
 	var lastPrune time.Time
 	for {
 		var n int64
-		if err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n); err == nil {
+		var oldest float64
+		if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+			FROM outbox WHERE published_at IS NULL`).Scan(&n, &oldest); err == nil {
 			m.outboxPending.Set(float64(n))
+			m.outboxOldest.Set(oldest)
 		}
+		reportDeadLetters(ctx, pool, m)
 		if time.Since(lastPrune) >= time.Minute {
 			if err := prune(ctx, pool, time.Now()); err != nil && ctx.Err() == nil {
 				log.Warn("pruning chassis tables failed", "err", err)
@@ -37,6 +41,31 @@ func housekeeping(ctx context.Context, pool *pgxpool.Pool, m *Metrics, log *slog
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// reportDeadLetters sets the dead-letter count of every consumer that has any; a consumer whose
+// dead letters an operator cleared drops out.
+func reportDeadLetters(ctx context.Context, pool *pgxpool.Pool, m *Metrics) {
+	rows, err := pool.Query(ctx, `SELECT consumer, count(*) FROM dead_letters GROUP BY consumer`)
+	if err != nil {
+		return
+	}
+	counts := map[string]float64{}
+	for rows.Next() {
+		var consumer string
+		var n int64
+		if rows.Scan(&consumer, &n) == nil {
+			counts[consumer] = float64(n)
+		}
+	}
+	rows.Close()
+	if rows.Err() != nil {
+		return
+	}
+	m.deadLetters.Reset()
+	for c, n := range counts {
+		m.deadLetters.WithLabelValues(c).Set(n)
 	}
 }
 
