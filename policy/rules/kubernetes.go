@@ -42,7 +42,9 @@ var clusterScoped = []string{
 // the objects the chart renders are its children.
 const ChartType = "groundwork:chart:Chart"
 
-func isHelm(typ string) bool { return strings.HasPrefix(typ, "kubernetes:helm.sh/") || typ == ChartType }
+func isHelm(typ string) bool {
+	return strings.HasPrefix(typ, "kubernetes:helm.sh/") || typ == ChartType
+}
 
 // namespaceOf is a Kubernetes object's namespace: "default" where unset, "" for cluster-scoped
 // kinds, "?" where unknown. Helm releases and charts take theirs from "namespace".
