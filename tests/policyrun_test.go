@@ -39,6 +39,8 @@ func runForPolicy(t testing.TB, stack string, cfg map[string]string, program pul
 	}
 	t.Setenv(pulumi.EnvConfig, string(raw))
 	m := &optionMocks{mocks: newMocks(stack, cfg["aws:region"]), protect: map[string]bool{}}
+	// The charts' objects too, as a real preview registers them.
+	m.renderer = cachedRenderer(needCharts(t))
 	err = pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 	})
