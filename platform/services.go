@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"github.com/groundwork/groundwork/components/chart"
+
 	"cmp"
 	"crypto/sha256"
 	"crypto/x509"
@@ -179,7 +181,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 			creds, err := corev1.NewSecret(ctx, "postgres-backup-credentials", &corev1.SecretArgs{
 				Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String("postgres-backup"), Namespace: pulumi.String(NamespaceData), Labels: pulumi.ToStringMap(tags.LabelMap("postgres"))},
 				StringData: pulumi.StringMap{"ACCESS_KEY_ID": store.AccessKeyID, "ACCESS_SECRET_KEY": store.SecretAccessKey},
-			}, on, in, pulumi.DependsOn(after))
+			}, on, in, chart.DependsOn(after))
 			if err != nil {
 				return err
 			}
@@ -238,7 +240,7 @@ func deployServices(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, pla
 		if cfg.Environment == EnvProd {
 			// Kong counts rate limits in the shared Redis: it may reach the Redis port of the data
 			// namespace, nothing else there.
-			if err := kongToRedis(ctx, tags, on, in, pulumi.DependsOn(plat.namespaces)); err != nil {
+			if err := kongToRedis(ctx, tags, on, in, chart.DependsOn(plat.namespaces)); err != nil {
 				return err
 			}
 		}
@@ -331,7 +333,7 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 			"algorithm":      pulumi.String("ES256"),
 			"rsa_public_key": key.PublicKeyPem,
 		},
-	}, append(opts, pulumi.DependsOn(plat.namespaces))...)
+	}, append(opts, chart.DependsOn(plat.namespaces))...)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +346,7 @@ func jwtTrust(ctx *pulumi.Context, specs []services.Spec, plat *Platform, tags i
 			Annotations: pulumi.StringMap{"kubernetes.io/ingress.class": pulumi.String(kong.IngressClass)},
 		},
 		OtherFields: map[string]any{"username": "identity-tokens", "credentials": []string{"identity-jwt"}},
-	}, append(opts, pulumi.DependsOn([]pulumi.Resource{cred}), pulumi.DependsOn(plat.Kong.Ready()))...)
+	}, append(opts, chart.DependsOn([]pulumi.Resource{cred}), chart.DependsOn(plat.Kong.Ready()))...)
 	return key, err
 }
 
@@ -441,7 +443,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-"+suffix, &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-" + suffix), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
 			StringData: pulumi.StringMap{"signing-key": value},
-		}, on, parent, pulumi.DependsOn(plat.namespaces))
+		}, on, parent, chart.DependsOn(plat.namespaces))
 		if err != nil {
 			return err
 		}
@@ -452,7 +454,7 @@ func deployService(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, plat
 		sec, err := corev1.NewSecret(ctx, "svc-"+s.Name+"-operator", &corev1.SecretArgs{
 			Metadata:   &metav1.ObjectMetaArgs{Name: pulumi.String(s.Name + "-operator"), Namespace: pulumi.String(NamespaceServices), Labels: pulumi.ToStringMap(tags.LabelMap("services"))},
 			StringData: pulumi.StringMap{"password": deps.operator.Result},
-		}, on, parent, pulumi.DependsOn(plat.namespaces))
+		}, on, parent, chart.DependsOn(plat.namespaces))
 		if err != nil {
 			return err
 		}

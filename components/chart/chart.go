@@ -161,6 +161,23 @@ type Chart struct {
 	Release string
 	// Ready are the chart's objects, once registered.
 	Ready pulumi.ResourceArrayOutput
+	// objects are the chart's objects where they were rendered at once.
+	objects []pulumi.Resource
+}
+
+// DependsOn is pulumi.DependsOn in which a chart stands for each object it rendered. The SDK
+// expands a dependency on a component to the children it knows of when the dependent
+// registers, and a child becomes known only as its own registration goes on concurrently: naming
+// the objects makes the wait certain.
+func DependsOn(rs []pulumi.Resource) pulumi.ResourceOrInvokeOption {
+	var out []pulumi.Resource
+	for _, r := range rs {
+		out = append(out, r)
+		if c, ok := r.(*Chart); ok {
+			out = append(out, c.objects...)
+		}
+	}
+	return pulumi.DependsOn(out)
 }
 
 // After is the option that makes a resource wait for every object of the chart, also where the
@@ -262,6 +279,7 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 			ready[i] = pulumi.NewResourceInput(o)
 		}
 		c.Ready = ready.ToResourceArrayOutput()
+		c.objects = objs
 	case errors.Is(err, errOutput):
 		// Values that name other resources' outputs (a bucket AWS names, a role's ARN) are
 		// rendered once those are known, as helm/v3 Chart does: a first preview, before the

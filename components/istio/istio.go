@@ -124,7 +124,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	install := func(spec chart.Spec, release, ns string, values pulumi.Map, after ...pulumi.Resource) (pulumi.Resource, error) {
 		return chart.Install(ctx, name+"-"+spec.Name, spec, args.Charts, chart.Args{
 			Release: release, Namespace: ns, Values: values, Labels: args.Labels,
-		}, pulumi.Parent(m), pulumi.DependsOn(args.After), pulumi.DependsOn(after))
+		}, pulumi.Parent(m), chart.DependsOn(args.After), chart.DependsOn(after))
 	}
 
 	base, err := install(Base, "istio-base", args.SystemNamespace, pulumi.Map{
@@ -200,7 +200,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 
-	afterIstiod := pulumi.DependsOn(append([]pulumi.Resource{istiod}, args.After...))
+	afterIstiod := chart.DependsOn(append([]pulumi.Resource{istiod}, args.After...))
 	policies := []struct {
 		name, apiVersion, kind, ns string
 		spec                       pulumi.Map

@@ -405,5 +405,5 @@ const adminUser = "groundwork-admin"
 // child is the option every object of the component is created with: parented to it, and
 // waiting for what the component waits for.
 func (k *Kafka) child() pulumi.ResourceOption {
-	return pulumi.Composite(pulumi.Parent(k), pulumi.DependsOn(k.after))
+	return pulumi.Composite(pulumi.Parent(k), chart.DependsOn(k.after))
 }

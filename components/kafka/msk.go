@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"github.com/groundwork/groundwork/components/chart"
+
 	"fmt"
 	"regexp"
 	"strings"
@@ -124,7 +126,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		assoc, err := msk.NewSingleScramSecretAssociation(ctx, name+"-user-"+user, &msk.SingleScramSecretAssociationArgs{
 			ClusterArn: cluster.Arn,
 			SecretArn:  secret.Arn,
-		}, k.child(), pulumi.DependsOn([]pulumi.Resource{version}))
+		}, k.child(), chart.DependsOn([]pulumi.Resource{version}))
 		if err != nil {
 			return pulumi.StringOutput{}, nil, fmt.Errorf("kafka user %s association: %w", user, err)
 		}
@@ -145,7 +147,7 @@ func newMSK(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			return err
 		}
 		// The service gets its credentials once MSK accepts them and its topics and ACLs exist.
-		client, err := newClientSecret(ctx, name, args, u, cluster.BootstrapBrokersSaslScram, password, nil, k, pulumi.DependsOn([]pulumi.Resource{assoc, job}))
+		client, err := newClientSecret(ctx, name, args, u, cluster.BootstrapBrokersSaslScram, password, nil, k, chart.DependsOn([]pulumi.Resource{assoc, job}))
 		if err != nil {
 			return err
 		}

@@ -96,7 +96,7 @@ func newMSKAdmin(ctx *pulumi.Context, name string, args Args, k *Kafka, bootstra
 				},
 			},
 		},
-	}, k.child(), pulumi.DependsOn([]pulumi.Resource{secret, after}))
+	}, k.child(), chart.DependsOn([]pulumi.Resource{secret, after}))
 	if err != nil {
 		return nil, fmt.Errorf("kafka admin job: %w", err)
 	}

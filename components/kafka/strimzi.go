@@ -49,7 +49,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 	if err != nil {
 		return fmt.Errorf("kafka operator: %w", err)
 	}
-	afterOperator := pulumi.DependsOn([]pulumi.Resource{operator})
+	afterOperator := chart.DependsOn([]pulumi.Resource{operator})
 
 	ca, caSecrets, err := newClusterCA(ctx, name, args, k)
 	if err != nil {
@@ -87,7 +87,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 			// client namespace.
 			"clusterCa": pulumi.Map{"generateCertificateAuthority": pulumi.Bool(false)},
 		}},
-	}, k.child(), pulumi.DependsOn(append([]pulumi.Resource{operator}, caSecrets...)))
+	}, k.child(), chart.DependsOn(append([]pulumi.Resource{operator}, caSecrets...)))
 	if err != nil {
 		return fmt.Errorf("kafka cluster: %w", err)
 	}
@@ -107,7 +107,7 @@ func newStrimzi(ctx *pulumi.Context, name string, args Args, k *Kafka) error {
 		}
 	}
 
-	afterCluster := pulumi.DependsOn([]pulumi.Resource{operator, cluster})
+	afterCluster := chart.DependsOn([]pulumi.Resource{operator, cluster})
 	for _, t := range args.Topics {
 		if _, err := apiextensions.NewCustomResource(ctx, name+"-topic-"+t.Name, &apiextensions.CustomResourceArgs{
 			ApiVersion: pulumi.String(apiVersion),

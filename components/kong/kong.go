@@ -144,7 +144,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}}
 	}
 	c, err := chart.Install(ctx, name, Chart, args.Charts, chart.Args{Namespace: args.Namespace, Values: values, Labels: args.Labels},
-		pulumi.Parent(k), pulumi.DependsOn(args.MonitoringReady), pulumi.DependsOn(args.After))
+		pulumi.Parent(k), chart.DependsOn(args.MonitoringReady), chart.DependsOn(args.After))
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 				Annotations: pulumi.StringMap{"kubernetes.io/ingress.class": pulumi.String(IngressClass)},
 			},
 			OtherFields: map[string]any{"plugin": p.Name(), "config": p.Config()},
-		}, pulumi.Parent(k), pulumi.DependsOn([]pulumi.Resource{c})); err != nil {
+		}, pulumi.Parent(k), chart.DependsOn([]pulumi.Resource{c})); err != nil {
 			return nil, fmt.Errorf("kong global plugin %s: %w", p.Name(), err)
 		}
 	}
@@ -224,7 +224,7 @@ func (k *Kong) Route(ctx *pulumi.Context, name string, args RouteArgs, opts ...p
 	if err := args.Validate(); err != nil {
 		return nil, err
 	}
-	after := slices.Concat(opts, []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{k.chart})})
+	after := slices.Concat(opts, []pulumi.ResourceOption{chart.DependsOn([]pulumi.Resource{k.chart})})
 	ingressName := args.Name
 	if ingressName == "" {
 		ingressName = args.Service

@@ -6,6 +6,8 @@
 package microservice
 
 import (
+	"github.com/groundwork/groundwork/components/chart"
+
 	"errors"
 	"fmt"
 	"net/url"
@@ -235,7 +237,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if err := ctx.RegisterComponentResource("groundwork:services:Microservice", name, s, opts...); err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{pulumi.Parent(s), pulumi.DependsOn(args.After)}}
+	b := &builder{ctx: ctx, name: name, args: args, opts: []pulumi.ResourceOption{pulumi.Parent(s), chart.DependsOn(args.After)}}
 	steps := []struct {
 		what string
 		do   func() error

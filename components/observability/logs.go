@@ -211,6 +211,6 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		alloyValues["configReloader"].(pulumi.Map)["image"] = pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "quay.io"))}
 	}
 	_, err = chart.Install(ctx, name+"-alloy", Alloy, args.Charts, chart.Args{Namespace: args.Namespace, Values: alloyValues, Labels: args.Labels},
-		append(opts, pulumi.DependsOn([]pulumi.Resource{lokiChart}), lokiChart.After())...)
+		append(opts, chart.DependsOn([]pulumi.Resource{lokiChart}), lokiChart.After())...)
 	return queryURL, err
 }

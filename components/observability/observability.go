@@ -143,7 +143,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		return nil, err
 	}
 	parent := pulumi.Parent(o)
-	after := pulumi.DependsOn(args.After)
+	after := chart.DependsOn(args.After)
 
 	password, err := random.NewRandomPassword(ctx, name+"-grafana-admin", &random.RandomPasswordArgs{
 		Length: pulumi.Int(32), Special: pulumi.Bool(false),
@@ -261,7 +261,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		am["alertmanagerSpec"].(pulumi.Map)["secrets"] = pulumi.StringArray{pulumi.String(AlertingSecret)}
 	}
 	stack, err := chart.Install(ctx, name, Stack, args.Charts, chart.Args{Namespace: args.Namespace, Values: values, Labels: args.Labels},
-		parent, after, pulumi.DependsOn(chartDeps))
+		parent, after, chart.DependsOn(chartDeps))
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	if _, err := NewDashboard(ctx, name+"-dashboard-platform", args.Namespace, platformDashboard(), args.Labels, parent, after); err != nil {
 		return nil, err
 	}
-	if err := meshMonitoring(ctx, name, args.Namespace, args.RunbookURL, args.Labels, parent, after, pulumi.DependsOn(o.Ready)); err != nil {
+	if err := meshMonitoring(ctx, name, args.Namespace, args.RunbookURL, args.Labels, parent, after, chart.DependsOn(o.Ready)); err != nil {
 		return nil, err
 	}
 	return o, ctx.RegisterResourceOutputs(o, pulumi.Map{

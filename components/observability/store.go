@@ -1,6 +1,8 @@
 package observability
 
 import (
+	"github.com/groundwork/groundwork/components/chart"
+
 	"net/url"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -39,7 +41,7 @@ func (a *bucketAccess) after() pulumi.ResourceOption {
 	if a.secret == nil {
 		return pulumi.Composite()
 	}
-	return pulumi.DependsOn([]pulumi.Resource{a.secret})
+	return chart.DependsOn([]pulumi.Resource{a.secret})
 }
 
 // accessFor creates what a chart needs to reach store: with keys, a Secret secretName holding

@@ -61,7 +61,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 	if err != nil {
 		return fmt.Errorf("postgres operator: %w", err)
 	}
-	afterOperator := pulumi.DependsOn([]pulumi.Resource{operator})
+	afterOperator := chart.DependsOn([]pulumi.Resource{operator})
 
 	for _, d := range args.Databases {
 		cluster := ClusterName(d.Name)
@@ -143,7 +143,7 @@ func newCNPG(ctx *pulumi.Context, name string, args Args, p *Postgres) error {
 					"method":               pulumi.String("barmanObjectStore"),
 					"backupOwnerReference": pulumi.String("self"),
 				}},
-			}, p.child(), pulumi.DependsOn([]pulumi.Resource{operator, c})); err != nil {
+			}, p.child(), chart.DependsOn([]pulumi.Resource{operator, c})); err != nil {
 				return fmt.Errorf("postgres %s scheduled backup: %w", d.Name, err)
 			}
 		}

@@ -395,5 +395,5 @@ func labels(tags infra.Tags, service string) pulumi.StringMap {
 // child is the option every object of the component is created with: parented to it, and
 // waiting for what the component waits for.
 func (p *Postgres) child() pulumi.ResourceOption {
-	return pulumi.Composite(pulumi.Parent(p), pulumi.DependsOn(p.after))
+	return pulumi.Composite(pulumi.Parent(p), chart.DependsOn(p.after))
 }

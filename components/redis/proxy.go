@@ -1,6 +1,8 @@
 package redis
 
 import (
+	"github.com/groundwork/groundwork/components/chart"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -225,7 +227,7 @@ func newProxy(ctx *pulumi.Context, name string, args Args, labels pulumi.StringM
 				},
 			},
 		},
-	}, r.child(), pulumi.DependsOn(append([]pulumi.Resource{cm}, after...))); err != nil {
+	}, r.child(), chart.DependsOn(append([]pulumi.Resource{cm}, after...))); err != nil {
 		return nil, fmt.Errorf("redis proxy: %w", err)
 	}
 	// One pod may be evicted at a time: drains proceed and the other pod keeps serving.

@@ -455,7 +455,7 @@ func newStatefulSet(ctx *pulumi.Context, name string, args Args, password pulumi
 				},
 			}},
 		},
-	}, r.child(), pulumi.DependsOn([]pulumi.Resource{auth, headless})); err != nil {
+	}, r.child(), chart.DependsOn([]pulumi.Resource{auth, headless})); err != nil {
 		return pulumi.StringOutput{}, fmt.Errorf("redis statefulset: %w", err)
 	}
 	if _, err := policyv1.NewPodDisruptionBudget(ctx, name, &policyv1.PodDisruptionBudgetArgs{
@@ -540,5 +540,5 @@ func newElastiCache(ctx *pulumi.Context, name string, args Args, password pulumi
 // child is the option every object of the component is created with: parented to it, and
 // waiting for what the component waits for.
 func (r *Redis) child() pulumi.ResourceOption {
-	return pulumi.Composite(pulumi.Parent(r), pulumi.DependsOn(r.after))
+	return pulumi.Composite(pulumi.Parent(r), chart.DependsOn(r.after))
 }
