@@ -206,17 +206,8 @@ func (h *Harness) DoAs(t testing.TB, method, path, token, tenant string, body an
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := h.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if len(raw) > 0 && json.Unmarshal(raw, &out) != nil {
-		out = map[string]any{"raw": string(raw)}
-	}
-	return resp.StatusCode, out
+	status, out, _ := h.send(t, req)
+	return status, out
 }
 
 // Publish puts events on their topics as another service's relay would.
@@ -463,6 +454,13 @@ func (h *Harness) DoRaw(t testing.TB, method, path, tenant string, header http.H
 	if tenant != "" {
 		req.Header.Set(chassis.HeaderTenant, tenant)
 	}
+	return h.send(t, req)
+}
+
+// send sends req and returns the status, the body decoded as JSON (or as {"raw": body} when it
+// is not JSON) and the response headers.
+func (h *Harness) send(t testing.TB, req *http.Request) (int, map[string]any, http.Header) {
+	t.Helper()
 	resp, err := h.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
