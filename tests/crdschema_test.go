@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -16,10 +17,25 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v5"
 	"gopkg.in/yaml.v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/kafka"
+	"github.com/groundwork/groundwork/components/kong"
+	"github.com/groundwork/groundwork/components/postgres"
 )
 
-// crdDir holds the upstream CRDs (Strimzi, CloudNativePG, Kong), beside the project.
-const crdDir = "../shared/reference/crds"
+// crdFiles are the CRDs of the operator charts the program pins (Strimzi, CloudNativePG, Kong),
+// inside their chart folders: the schemas follow the pins.
+func crdFiles(charts string) []string {
+	folder := func(s chart.Spec, sub string) string {
+		return filepath.Join(charts, s.Name+"-"+s.Version, sub)
+	}
+	return []string{
+		folder(kong.Chart, "crds/*.yaml"),
+		folder(kafka.StrimziChart, "crds/*.yaml"),
+		folder(postgres.OperatorChart, "templates/crds/crds.yaml"),
+	}
+}
 
 // crdSchemas are the openAPIV3Schemas of every served version of the reference CRDs, made strict:
 // an object that the API server would prune unknown fields from rejects them instead, so a
@@ -34,23 +50,31 @@ var (
 	crdErr    error
 )
 
-// loadCRDs reads and compiles the reference CRDs once; it skips the test when they are absent.
+// loadCRDs reads and compiles the charts' CRDs once; without the charts folder it skips, and
+// fails under CI=true (needCharts).
 func loadCRDs(t testing.TB) *crdSchemas {
 	t.Helper()
-	if _, err := os.Stat(crdDir); errors.Is(err, os.ErrNotExist) {
-		t.Skipf("skipping: the reference CRDs are not at %s (they live beside the project, not in it)", crdDir)
-	}
-	crdOnce.Do(func() { crdLoaded, crdErr = compileCRDs(crdDir) })
+	charts := needCharts(t)
+	crdOnce.Do(func() { crdLoaded, crdErr = compileCRDs(crdFiles(charts)) })
 	if crdErr != nil {
 		t.Fatal(crdErr)
 	}
 	return crdLoaded
 }
 
-func compileCRDs(dir string) (*crdSchemas, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if err != nil {
-		return nil, err
+var templateLine = regexp.MustCompile(`(?m)^\{\{.*\}\}\s*$`)
+
+func compileCRDs(globs []string) (*crdSchemas, error) {
+	var files []string
+	for _, g := range globs {
+		matched, err := filepath.Glob(g)
+		if err != nil {
+			return nil, err
+		}
+		if len(matched) == 0 {
+			return nil, fmt.Errorf("no CRDs at %s", g)
+		}
+		files = append(files, matched...)
 	}
 	out := &crdSchemas{byKind: map[string]*jsonschema.Schema{}}
 	for _, f := range files {
@@ -58,6 +82,8 @@ func compileCRDs(dir string) (*crdSchemas, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A chart that makes its CRDs optional wraps them in a template condition.
+		data = templateLine.ReplaceAll(data, nil)
 		dec := yaml.NewDecoder(bytes.NewReader(data))
 		for {
 			var crd struct {

@@ -62,7 +62,7 @@ var istioSpecs = map[string]func() proto.Message{
 	"kubernetes:networking.istio.io/v1:DestinationRule":  func() proto.Message { return &istionetworking.DestinationRule{} },
 }
 
-// crdKinds are checked against the upstream CRD schemas in ../shared/reference/crds.
+// crdKinds are checked against the CRD schemas the pinned operator charts ship (crdFiles).
 var crdKinds = []string{
 	"kubernetes:configuration.konghq.com/v1:KongPlugin",
 	"kubernetes:configuration.konghq.com/v1:KongClusterPlugin",
