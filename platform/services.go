@@ -1,8 +1,6 @@
 package platform
 
 import (
-	"github.com/groundwork/groundwork/components/chart"
-
 	"cmp"
 	"crypto/sha256"
 	"crypto/x509"
@@ -24,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/database"
 	"github.com/groundwork/groundwork/components/image"
 	"github.com/groundwork/groundwork/components/kafka"

@@ -1,8 +1,6 @@
 package kafka
 
 import (
-	"github.com/groundwork/groundwork/components/chart"
-
 	"fmt"
 	"regexp"
 	"strings"
@@ -12,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/secretsmanager"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/database"
 )
 

@@ -6,8 +6,6 @@
 package microservice
 
 import (
-	"github.com/groundwork/groundwork/components/chart"
-
 	"errors"
 	"fmt"
 	"net/url"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/kong"
 	"github.com/groundwork/groundwork/services/slo"
 )

@@ -1,14 +1,13 @@
 package observability
 
 import (
-	"github.com/groundwork/groundwork/components/chart"
-
 	"net/url"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/infra"
 )
 

@@ -1,8 +1,6 @@
 package redis
 
 import (
-	"github.com/groundwork/groundwork/components/chart"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/chart"
 )
 
 // HAProxyImage is the official HAProxy image, pinned: HAProxy 3.2 LTS (Docker official image,
