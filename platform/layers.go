@@ -285,10 +285,6 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Environment == EnvProd && len(cfg.Alerting.Receivers) == 0 {
-		_ = ctx.Log.Warn(fmt.Sprintf("%s:alerting.receivers is empty: alerts stay in Alertmanager and reach nobody. "+
-			"Add a receiver (README, \"Operating it\").", Namespace), nil)
-	}
 	mesh, err := istio.New(ctx, "istio", istio.Args{
 		SystemNamespace: NamespaceIstio, GatewayNamespace: NamespaceIngress, CNINamespace: namespaceCNI,
 		Charts: src, ImageMirror: mirror,

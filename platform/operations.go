@@ -191,6 +191,11 @@ func (c *Config) validateAlerting(p *problems) {
 			p.add(key, "set exactly one of webhook, slack, pagerduty, email (has %d)", kinds)
 		}
 	}
+	if c.Environment == EnvProd && len(a.Receivers) == 0 {
+		// Alertmanager without a receiver keeps every alert in its own UI: in prod nobody is told
+		// the platform is down, so a prod stack names at least who is paged.
+		p.add("alerting.receivers", "required in prod: without a receiver every alert stays in Alertmanager and reaches nobody; add one (README, \"Operating it\"), e.g. pulumi config set --secret --path 'groundwork:alerting.receivers[0].pagerduty.routingKey' <key>")
+	}
 	routed := map[string]bool{}
 	for _, sev := range sortedKeys(a.Routes) {
 		if !slices.Contains(observability.Severities, sev) {

@@ -134,6 +134,16 @@ func TestWithoutReceiversAlertmanagerKeepsItsDefaults(t *testing.T) {
 	assert.True(t, get(m.byName(t, helmChartType, "observability").Inputs, "values.alertmanager.config").IsNull())
 }
 
+func TestProdWithoutAlertingIsRefused(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	require.Contains(t, cfg, "groundwork:alerting", "Pulumi.prod.yaml names a receiver")
+	delete(cfg, "groundwork:alerting")
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "groundwork:alerting.receivers: required in prod")
+	assert.Empty(t, m.resources, "nothing is created")
+}
+
 func TestBadAlertingConfigNamesTheKey(t *testing.T) {
 	receivers := func(rs string) string { return `{"receivers":` + rs + `,"routes":{"critical":["oncall"]}}` }
 	tests := []struct {
@@ -165,6 +175,8 @@ func TestBadAlertingConfigNamesTheKey(t *testing.T) {
 			`groundwork:alerting.receivers: "spare" is in no route`},
 		{"typo", `{"receivers":[{"name":"oncall","slack":{"uri":"https://a.example.com"}}]}`, true,
 			`groundwork:alerting: unknown field "uri"`},
+		{"prod without receivers", `{"routes":{}}`, false,
+			"groundwork:alerting.receivers: required in prod: without a receiver every alert stays in Alertmanager and reaches nobody"},
 		{"runbook", `{"runbookUrl":"RUNBOOKS.md"}`, false,
 			`groundwork:alerting.runbookUrl: "RUNBOOKS.md" is not the http(s) URL of a runbooks file`},
 	}
