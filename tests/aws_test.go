@@ -220,6 +220,14 @@ func TestClusterAutoscalerScalesTheNodeGroups(t *testing.T) {
 			assert.Equal(t, cluster, propStr(get(v.ObjectValue(), "autoDiscovery.clusterName")))
 			assert.Equal(t, "aws", propStr(get(v.ObjectValue(), "cloudProvider")))
 			assert.Equal(t, "eu-west-1", propStr(get(v.ObjectValue(), "awsRegion")))
+			if tt.stack == "prod" {
+				// Two replicas (one leads), in two zones where they can: a zone's loss leaves one.
+				assert.Equal(t, 2.0, get(v.ObjectValue(), "replicaCount").NumberValue())
+				spread := get(v.ObjectValue(), "topologySpreadConstraints").ArrayValue()
+				if assert.Len(t, spread, 1, "prod's autoscaler replicas spread over zones") {
+					assert.Equal(t, "topology.kubernetes.io/zone", propStr(get(spread[0].ObjectValue(), "topologyKey")))
+				}
+			}
 
 			// Scale-down is on and waits before removing a node.
 			args := get(v.ObjectValue(), "extraArgs").ObjectValue()

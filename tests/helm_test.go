@@ -212,6 +212,9 @@ func renderChart(dir, jsonOpts string) (*Rendered, error) {
 	if o.Version != "" && ch.Metadata.Version != o.Version {
 		return nil, fmt.Errorf("chart %s: the folder %s holds version %s, not %s", o.name(), folder, ch.Metadata.Version, o.Version)
 	}
+	if err := withSiblingDependencies(dir, ch); err != nil {
+		return nil, fmt.Errorf("chart %s %s: %w", o.name(), o.Version, err)
+	}
 	values, skipped := withoutMissingDependencies(ch, o.Values)
 	in := action.NewInstall(&action.Configuration{Releases: storage.Init(driver.NewMemory())})
 	in.ClientOnly, in.DryRun = true, true

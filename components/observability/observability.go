@@ -227,17 +227,40 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"topologySpreadConstraints": zoneSpread(args.Zones, "alertmanager"),
 		}},
 		"grafana": pulumi.Map{
-			"admin":                 pulumi.Map{"existingSecret": pulumi.String("grafana-admin"), "userKey": pulumi.String("admin-user"), "passwordKey": pulumi.String("admin-password")},
-			"persistence":           pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
-			"resources":             resources("100m", "256Mi", "1", "1Gi"),
-			"additionalDataSources": dataSources,
+			"admin":       pulumi.Map{"existingSecret": pulumi.String("grafana-admin"), "userKey": pulumi.String("admin-user"), "passwordKey": pulumi.String("admin-password")},
+			"persistence": pulumi.Map{"enabled": pulumi.Bool(true), "storageClassName": pulumi.String(args.StorageClass), "size": pulumi.String("10Gi")},
+			"resources":   resources("100m", "256Mi", "1", "1Gi"),
+			// The chart's defaults with a read-only root (Grafana writes only to its volume and
+			// /tmp); the volume's group is the pod's fsGroup (472), so the chart's root
+			// init-chown-data container is not needed.
+			"containerSecurityContext": restricted(),
+			"extraEmptyDirMounts":      pulumi.Array{pulumi.Map{"name": pulumi.String("tmp"), "mountPath": pulumi.String("/tmp")}},
+			"initChownData":            pulumi.Map{"enabled": pulumi.Bool(false)},
+			"additionalDataSources":    dataSources,
 			// Dashboards come from ConfigMaps labelled grafana_dashboard: "1", in any namespace
 			// (each service's sits beside it).
-			"sidecar": pulumi.Map{"dashboards": pulumi.Map{
-				"enabled": pulumi.Bool(true), "label": pulumi.String(DashboardLabel), "labelValue": pulumi.String(DashboardLabelValue),
-				"searchNamespace": pulumi.String("ALL"), "folderAnnotation": pulumi.String("grafana_folder"),
-				"provider": pulumi.Map{"foldersFromFilesStructure": pulumi.Bool(true)},
-			}},
+			"sidecar": pulumi.Map{
+				"dashboards": pulumi.Map{
+					"enabled": pulumi.Bool(true), "label": pulumi.String(DashboardLabel), "labelValue": pulumi.String(DashboardLabelValue),
+					"searchNamespace": pulumi.String("ALL"), "folderAnnotation": pulumi.String("grafana_folder"),
+					"provider": pulumi.Map{"foldersFromFilesStructure": pulumi.Bool(true)},
+				},
+				// The dashboard and datasource sidecars write only to their mounted folders.
+				"securityContext": restricted(),
+				"resources":       resources("10m", "64Mi", "200m", "256Mi"),
+			},
+		},
+		"prometheusOperator": pulumi.Map{
+			"resources": resources("50m", "128Mi", "500m", "512Mi"),
+			// The jobs that make and patch the admission webhook's certificate.
+			"admissionWebhooks": pulumi.Map{"patch": pulumi.Map{"resources": resources("10m", "32Mi", "100m", "128Mi")}},
+		},
+		"kube-state-metrics": pulumi.Map{"resources": resources("50m", "128Mi", "500m", "512Mi")},
+		// The chart sets a read-only root only; node-exporter reads the host's /proc, /sys and
+		// root through its mounts as nobody and needs no privilege or capability.
+		"prometheus-node-exporter": pulumi.Map{
+			"containerSecurityContext": restricted(),
+			"resources":                resources("20m", "32Mi", "250m", "128Mi"),
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
 	}
@@ -342,6 +365,18 @@ func resources(cpu, memory, cpuLimit, memoryLimit string) pulumi.Map {
 	return pulumi.Map{
 		"requests": pulumi.Map{"cpu": pulumi.String(cpu), "memory": pulumi.String(memory)},
 		"limits":   pulumi.Map{"cpu": pulumi.String(cpuLimit), "memory": pulumi.String(memoryLimit)},
+	}
+}
+
+// restricted is a container security context with no privilege, no capability and a read-only
+// root, for the charts' containers whose defaults leave one of these out.
+func restricted() pulumi.Map {
+	return pulumi.Map{
+		"allowPrivilegeEscalation": pulumi.Bool(false),
+		"privileged":               pulumi.Bool(false),
+		"readOnlyRootFilesystem":   pulumi.Bool(true),
+		"capabilities":             pulumi.Map{"drop": pulumi.StringArray{pulumi.String("ALL")}},
+		"seccompProfile":           pulumi.Map{"type": pulumi.String("RuntimeDefault")},
 	}
 }
 

@@ -67,9 +67,17 @@ func (b *builder) autoscaler(provider *kubernetes.Provider, eks *cluster, accoun
 	r.policies = append(r.policies, policy)
 
 	replicas := 1
+	spread := pulumi.Array{}
 	if a.HA {
-		// Leader election keeps one active; the second takes over when its node goes.
+		// Leader election keeps one active; the second takes over when its node goes, or its
+		// zone: the two run in different zones where they can.
 		replicas = 2
+		spread = pulumi.Array{pulumi.Map{
+			"maxSkew": pulumi.Int(1), "topologyKey": pulumi.String("topology.kubernetes.io/zone"),
+			"whenUnsatisfiable": pulumi.String("ScheduleAnyway"),
+			// The chart's pod label for the release (cluster-autoscaler.instance-name).
+			"labelSelector": pulumi.Map{"matchLabels": pulumi.StringMap{"app.kubernetes.io/instance": pulumi.String("cluster-autoscaler")}},
+		}}
 	}
 	extraArgs := pulumi.Map{
 		"logtostderr":     pulumi.Bool(true),
@@ -100,9 +108,10 @@ func (b *builder) autoscaler(provider *kubernetes.Provider, eks *cluster, accoun
 			"name":        pulumi.String(AutoscalerServiceAccount),
 			"annotations": pulumi.Map{infra.RoleAnnotation: r.Arn},
 		}},
-		"replicaCount":      pulumi.Int(replicas),
-		"priorityClassName": pulumi.String("system-cluster-critical"),
-		"extraArgs":         extraArgs,
+		"replicaCount":              pulumi.Int(replicas),
+		"topologySpreadConstraints": spread,
+		"priorityClassName":         pulumi.String("system-cluster-critical"),
+		"extraArgs":                 extraArgs,
 		"resources": pulumi.Map{
 			"requests": pulumi.Map{"cpu": pulumi.String("100m"), "memory": pulumi.String("300Mi")},
 			"limits":   pulumi.Map{"cpu": pulumi.String("1"), "memory": pulumi.String("600Mi")},
@@ -122,6 +131,7 @@ func (b *builder) autoscaler(provider *kubernetes.Provider, eks *cluster, accoun
 		Release:   "cluster-autoscaler",
 		Namespace: AutoscalerNamespace,
 		Values:    values,
+		Labels:    a.Tags.LabelMap("cluster-autoscaler"),
 	}, b.opts(pulumi.Providers(provider), pulumi.DependsOn(append(eks.nodeGroups, r.deps()...)))...)
 	return err
 }
