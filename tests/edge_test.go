@@ -27,7 +27,6 @@ const (
 	issuerType       = "kubernetes:cert-manager.io/v1:Issuer"
 	certificateType  = "kubernetes:cert-manager.io/v1:Certificate"
 	ingressClassType = "kubernetes:networking.k8s.io/v1:IngressClass"
-	secretType       = "kubernetes:core/v1:Secret"
 )
 
 // edgeOf reads groundwork:edge of a stack's config.

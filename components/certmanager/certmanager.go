@@ -215,6 +215,7 @@ func (cm *CertManager) Certificate(ctx *pulumi.Context, name string, args Certif
 		return &metav1.ObjectMetaArgs{Name: pulumi.String(n), Namespace: pulumi.String(args.Namespace), Labels: pulumi.ToStringMap(cm.labels)}
 	}
 	var spec pulumi.Map
+	var issuerDeps []pulumi.Resource
 	if args.Issuer.SelfSigned {
 		spec = pulumi.Map{"selfSigned": pulumi.Map{}}
 	} else {
@@ -240,8 +241,9 @@ func (cm *CertManager) Certificate(ctx *pulumi.Context, name string, args Certif
 			if err != nil {
 				return err
 			}
+			issuerDeps = append(issuerDeps, secret)
 			solver = pulumi.Map{"dns01": pulumi.Map{"cloudflare": pulumi.Map{"apiTokenSecretRef": pulumi.Map{
-				"name": secret.Metadata.Name(), "key": pulumi.String("api-token"),
+				"name": pulumi.String(name + "-dns01"), "key": pulumi.String("api-token"),
 			}}}}
 		}
 		solver["selector"] = pulumi.Map{"dnsNames": pulumi.ToStringArray(args.DNSNames)}
@@ -258,7 +260,7 @@ func (cm *CertManager) Certificate(ctx *pulumi.Context, name string, args Certif
 		Kind:        pulumi.String("Issuer"),
 		Metadata:    meta(name),
 		OtherFields: map[string]any{"spec": spec},
-	}, parent, after)
+	}, parent, after, pulumi.DependsOn(issuerDeps))
 	if err != nil {
 		return fmt.Errorf("issuer: %w", err)
 	}
