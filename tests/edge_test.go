@@ -164,7 +164,11 @@ func TestEdgeServesHTTPSOnEveryStack(t *testing.T) {
 			allow := m.byName(t, "kubernetes:networking.k8s.io/v1:NetworkPolicy", "ns-cert-manager-allow")
 			var egressPorts []float64
 			for _, rule := range get(allow.Inputs, "spec.egress").ArrayValue() {
-				for _, p := range rule.ObjectValue()["ports"].ArrayValue() {
+				ports := rule.ObjectValue()["ports"]
+				if !ports.IsArray() {
+					continue
+				}
+				for _, p := range ports.ArrayValue() {
 					egressPorts = append(egressPorts, get(p.ObjectValue(), "port").NumberValue())
 				}
 			}
@@ -382,11 +386,8 @@ func TestEdgeValidation(t *testing.T) {
 			}
 			m, err := run(t, tt.stack, cfg, secrets, platform.Run)
 			require.Error(t, err)
-			if tt.name == "an unknown field" {
-				assert.Contains(t, err.Error(), tt.want)
-			} else {
-				assert.Equal(t, tt.want, err.Error(), "one clear error")
-			}
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "1 error occurred:"), "one clear error: %v", err)
 			assert.Empty(t, m.resources, "nothing is created")
 		})
 	}
