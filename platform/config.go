@@ -66,6 +66,8 @@ type Config struct {
 	Services map[string]ServiceConfig `json:"services"`
 	// Alerting is groundwork:alerting: receivers, routes and the runbooks alerts link to.
 	Alerting AlertingConfig `json:"alerting"`
+	// Edge is groundwork:edge: the public domain and how the gateway gets its certificate.
+	Edge EdgeConfig `json:"edge"`
 }
 
 // KubernetesConfig is groundwork:kubernetes.
@@ -379,6 +381,11 @@ func Parse(src Source) (*Config, error) {
 	const alertingKey = Namespace + ":alerting"
 	if cfg.Alerting.hasSecrets() && src.IsSecret != nil && !src.IsSecret(alertingKey) {
 		errs = append(errs, fmt.Errorf("%s: holds receiver URLs, keys or passwords in plain text; set them with `pulumi config set --secret --path '%s.receivers[0].slack.url' ...`", alertingKey, alertingKey))
+	}
+	const edgeKey = Namespace + ":edge"
+	if cfg.Edge.hasSecrets() && src.IsSecret != nil && !src.IsSecret(edgeKey) {
+		errs = append(errs, fmt.Errorf("%s.tls: holds a private key or an API token in plain text; set it with `pulumi config set --secret --path '%s.tls.privateKey' < key.pem` "+
+			"(or '%s.tls.dns01.cloudflare.apiToken')", edgeKey, edgeKey, edgeKey))
 	}
 	if len(errs) > 0 {
 		// A value that did not decode would only produce confusing follow-up errors.

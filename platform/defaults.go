@@ -137,6 +137,7 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.Charts.Source, chart.SourceRemote)
 	setDefault(&c.Alerting.RunbookURL, DefaultRunbookURL)
+	c.applyEdgeDefaults()
 	if c.Observability.Logs == nil {
 		// An incident in prod needs the logs of before it.
 		c.Observability.Logs = new(prod)

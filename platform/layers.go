@@ -7,6 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/groundwork/groundwork/components/certmanager"
 	"github.com/groundwork/groundwork/components/chart"
 	"github.com/groundwork/groundwork/components/istio"
 	"github.com/groundwork/groundwork/components/kafka"
@@ -33,7 +34,7 @@ const (
 // Charts lists every chart the platform can install: the platform services', the operators of
 // the in-cluster data stores, the log pipeline and the cluster autoscaler on aws.
 func Charts() []chart.Spec {
-	return slices.Concat(observability.Charts, observability.TraceCharts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts, []chart.Spec{aws.AutoscalerChart})
+	return slices.Concat(observability.Charts, observability.TraceCharts, istio.Charts, kong.Charts, dataCharts, observability.LogCharts, []chart.Spec{aws.AutoscalerChart}, certmanager.Charts)
 }
 
 // dataCharts are the operators of the in-cluster data stores, not installed where the cloud runs
@@ -60,6 +61,9 @@ func apiVersions(cfg *Config) []string {
 	if l := cfg.Observability.Logs; l != nil && *l {
 		v = slices.Concat(v, observability.LogAPIVersions)
 	}
+	if cfg.certManager() {
+		v = slices.Concat(v, certmanager.APIVersions)
+	}
 	return v
 }
 
@@ -78,6 +82,9 @@ func checkCharts(cfg *Config, src chart.Source) error {
 	}
 	if cfg.Cloud == CloudAWS {
 		needed = append(needed, aws.AutoscalerChart)
+	}
+	if cfg.certManager() {
+		needed = append(needed, certmanager.Charts...)
 	}
 	var errs []error
 	for _, spec := range needed {
@@ -292,10 +299,14 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		LoadBalancerAnnotations: cluster.LoadBalancerAnnotations(),
 		TracingHost:             obs.TracingHost, TracingPort: obs.TracingPort, TraceSampling: size.traceSampling,
 		UpstreamHost: kong.ProxyHost(NamespaceKong), UpstreamPort: kong.ProxyPort,
+		Edge:   cfg.edge(),
 		Labels: tags.LabelMap("istio"),
 		After:  in(NamespaceIstio, NamespaceIngress),
 	}, on)
 	if err != nil {
+		return nil, err
+	}
+	if err := installEdge(ctx, cfg, src, size, cluster.Zones(), egress, tags, in(NamespaceIngress), on); err != nil {
 		return nil, err
 	}
 	gw, err := kong.New(ctx, "kong", kong.Args{

@@ -120,6 +120,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateServiceSettings(&p)
 	c.validateAlerting(&p)
+	c.validateEdge(&p)
 	if c.Images.Version != "" {
 		if _, err := image.Prebuilt(pulumi.String("r"), c.Images.Version); err != nil {
 			p.add("images.version", "%v", err)

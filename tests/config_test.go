@@ -53,8 +53,10 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 			cfg, err := platform.Parse(source("s", map[string]string{
 				"groundwork:cloud": "aws", "groundwork:environment": tt.env, "groundwork:owner": "team", "aws:region": "eu-west-1",
 				"groundwork:data": `{"managed":true}`, "groundwork:aws": `{"publicAccessCidrs":["203.0.113.0/24"]}`,
+				"groundwork:edge": `{"domain":"api.example.com","tls":{"mode":"acme-http01","email":"oncall@example.com"}}`,
 			}))
 			require.NoError(t, err)
+			assert.Equal(t, "https://acme-v02.api.letsencrypt.org/directory", cfg.Edge.TLS.Server, "Let's Encrypt's production directory by default")
 			assert.Equal(t, tt.zones, cfg.AWS.ZoneCount)
 			assert.Equal(t, tt.nat, cfg.AWS.NatGateways)
 			assert.Equal(t, tt.masters, cfg.OpenStack.MasterCount)
@@ -111,7 +113,7 @@ func TestMSKBrokersAreAMultipleOfClientSubnetsForEveryZoneCount(t *testing.T) {
 }
 
 // allKeys is the list the unknown-key error names.
-const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, observability, services, alerting, kubeconfig"
+const allKeys = "cloud, environment, owner, clusterName, servicesDir, kubernetes, network, nodeGroups, aws, openstack, existing, registry, charts, images, data, observability, services, alerting, edge, kubeconfig"
 
 func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 	tests := []struct {

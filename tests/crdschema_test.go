@@ -30,11 +30,11 @@ func crdFiles(charts string) []string {
 	folder := func(s chart.Spec, sub string) string {
 		return filepath.Join(charts, s.Name+"-"+s.Version, sub)
 	}
-	return []string{
+	return append([]string{
 		folder(kong.Chart, "crds/*.yaml"),
 		folder(kafka.StrimziChart, "crds/*.yaml"),
 		folder(postgres.OperatorChart, "templates/crds/crds.yaml"),
-	}
+	}, downloadedCRDFiles()...)
 }
 
 // crdSchemas are the openAPIV3Schemas of every served version of the reference CRDs, made strict:
@@ -62,7 +62,9 @@ func loadCRDs(t testing.TB) *crdSchemas {
 	return crdLoaded
 }
 
-var templateLine = regexp.MustCompile(`(?m)^\{\{.*\}\}\s*$`)
+// templateLine is a line that is only a template action, indented or not (cert-manager's CRDs
+// put their labels and annotations in such lines).
+var templateLine = regexp.MustCompile(`(?m)^\s*\{\{.*\}\}\s*$`)
 
 func compileCRDs(globs []string) (*crdSchemas, error) {
 	var files []string

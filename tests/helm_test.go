@@ -53,6 +53,7 @@ func needCharts(t testing.TB) string {
 		}
 		t.Skip("skipping: " + msg)
 	}
+	needDownloadedCharts(t)
 	return dir
 }
 
@@ -199,6 +200,11 @@ func renderChart(dir, jsonOpts string) (*Rendered, error) {
 	folder := filepath.Join(dir, o.name()+"-"+o.Version)
 	if o.Path != "" {
 		folder = filepath.Join(dir, strings.TrimSuffix(filepath.Base(o.Path), ".tgz"))
+	} else if f, ok, err := downloadedChart(o.name(), o.Version); ok {
+		if err != nil {
+			return nil, err
+		}
+		folder = f
 	}
 	if _, err := os.Stat(folder); errors.Is(err, os.ErrNotExist) {
 		// Not in the charts folder: nothing to render it from. The render test holds the list

@@ -66,6 +66,8 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 				// Prod aggregates logs unless told otherwise.
 				want = append(want, "observability-loki", "observability-alloy")
 			}
+			// Both stack files serve HTTPS with a certificate cert-manager issues.
+			want = append(want, "cert-manager")
 			require.ElementsMatch(t, want, mapKeys(charts))
 			for _, c := range charts {
 				assert.NotEmpty(t, get(c.Inputs, "version").StringValue(), "%s is pinned", c.Name)
@@ -80,7 +82,7 @@ func TestPlatformServicesInstallInDependencyOrder(t *testing.T) {
 			}
 			// Every chart waits for the namespace it installs into.
 			nsOf := map[string]string{"observability": "ns-monitoring", "observability-tempo": "ns-monitoring", "istio-istiod": "ns-istio-system", "istio-gateway": "ns-istio-ingress",
-				"kong": "ns-kong", "kafka-operator": "ns-kafka", "postgres-operator": "ns-data"}
+				"kong": "ns-kong", "kafka-operator": "ns-kafka", "postgres-operator": "ns-data", "cert-manager": "ns-cert-manager"}
 			for chartName, ns := range nsOf {
 				if c, ok := charts[chartName]; ok {
 					assert.Truef(t, m.waitsFor(c, m.byName(t, "groundwork:platform:Namespace", ns)), "%s must wait for %s", chartName, ns)
@@ -119,6 +121,8 @@ func TestNamespacesCarryPodSecurityQuotaAndLimits(t *testing.T) {
 		"monitoring": {"privileged", false}, "istio-system": {"baseline", false}, "istio-ingress": {"baseline", false},
 		"kong": {"baseline", true}, "services": {"restricted", true},
 		"data": {"baseline", false}, "kafka": {"baseline", false},
+		// Prod's stack file issues its edge certificate with cert-manager.
+		"cert-manager": {"restricted", false},
 	}
 	nss := m.ofType("kubernetes:core/v1:Namespace")
 	require.Len(t, nss, len(want))

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/groundwork/groundwork/components/certmanager"
 	"github.com/groundwork/groundwork/components/istio"
 	"github.com/groundwork/groundwork/components/kafka"
 	"github.com/groundwork/groundwork/components/kong"
@@ -72,7 +73,7 @@ var knownGaps = map[string][]string{
 // install.
 func TestRenderEveryChartOfEveryStack(t *testing.T) {
 	needCharts(t)
-	declared := slices.Concat(observability.APIVersions, observability.LogAPIVersions, istio.APIVersions, kong.APIVersions, kafka.APIVersions, postgres.APIVersions)
+	declared := slices.Concat(observability.APIVersions, observability.LogAPIVersions, istio.APIVersions, kong.APIVersions, kafka.APIVersions, postgres.APIVersions, certmanager.APIVersions)
 	for _, tt := range renderCases {
 		t.Run(tt.name, func(t *testing.T) {
 			m, err := run(t, tt.base.stack, tt.config(t), nil, platform.Run)

@@ -43,6 +43,7 @@ var builtIn = map[string]func() any{
 	"kubernetes:apps/v1:StatefulSet":                 func() any { return &appsv1.StatefulSet{} },
 	"kubernetes:networking.k8s.io/v1:NetworkPolicy":  func() any { return &networkingv1.NetworkPolicy{} },
 	"kubernetes:networking.k8s.io/v1:Ingress":        func() any { return &networkingv1.Ingress{} },
+	"kubernetes:networking.k8s.io/v1:IngressClass":   func() any { return &networkingv1.IngressClass{} },
 	"kubernetes:storage.k8s.io/v1:StorageClass":      func() any { return &storagev1.StorageClass{} },
 	"kubernetes:policy/v1:PodDisruptionBudget":       func() any { return &policyv1.PodDisruptionBudget{} },
 	"kubernetes:monitoring.coreos.com/v1:PodMonitor": func() any { return &monitoringv1.PodMonitor{} },
@@ -73,6 +74,8 @@ var crdKinds = []string{
 	"kubernetes:kafka.strimzi.io/v1:KafkaUser",
 	"kubernetes:postgresql.cnpg.io/v1:Cluster",
 	"kubernetes:postgresql.cnpg.io/v1:ScheduledBackup",
+	"kubernetes:cert-manager.io/v1:Issuer",
+	"kubernetes:cert-manager.io/v1:Certificate",
 }
 
 func TestEveryKubernetesObjectMatchesItsUpstreamAPI(t *testing.T) {

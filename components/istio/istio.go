@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -66,6 +67,9 @@ type Args struct {
 	// UpstreamHost and UpstreamPort receive every request the gateway accepts (the API gateway).
 	UpstreamHost string
 	UpstreamPort int
+	// Edge serves HTTPS for a domain. Optional: without it the gateway serves plain HTTP on
+	// port 80 for any host.
+	Edge *Edge
 	// Labels go on every object the component creates (ownership labels).
 	Labels map[string]string
 	// After are resources every object of the mesh waits for, e.g. its namespaces. A
@@ -96,6 +100,40 @@ func (a Args) validate() error {
 	}
 	if a.LoadBalancerAnnotations == nil {
 		errs = append(errs, errors.New("istio: LoadBalancerAnnotations is required (may be empty)"))
+	}
+	errs = append(errs, a.Edge.validate())
+	return errors.Join(errs...)
+}
+
+// Edge is the public entry point's TLS: HTTPS on 443 for Domain with the certificate in the
+// Secret CredentialName, port 80 redirecting to it, and HSTS on every response.
+type Edge struct {
+	Domain string
+	// CredentialName is a kubernetes.io/tls Secret in the gateway's namespace: the gateway
+	// reads it there (https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/).
+	CredentialName string
+	// Certificate (PEM chain) and PrivateKey (a secret), when set, are written to
+	// CredentialName by the component; otherwise something else writes it (cert-manager).
+	Certificate, PrivateKey pulumi.StringInput
+	// HTTP01 leaves ACME HTTP-01 challenges on port 80 unredirected; see New.
+	HTTP01 bool
+	// HSTSMaxAge is the Strict-Transport-Security max-age in seconds.
+	HSTSMaxAge int
+}
+
+func (e *Edge) validate() error {
+	if e == nil {
+		return nil
+	}
+	var errs []error
+	if e.Domain == "" || e.CredentialName == "" {
+		errs = append(errs, errors.New("istio: Edge needs a Domain and a CredentialName"))
+	}
+	if (e.Certificate == nil) != (e.PrivateKey == nil) {
+		errs = append(errs, errors.New("istio: Edge's Certificate and PrivateKey go together"))
+	}
+	if e.HSTSMaxAge < 1 {
+		errs = append(errs, fmt.Errorf("istio: Edge HSTSMaxAge %d: want a positive number of seconds", e.HSTSMaxAge))
 	}
 	return errors.Join(errs...)
 }
@@ -219,22 +257,28 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		}},
 		{"public", "networking.istio.io/v1", "Gateway", args.GatewayNamespace, pulumi.Map{
 			"selector": pulumi.StringMap{"istio": pulumi.String("ingressgateway")},
-			"servers": pulumi.Array{pulumi.Map{
-				"port":  pulumi.Map{"number": pulumi.Int(80), "name": pulumi.String("http"), "protocol": pulumi.String("HTTP")},
-				"hosts": pulumi.StringArray{pulumi.String("*")},
-			}},
+			"servers":  servers(args.Edge),
 		}},
 		// The API gateway inside the mesh is the only backend of the public entry point.
-		{"to-api-gateway", "networking.istio.io/v1", "VirtualService", args.GatewayNamespace, pulumi.Map{
-			"hosts":    pulumi.StringArray{pulumi.String("*")},
-			"gateways": pulumi.StringArray{pulumi.String(args.GatewayNamespace + "/public")},
-			"http": pulumi.Array{pulumi.Map{
-				"route": pulumi.Array{pulumi.Map{"destination": pulumi.Map{
-					"host": pulumi.String(args.UpstreamHost),
-					"port": pulumi.Map{"number": pulumi.Int(args.UpstreamPort)},
-				}}},
-			}},
-		}},
+		{"to-api-gateway", "networking.istio.io/v1", "VirtualService", args.GatewayNamespace, toAPIGateway(args)},
+	}
+	if e := args.Edge; e != nil && e.HTTP01 {
+		policies = append(policies, struct {
+			name, apiVersion, kind, ns string
+			spec                       pulumi.Map
+		}{"https-redirect", "networking.istio.io/v1", "VirtualService", args.GatewayNamespace, httpsRedirect(args.GatewayNamespace, e.Domain)})
+	}
+	if e := args.Edge; e != nil && e.Certificate != nil {
+		if _, err := corev1.NewSecret(ctx, name+"-edge-tls", &corev1.SecretArgs{
+			Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(e.CredentialName), Namespace: pulumi.String(args.GatewayNamespace), Labels: pulumi.ToStringMap(args.Labels)},
+			Type:     pulumi.String("kubernetes.io/tls"),
+			StringData: pulumi.StringMap{
+				"tls.crt": e.Certificate,
+				"tls.key": pulumi.ToSecret(e.PrivateKey).(pulumi.StringOutput),
+			},
+		}, pulumi.Parent(m), chart.DependsOn(args.After)); err != nil {
+			return nil, fmt.Errorf("istio edge certificate: %w", err)
+		}
 	}
 	for _, p := range policies {
 		metaName := p.name
@@ -253,6 +297,83 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 	m.Ready = []pulumi.Resource{base, istiod, gateway}
 	return m, ctx.RegisterResourceOutputs(m, pulumi.Map{"gatewayService": pulumi.String(m.GatewayService)})
+}
+
+// servers are the public Gateway's listeners: plain HTTP on 80 for any host without an Edge;
+// with one, HTTPS on 443 for its domain and port 80 redirecting there.
+func servers(e *Edge) pulumi.Array {
+	if e == nil {
+		return pulumi.Array{pulumi.Map{
+			"port":  pulumi.Map{"number": pulumi.Int(80), "name": pulumi.String("http"), "protocol": pulumi.String("HTTP")},
+			"hosts": pulumi.StringArray{pulumi.String("*")},
+		}}
+	}
+	hosts := pulumi.StringArray{pulumi.String(e.Domain)}
+	http := pulumi.Map{
+		"port":  pulumi.Map{"number": pulumi.Int(80), "name": pulumi.String("http"), "protocol": pulumi.String("HTTP")},
+		"hosts": hosts,
+	}
+	if !e.HTTP01 {
+		// Every request on 80 is answered with a 301 to https.
+		http["tls"] = pulumi.Map{"httpsRedirect": pulumi.Bool(true)}
+	}
+	return pulumi.Array{
+		pulumi.Map{
+			"port":  pulumi.Map{"number": pulumi.Int(443), "name": pulumi.String("https"), "protocol": pulumi.String("HTTPS")},
+			"hosts": hosts,
+			"tls": pulumi.Map{
+				"mode":               pulumi.String("SIMPLE"),
+				"credentialName":     pulumi.String(e.CredentialName),
+				"minProtocolVersion": pulumi.String("TLSV1_2"),
+			},
+		},
+		http,
+	}
+}
+
+// toAPIGateway routes the public entry point to the API gateway: every request without an
+// Edge; with one, the HTTPS listener's only, each response telling browsers to use HTTPS
+// from then on (HSTS).
+func toAPIGateway(a Args) pulumi.Map {
+	route := pulumi.Map{
+		"route": pulumi.Array{pulumi.Map{"destination": pulumi.Map{
+			"host": pulumi.String(a.UpstreamHost),
+			"port": pulumi.Map{"number": pulumi.Int(a.UpstreamPort)},
+		}}},
+	}
+	hosts := pulumi.StringArray{pulumi.String("*")}
+	if e := a.Edge; e != nil {
+		hosts = pulumi.StringArray{pulumi.String(e.Domain)}
+		route["match"] = pulumi.Array{pulumi.Map{"port": pulumi.Int(443)}}
+		route["headers"] = pulumi.Map{"response": pulumi.Map{"set": pulumi.StringMap{
+			"Strict-Transport-Security": pulumi.String(fmt.Sprintf("max-age=%d; includeSubDomains", e.HSTSMaxAge)),
+		}}}
+	}
+	return pulumi.Map{
+		"hosts":    hosts,
+		"gateways": pulumi.StringArray{pulumi.String(a.GatewayNamespace + "/public")},
+		"http":     pulumi.Array{route},
+	}
+}
+
+// httpsRedirect answers requests on port 80 with a 301 to https, leaving room for the ACME
+// HTTP-01 challenges of cert-manager's solver. The Gateway's own tls.httpsRedirect cannot be
+// used then: Istio merges the routes of every gateway on port 80 into one virtual host per
+// domain and marks the whole host require_tls when one server redirects, challenge paths
+// included (pilot/pkg/networking/core/gateway.go, buildGatewayHTTPRouteConfig); Let's Encrypt
+// follows the redirect but the solver's Ingress has no route on 443. A route instead: Istio puts
+// catch-all routes after the specific ones of the same host (CombineVHostRoutes), so the
+// solver's exact /.well-known/acme-challenge/<token> path, from the Ingress Istio's controller
+// translates, still reaches the solver.
+func httpsRedirect(gatewayNamespace, domain string) pulumi.Map {
+	return pulumi.Map{
+		"hosts":    pulumi.StringArray{pulumi.String(domain)},
+		"gateways": pulumi.StringArray{pulumi.String(gatewayNamespace + "/public")},
+		"http": pulumi.Array{pulumi.Map{
+			"match":    pulumi.Array{pulumi.Map{"port": pulumi.Int(80)}},
+			"redirect": pulumi.Map{"scheme": pulumi.String("https"), "redirectCode": pulumi.Int(301)},
+		}},
+	}
 }
 
 // zoneSpread keeps replicas apart across zones where there are several; one zone needs none.

@@ -66,6 +66,9 @@ type Args struct {
 	// node network (kubelets, the API server's private endpoint, managed databases). Anything
 	// else is reachable on HTTPS (443, 6443) only, so nothing leaves the cluster in plain text.
 	EgressCIDRs []string
+	// EgressPorts are ports pods may reach anywhere besides HTTPS, e.g. 80 for cert-manager's
+	// HTTP-01 self-check through the public load balancer.
+	EgressPorts []int
 }
 
 // Namespace is a namespace with its guard rails.
@@ -189,6 +192,9 @@ func networkPolicies(ctx *pulumi.Context, name string, args Args, ns pulumi.Stri
 		&networkingv1.NetworkPolicyEgressRuleArgs{Ports: dns},
 		// The API server and cloud APIs, encrypted.
 		&networkingv1.NetworkPolicyEgressRuleArgs{Ports: tcp(443, 6443)},
+	}
+	if len(args.EgressPorts) > 0 {
+		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{Ports: tcp(args.EgressPorts...)})
 	}
 	for _, cidr := range args.EgressCIDRs {
 		egress = append(egress, &networkingv1.NetworkPolicyEgressRuleArgs{To: networkingv1.NetworkPolicyPeerArray{

@@ -359,6 +359,14 @@ var cases = []policyCase{
 		res(tRedis, "sessions", with(redis, "transitEncryptionEnabled", nil))},
 		want: []string{"accepts plaintext client connections (clientBroker TLS_PLAINTEXT)", `"sessions": accepts plaintext connections`}},
 
+	{name: "an HTTPS gateway", policy: "encryption-in-transit", give: one(res("kubernetes:networking.istio.io/v1:Gateway", "public", obj{"spec": obj{"servers": []any{
+		obj{"port": obj{"number": 443, "protocol": "HTTPS"}, "tls": obj{"mode": "SIMPLE", "credentialName": "edge-tls"}},
+		obj{"port": obj{"number": 80, "protocol": "HTTP"}, "tls": obj{"httpsRedirect": true}},
+	}}}))},
+	{name: "a plain HTTP gateway", policy: "encryption-in-transit", give: one(res("kubernetes:networking.istio.io/v1:Gateway", "public", obj{"spec": obj{"servers": []any{
+		obj{"port": obj{"number": 80, "protocol": "HTTP"}},
+	}}})), want: []string{"serves plain HTTP only"}},
+
 	{name: "secret Secret", policy: "secrets-not-plaintext", give: one(res(tSecret, "orders-db", obj{"metadata": meta("orders-db", "shop"), "stringData": obj{"password": secret("x")}}))},
 	{name: "whole data map secret", policy: "secrets-not-plaintext", give: one(res(tSecret, "orders-db", obj{"metadata": meta("orders-db", "shop"), "stringData": resource.MakeSecret(resource.NewObjectProperty(resource.NewPropertyMapFromMap(obj{"password": "x"})))}))},
 	{name: "plaintext Secret", policy: "secrets-not-plaintext", give: one(res(tSecret, "orders-db", obj{"metadata": meta("orders-db", "shop"), "stringData": obj{"password": "hunter2"}})),

@@ -53,7 +53,7 @@ func security() []Policy {
 		},
 		{
 			Name: "encryption-in-transit", Goal: Security, Level: Mandatory,
-			Description: "Clients reach managed Kafka and Redis over TLS: MSK client-broker and in-cluster traffic encrypted, ElastiCache transit encryption on.",
+			Description: "Clients reach managed Kafka and Redis over TLS: MSK client-broker and in-cluster traffic encrypted, ElastiCache transit encryption on; an Istio Gateway serves HTTPS, and its plain HTTP servers only redirect (tls.httpsRedirect) or share it with HTTPS for ACME challenges.",
 			Check:       checkEncryptionInTransit,
 		},
 		{
@@ -370,9 +370,24 @@ func checkEncryptionInTransit(r Resource, _ Config) []string {
 		if b := boolean(p, "transitEncryptionEnabled"); b == isFalse || b == unset {
 			return []string{violation(r, "accepts plaintext connections", "set transitEncryptionEnabled: true (and an authToken or RBAC users)")}
 		}
+	case typeIstioGateway:
+		// A Gateway with no HTTPS server lets passwords and tokens cross the internet in clear.
+		for _, srv := range list(p, "spec.servers") {
+			if !srv.IsMap() {
+				continue
+			}
+			if proto := strings.ToUpper(str(srv.AsMap(), "port.protocol")); proto == "HTTPS" || proto == "TLS" {
+				return nil
+			}
+		}
+		if len(list(p, "spec.servers")) > 0 {
+			return []string{violation(r, "serves plain HTTP only", "add an HTTPS server with tls.credentialName and redirect HTTP to it (groundwork:edge.tls)")}
+		}
 	}
 	return nil
 }
+
+const typeIstioGateway = "kubernetes:networking.istio.io/v1:Gateway"
 
 // referenceSuffixes end names that refer to a secret without holding it.
 var referenceSuffixes = []string{"arn", "id", "name", "ref", "version", "length", "type", "policy", "rotation", "enabled", "path", "key_id", "keyid"}

@@ -1,0 +1,273 @@
+package platform
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"net/mail"
+	"net/url"
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/groundwork/groundwork/components/certmanager"
+	"github.com/groundwork/groundwork/components/chart"
+	"github.com/groundwork/groundwork/components/istio"
+	"github.com/groundwork/groundwork/components/namespace"
+	"github.com/groundwork/groundwork/infra"
+)
+
+// EdgeConfig is groundwork:edge: the public entry point, the ingress gateway's load balancer.
+type EdgeConfig struct {
+	// Domain is the public name clients use, e.g. "api.example.com": its DNS record points at
+	// the load balancer, and the certificate is issued for it.
+	Domain string `json:"domain"`
+	// TLS is how the gateway gets its certificate. Without it the gateway serves plain HTTP on
+	// port 80, which only dev and staging allow.
+	TLS *TLSConfig `json:"tls"`
+}
+
+// TLS modes, the values of groundwork:edge.tls.mode.
+const (
+	// TLSACMEHTTP01 issues from an ACME CA (Let's Encrypt) that checks a token served on port 80.
+	TLSACMEHTTP01 = "acme-http01"
+	// TLSACMEDNS01 issues from an ACME CA that checks a TXT record at the DNS provider.
+	TLSACMEDNS01 = "acme-dns01"
+	// TLSSecret serves a certificate the user supplies.
+	TLSSecret = "secret"
+	// TLSSelfSigned issues a self-signed certificate: dev only, browsers warn.
+	TLSSelfSigned = "self-signed"
+	// TLSACM is an AWS Certificate Manager certificate on the load balancer: not supported yet.
+	TLSACM = "acm"
+)
+
+var tlsModes = []string{TLSACMEHTTP01, TLSACMEDNS01, TLSSecret, TLSSelfSigned}
+
+// TLSConfig is groundwork:edge.tls.
+type TLSConfig struct {
+	Mode string `json:"mode"`
+	// Email is the ACME account's contact, which the CA sends expiry notices to (acme-*).
+	Email string `json:"email"`
+	// Server is the ACME directory; default Let's Encrypt's production one. Let's Encrypt's
+	// staging directory issues untrusted certificates under much higher rate limits.
+	Server string `json:"server"`
+	// DNS01 is the DNS provider of the domain's zone (acme-dns01).
+	DNS01 *DNS01Config `json:"dns01"`
+	// SecretName is a kubernetes.io/tls Secret made outside Groundwork in the gateway's
+	// namespace (istio-ingress) (secret).
+	SecretName string `json:"secretName"`
+	// Certificate (PEM, the chain) and PrivateKey (PEM, a secret) are a certificate Groundwork
+	// writes to the gateway's Secret (secret), the alternative to SecretName.
+	Certificate string `json:"certificate"`
+	PrivateKey  string `json:"privateKey"`
+	// CertificateARN is reserved for mode acm.
+	CertificateARN string `json:"certificateArn"`
+}
+
+// DNS01Config is groundwork:edge.tls.dns01: one DNS provider.
+type DNS01Config struct {
+	Cloudflare *CloudflareConfig `json:"cloudflare"`
+}
+
+// CloudflareConfig is an API token with Zone:DNS:Edit on the domain's zone, a secret.
+type CloudflareConfig struct {
+	APIToken string `json:"apiToken"`
+}
+
+// edgeSecretName is the Secret the gateway serves (credentialName), in its namespace.
+const edgeSecretName = "edge-tls"
+
+// hstsMaxAge is one year, the max-age HSTS preload lists and scanners ask for
+// (https://hstspreload.org/#deployment-recommendations).
+const hstsMaxAge = 31536000
+
+func (e EdgeConfig) hasSecrets() bool {
+	t := e.TLS
+	return t != nil && (t.PrivateKey != "" || t.DNS01 != nil && t.DNS01.Cloudflare != nil && t.DNS01.Cloudflare.APIToken != "")
+}
+
+// certManager tells whether the stack runs cert-manager: to issue the edge's certificate.
+func (c *Config) certManager() bool {
+	t := c.Edge.TLS
+	return t != nil && (t.Mode == TLSACMEHTTP01 || t.Mode == TLSACMEDNS01 || t.Mode == TLSSelfSigned)
+}
+
+func (c *Config) applyEdgeDefaults() {
+	if t := c.Edge.TLS; t != nil && (t.Mode == TLSACMEHTTP01 || t.Mode == TLSACMEDNS01) {
+		setDefault(&t.Server, certmanager.LetsEncrypt)
+	}
+}
+
+// validateEdge checks groundwork:edge: one error per problem, naming the key.
+func (c *Config) validateEdge(p *problems) {
+	e := c.Edge
+	prod := c.Environment == EnvProd
+	if e.TLS == nil {
+		if prod {
+			p.add("edge", "prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls "+
+				"(e.g. {mode: %s, email: oncall@example.com}; modes: %s)", TLSACMEHTTP01, join(tlsModes))
+		}
+		if e.Domain != "" && !certmanager.Domain(e.Domain) {
+			p.add("edge.domain", "%q is not a DNS name such as \"api.example.com\" (lower-case labels, no wildcard)", e.Domain)
+		}
+		return
+	}
+	switch {
+	case e.Domain == "":
+		p.add("edge.domain", "required with edge.tls: the public name the certificate is for, e.g. \"api.example.com\"")
+	case !certmanager.Domain(e.Domain):
+		p.add("edge.domain", "%q is not a DNS name such as \"api.example.com\" (lower-case labels, no wildcard)", e.Domain)
+	}
+	t := e.TLS
+	switch {
+	case t.Mode == TLSACM:
+		p.add("edge.tls.mode", "%q (an ACM certificate on the load balancer) is not supported yet; allowed: %s", t.Mode, join(tlsModes))
+		return
+	case !slices.Contains(tlsModes, t.Mode):
+		oneOf(p, "edge.tls.mode", t.Mode, tlsModes)
+		return
+	case prod && t.Mode == TLSSelfSigned:
+		p.add("edge.tls.mode", "%q in prod: clients cannot trust it; use %s, %s or %s", t.Mode, TLSACMEHTTP01, TLSACMEDNS01, TLSSecret)
+	}
+	acme := t.Mode == TLSACMEHTTP01 || t.Mode == TLSACMEDNS01
+	// A setting of another mode would be ignored without a word: refuse it.
+	for _, f := range []struct {
+		key   string
+		set   bool
+		modes []string
+	}{
+		{"email", t.Email != "", []string{TLSACMEHTTP01, TLSACMEDNS01}},
+		{"server", t.Server != "" && !acme, []string{TLSACMEHTTP01, TLSACMEDNS01}},
+		{"dns01", t.DNS01 != nil, []string{TLSACMEDNS01}},
+		{"secretName", t.SecretName != "", []string{TLSSecret}},
+		{"certificate", t.Certificate != "", []string{TLSSecret}},
+		{"privateKey", t.PrivateKey != "", []string{TLSSecret}},
+		{"certificateArn", t.CertificateARN != "", []string{TLSACM}},
+	} {
+		if f.set && !slices.Contains(f.modes, t.Mode) {
+			p.add("edge.tls."+f.key, "is not read in mode %q; it belongs to mode %s", t.Mode, join(f.modes))
+		}
+	}
+	if acme {
+		if a, err := mail.ParseAddress(t.Email); t.Email == "" {
+			p.add("edge.tls.email", "required in mode %s: the ACME account's contact, where the CA sends expiry notices", t.Mode)
+		} else if err != nil || a.Address != t.Email {
+			p.add("edge.tls.email", "%q is not an e-mail address such as \"oncall@example.com\"", t.Email)
+		}
+		if u, err := url.Parse(t.Server); err != nil || u.Scheme != "https" || u.Host == "" {
+			p.add("edge.tls.server", "%q is not an ACME directory URL such as %q", t.Server, certmanager.LetsEncrypt)
+		}
+	}
+	switch t.Mode {
+	case TLSACMEDNS01:
+		if t.DNS01 == nil || t.DNS01.Cloudflare == nil || t.DNS01.Cloudflare.APIToken == "" {
+			p.add("edge.tls.dns01", "required in mode %s: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on %q's zone", t.Mode, e.Domain)
+		}
+	case TLSSecret:
+		switch {
+		case t.SecretName != "" && (t.Certificate != "" || t.PrivateKey != ""):
+			p.add("edge.tls", "secretName and certificate/privateKey are alternatives: name a Secret made outside Groundwork, or give the certificate and key")
+		case t.SecretName != "":
+			if !dnsSubdomain(t.SecretName) {
+				p.add("edge.tls.secretName", "%q is not a Secret name", t.SecretName)
+			}
+		case t.Certificate == "" || t.PrivateKey == "":
+			p.add("edge.tls", "mode secret needs secretName (a kubernetes.io/tls Secret in %s) or both certificate and privateKey (PEM; the key a secret)", NamespaceIngress)
+		default:
+			if err := checkCertificate(t.Certificate, e.Domain); err != "" {
+				p.add("edge.tls.certificate", "%s", err)
+			}
+			if b, _ := pem.Decode([]byte(t.PrivateKey)); b == nil {
+				p.add("edge.tls.privateKey", "is not a PEM private key")
+			}
+		}
+	}
+}
+
+// checkCertificate reports why a PEM certificate chain cannot serve domain, or "".
+func checkCertificate(chain, domain string) string {
+	b, _ := pem.Decode([]byte(chain))
+	if b == nil || b.Type != "CERTIFICATE" {
+		return "is not a PEM certificate (-----BEGIN CERTIFICATE-----)"
+	}
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		return "does not parse: " + err.Error()
+	}
+	if domain != "" && cert.VerifyHostname(domain) != nil {
+		return "does not cover edge.domain " + quote(domain) + "; it is for " + join(cert.DNSNames)
+	}
+	return ""
+}
+
+// edge is what the mesh's gateway needs of groundwork:edge, or nil to serve plain HTTP.
+func (c *Config) edge() *istio.Edge {
+	t := c.Edge.TLS
+	if t == nil {
+		return nil
+	}
+	e := &istio.Edge{Domain: c.Edge.Domain, CredentialName: edgeSecretName, HTTP01: t.Mode == TLSACMEHTTP01, HSTSMaxAge: hstsMaxAge}
+	if t.Mode == TLSSecret {
+		if t.SecretName != "" {
+			e.CredentialName = t.SecretName
+		} else {
+			e.Certificate = pulumi.String(t.Certificate)
+			e.PrivateKey = pulumi.ToSecret(pulumi.String(t.PrivateKey)).(pulumi.StringOutput)
+		}
+	}
+	return e
+}
+
+// issuer is how cert-manager issues the edge's certificate.
+func (c *Config) issuer() certmanager.Issuer {
+	t := c.Edge.TLS
+	if t.Mode == TLSSelfSigned {
+		return certmanager.Issuer{SelfSigned: true}
+	}
+	a := &certmanager.ACME{Server: t.Server, Email: t.Email, HTTP01: t.Mode == TLSACMEHTTP01}
+	if t.Mode == TLSACMEDNS01 {
+		a.DNS01 = &certmanager.DNS01{CloudflareAPIToken: pulumi.ToSecret(pulumi.String(t.DNS01.Cloudflare.APIToken)).(pulumi.StringOutput)}
+	}
+	return certmanager.Issuer{ACME: a}
+}
+
+// NamespaceCertManager holds cert-manager where the stack runs it.
+const NamespaceCertManager = "cert-manager"
+
+// installEdge runs cert-manager and issues the edge's certificate where groundwork:edge.tls asks
+// for one from it; the gateway serves the Secret it writes.
+func installEdge(ctx *pulumi.Context, cfg *Config, src chart.Source, size sizing, zones []string, egress []string, tags infra.Tags, after []pulumi.Resource, on pulumi.ResourceOption) error {
+	if !cfg.certManager() {
+		return nil
+	}
+	var egressPorts []int
+	if cfg.Edge.TLS.Mode == TLSACMEHTTP01 {
+		// Before asking the CA to check, cert-manager fetches the challenge itself, from
+		// http://<domain>/.well-known/acme-challenge/<token> through the public load balancer
+		// (https://cert-manager.io/docs/troubleshooting/acme/#http01-troubleshooting).
+		egressPorts = []int{80}
+	}
+	ns, err := namespace.New(ctx, "ns-"+NamespaceCertManager, namespace.Args{
+		Name: NamespaceCertManager, PodSecurity: namespace.Restricted,
+		Quota: size.quota, Defaults: size.defaults, Labels: tags.LabelMap("namespace"),
+		// The API server calls the webhook on 10250 (the chart's webhook.securePort);
+		// Prometheus scrapes the controller.
+		AllowFrom: []string{NamespaceMonitoring}, OpenPorts: []int{10250},
+		EgressCIDRs: egress, EgressPorts: egressPorts,
+	}, on)
+	if err != nil {
+		return err
+	}
+	cm, err := certmanager.New(ctx, "cert-manager", certmanager.Args{
+		Namespace: NamespaceCertManager, Charts: src, ImageMirror: cfg.Images.RegistryMirror,
+		HA: cfg.Environment == EnvProd, Zones: zones,
+		Labels: tags.LabelMap("cert-manager"),
+		After:  []pulumi.Resource{ns},
+	}, on)
+	if err != nil {
+		return err
+	}
+	return cm.Certificate(ctx, "edge", certmanager.CertificateArgs{
+		Namespace: NamespaceIngress, SecretName: edgeSecretName, DNSNames: []string{cfg.Edge.Domain},
+		Issuer: cfg.issuer(), After: after,
+	})
+}
