@@ -10,7 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/mod/semver"
 	"gopkg.in/yaml.v3"
+
+	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/services"
 )
 
 type workflowStep struct {
@@ -236,4 +240,118 @@ func TestWorkflowCredentialsComeFromTheSecretStore(t *testing.T) {
 		}
 		assert.Positive(t, n, "%s passes credentials", name)
 	}
+}
+
+// engineGlob is how the engine reads a --target with wildcards (pulumi/pulumi
+// pkg/resource/deploy/deployment.go, UrnTargets.getMatcher, v3.274.1): "**" is any text, "*" any
+// text without a colon, everything else literal.
+func engineGlob(glob string) *regexp.Regexp {
+	segments := strings.Split(glob, "**")
+	for i, seg := range segments {
+		parts := strings.Split(seg, "*")
+		for j, p := range parts {
+			parts[j] = regexp.QuoteMeta(p)
+		}
+		segments[i] = strings.Join(parts, "[^:]*")
+	}
+	return regexp.MustCompile("^" + strings.Join(segments, ".*") + "$")
+}
+
+// The engine always includes the stack and providers in a targeted update
+// (pkg/resource/deploy/step_generator.go: isImplicitlyTargetedResource).
+func implicitlyTargeted(urn string) bool {
+	return strings.Contains(urn, "::pulumi:pulumi:Stack::") || strings.Contains(urn, "::pulumi:providers:")
+}
+
+// The first delivery to prod: the prod stack makes its ECR repositories, so deploy-prod ups the
+// cluster component first, then copies the images into them, then ups the whole stack. The
+// targets must select every repository and everything it needs (an untargeted parent or
+// dependency that does not exist yet fails the update with "untargeted create"), and none of
+// the services that would wait for an image not copied yet.
+func TestProdDeliveryMakesItsRegistryBeforeCopyingImages(t *testing.T) {
+	j := readWorkflow(t, "deliver.yml").Jobs["deploy-prod"]
+	at := func(match func(string) bool) int {
+		return slices.IndexFunc(j.Steps, func(s workflowStep) bool { return match(s.Run) })
+	}
+	targetedAt := at(func(r string) bool { return strings.Contains(r, "pulumi up") && strings.Contains(r, "--target") })
+	copyAt := at(func(r string) bool { return strings.Contains(r, `crane" copy "$DEV_REGISTRY/$image" "$PROD_REGISTRY/$image"`) })
+	upAt := at(func(r string) bool { return strings.Contains(r, "pulumi up") && !strings.Contains(r, "--target") })
+	require.True(t, targetedAt >= 0 && copyAt >= 0 && upAt >= 0, "deploy-prod has a targeted up, a copy and a full up")
+	assert.Less(t, targetedAt, copyAt, "the repositories exist before the images are copied")
+	assert.Less(t, copyAt, upAt, "the images are in prod's registry before the services are deployed")
+	configAt := at(func(r string) bool { return strings.Contains(r, "groundwork:images.versions") })
+	assert.Less(t, configAt, targetedAt, "both ups deploy the same config")
+
+	var globs []*regexp.Regexp
+	for _, m := range regexp.MustCompile(`--target '([^']+)'`).FindAllStringSubmatch(j.Steps[targetedAt].Run, -1) {
+		globs = append(globs, engineGlob(m[1]))
+	}
+	require.NotEmpty(t, globs)
+	selected := func(urn string) bool {
+		return implicitlyTargeted(urn) || slices.ContainsFunc(globs, func(g *regexp.Regexp) bool { return g.MatchString(urn) })
+	}
+
+	for _, c := range []stackCase{{"prod as written (aws)", "prod", ""}, {"prod flipped to openstack", "prod", platform.CloudOpenStack}} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := run(t, c.stack, c.config(t), nil, platform.Run)
+			require.NoError(t, err)
+			var repos, policies, infraSelected int
+			for _, r := range m.resources {
+				sel := selected(r.URN)
+				switch r.Type {
+				case "aws:ecr/repository:Repository":
+					repos++
+					assert.True(t, sel, "%s is made by the targeted up", r.URN)
+				case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+					policies++
+					assert.True(t, sel, "%s is made by the targeted up", r.URN)
+				}
+				if !sel {
+					continue
+				}
+				if strings.Contains(r.URN, "groundwork:infra:") {
+					infraSelected++
+				}
+				assert.NotContains(t, r.URN, "groundwork:services:", "no service is deployed before its image is copied")
+				assert.NotContains(t, r.URN, "groundwork:platform:", "the platform layer waits for the full up")
+				needs := append([]string{r.Parent}, r.Deps...)
+				if r.Provider != "" {
+					needs = append(needs, r.Provider[:strings.LastIndex(r.Provider, "::")])
+				}
+				for _, n := range needs {
+					if n != "" {
+						assert.True(t, selected(n), "%s needs %s, which the targets leave out", r.URN, n)
+					}
+				}
+			}
+			assert.Positive(t, infraSelected, "the targets select the cluster component")
+			if c.cloud == "" {
+				names, err := services.Discover("services")
+				require.NoError(t, err)
+				assert.Equal(t, len(names), repos, "a repository per service")
+				assert.Equal(t, repos, policies)
+			}
+		})
+	}
+}
+
+// The CLI the workflows install runs the program: it is no older than the Pulumi SDK in go.mod
+// (README: the CLI must be at least the SDK's release).
+func TestWorkflowsInstallACLIAsNewAsTheSDK(t *testing.T) {
+	mod, err := os.ReadFile("go.mod")
+	require.NoError(t, err)
+	sdk := regexp.MustCompile(`(?m)^\s*github\.com/pulumi/pulumi/sdk/v3 (v[\d.]+)$`).FindSubmatch(mod)
+	require.NotNil(t, sdk, "go.mod requires the Pulumi SDK")
+	n := 0
+	for _, name := range workflowFiles {
+		for id, j := range readWorkflow(t, name).Jobs {
+			for _, s := range j.uses("pulumi/actions") {
+				v, ok := s.With["pulumi-version"].(string)
+				require.True(t, ok, "%s %s: pulumi/actions pins pulumi-version", name, id)
+				n++
+				assert.GreaterOrEqual(t, semver.Compare("v"+v, string(sdk[1])), 0, "%s %s: CLI %s is older than SDK %s", name, id, v, sdk[1])
+			}
+		}
+	}
+	assert.Equal(t, 3, n, "preview, deploy-dev and deploy-prod install the CLI")
 }
