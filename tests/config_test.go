@@ -54,6 +54,7 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 				"groundwork:cloud": "aws", "groundwork:environment": tt.env, "groundwork:owner": "team", "aws:region": "eu-west-1",
 				"groundwork:data": `{"managed":true}`, "groundwork:aws": `{"publicAccessCidrs":["203.0.113.0/24"]}`,
 				"groundwork:edge": `{"domain":"api.example.com","tls":{"mode":"acme-http01","email":"oncall@example.com"}}`,
+				"groundwork:alerting": `{"receivers":[{"name":"oncall","email":{"to":"oncall@example.com","from":"am@example.com","smarthost":"smtp.example.com:587"}}],"routes":{"critical":["oncall"]}}`,
 			}))
 			require.NoError(t, err)
 			assert.Equal(t, "https://acme-v02.api.letsencrypt.org/directory", cfg.Edge.TLS.Server, "Let's Encrypt's production directory by default")
