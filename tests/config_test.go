@@ -53,7 +53,7 @@ func TestDefaultsDependOnTheEnvironment(t *testing.T) {
 			cfg, err := platform.Parse(source("s", map[string]string{
 				"groundwork:cloud": "aws", "groundwork:environment": tt.env, "groundwork:owner": "team", "aws:region": "eu-west-1",
 				"groundwork:data": `{"managed":true}`, "groundwork:aws": `{"publicAccessCidrs":["203.0.113.0/24"]}`,
-				"groundwork:edge": `{"domain":"api.example.com","tls":{"mode":"acme-http01","email":"oncall@example.com"}}`,
+				"groundwork:edge":     `{"domain":"api.example.com","tls":{"mode":"acme-http01","email":"oncall@example.com"}}`,
 				"groundwork:alerting": `{"receivers":[{"name":"oncall","email":{"to":"oncall@example.com","from":"am@example.com","smarthost":"smtp.example.com:587"}}],"routes":{"critical":["oncall"]}}`,
 			}))
 			require.NoError(t, err)

@@ -274,7 +274,9 @@ func TestProdDeliveryMakesItsRegistryBeforeCopyingImages(t *testing.T) {
 		return slices.IndexFunc(j.Steps, func(s workflowStep) bool { return match(s.Run) })
 	}
 	targetedAt := at(func(r string) bool { return strings.Contains(r, "pulumi up") && strings.Contains(r, "--target") })
-	copyAt := at(func(r string) bool { return strings.Contains(r, `crane" copy "$DEV_REGISTRY/$image" "$PROD_REGISTRY/$image"`) })
+	copyAt := at(func(r string) bool {
+		return strings.Contains(r, `crane" copy "$DEV_REGISTRY/$image" "$PROD_REGISTRY/$image"`)
+	})
 	upAt := at(func(r string) bool { return strings.Contains(r, "pulumi up") && !strings.Contains(r, "--target") })
 	require.True(t, targetedAt >= 0 && copyAt >= 0 && upAt >= 0, "deploy-prod has a targeted up, a copy and a full up")
 	assert.Less(t, targetedAt, copyAt, "the repositories exist before the images are copied")
