@@ -547,6 +547,19 @@ func (c *Config) validateExisting(p *problems) {
 	for i, cidr := range e.NodeCIDRs {
 		parseCIDR(p, fmt.Sprintf("existing.nodeCidrs[%d]", i), cidr)
 	}
+	seen := map[string]bool{}
+	for i, z := range e.Zones {
+		if !labelValue(z) || z == "" || seen[z] {
+			p.add(fmt.Sprintf("existing.zones[%d]", i), "%q is not a distinct zone name as the nodes carry it in topology.kubernetes.io/zone", z)
+		}
+		seen[z] = true
+	}
+	if c.Environment == EnvProd && len(e.Zones) < 2 {
+		// Without zones the charts and services get no zone spread, and prod's policy config
+		// (workload-zone-spread, mandatory) refuses every workload with several replicas.
+		p.add("existing.zones", "required in prod: two or more zones, as the nodes carry them in topology.kubernetes.io/zone "+
+			"(`kubectl get nodes -L topology.kubernetes.io/zone`), so replicas are spread across them; has %d", len(e.Zones))
+	}
 	o := e.ObjectStorage
 	if o == nil {
 		if c.Environment == EnvProd {
@@ -607,6 +620,13 @@ func bucketExample(c *Config) string {
 		parts = append(parts, name+": groundwork-"+name)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// labelValuePattern is a Kubernetes label value (k8s.io/apimachinery validation.IsValidLabelValue).
+var labelValuePattern = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+
+func labelValue(s string) bool {
+	return len(s) <= 63 && labelValuePattern.MatchString(s)
 }
 
 func dnsSubdomain(s string) bool {

@@ -318,6 +318,10 @@ func TestExistingClusterObjectStorage(t *testing.T) {
 			`groundwork:existing.objectStorage.endpoint: "http://minio.example.com:9000": outside the cluster the platform's network policies let pods reach HTTPS on port 443 only; use an https URL on 443, or an in-cluster Service (http://minio.storage.svc:9000)`},
 		{"secret key in plain text", "dev", storage(`,"buckets":{"traces":"team-traces","backups":"team-backups"}`), false,
 			"groundwork:existing.objectStorage.secretAccessKey: is stored in plain text; set it with `pulumi config set --secret --path groundwork:existing.objectStorage.secretAccessKey`"},
+		{"prod needs zones", "prod", `{"nodeCidrs":["10.0.0.0/16"],"zones":["zone-a"]}`, true,
+			"groundwork:existing.zones: required in prod: two or more zones, as the nodes carry them in topology.kubernetes.io/zone (`kubectl get nodes -L topology.kubernetes.io/zone`), so replicas are spread across them; has 1"},
+		{"bad zone", "dev", `{"nodeCidrs":["10.0.0.0/16"],"zones":["zone a","zone-b","zone-b"]}`, true,
+			"groundwork:existing.zones[0]: \"zone a\" is not a distinct zone name as the nodes carry it in topology.kubernetes.io/zone\ngroundwork:existing.zones[2]: \"zone-b\" is not a distinct zone name"},
 		{"no node ranges", "dev", `{}`, true,
 			"groundwork:existing.nodeCidrs: missing: the address ranges of the cluster's nodes (the INTERNAL-IP column of `kubectl get nodes -o wide`), e.g. [\"10.0.0.0/16\"]; the platform's network policies let Prometheus reach kubelets and node-exporters there, and nothing else"},
 	} {

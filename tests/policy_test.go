@@ -156,3 +156,23 @@ func TestPolicyPackCatchesRegressionsInTheRealStacks(t *testing.T) {
 		})
 	}
 }
+
+// Prod on a cluster the team already runs, rendered as the README's recipe does (no
+// kubeconfig): with the zones its nodes carry, the prod pack passes as it does on the clouds
+// Groundwork builds. (Without zones the stack is refused: TestExistingClusterObjectStorage.)
+func TestPolicyPackOnProdOnAnExistingCluster(t *testing.T) {
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:data"] = `{"managed":false}`
+	cfg["groundwork:kubernetes"] = `{"version":"1.34.2","renderTo":"` + t.TempDir() + `"}`
+	cfg["groundwork:existing"] = `{"nodeCidrs":["10.40.16.0/20"],"zones":["zone-a","zone-b","zone-c"],` +
+		`"objectStorage":{"endpoint":"https://minio.example.com","accessKeyId":"AKIAEXAMPLE","secretAccessKey":"s3cr3t",` +
+		`"buckets":{"traces":"groundwork-traces","logs":"groundwork-logs","backups":"groundwork-backups"}}}`
+	rs, err := runForPolicy(t, "prod", cfg, platform.Run, "groundwork:existing")
+	require.NoError(t, err)
+	vs := rules.Evaluate(rs, packConfig(t, "prod"))
+	for _, v := range atLevel(vs, rules.Mandatory) {
+		t.Log(v)
+	}
+	assert.Empty(t, atLevel(vs, rules.Mandatory), "prod on an existing cluster passes the pack")
+}

@@ -31,7 +31,8 @@ func (o *optionMocks) NewResource(args pulumi.MockResourceArgs) (string, resourc
 
 // runForPolicy runs a program under mocks the way run does, and returns every registered
 // resource as the policies see it: type, name, URN, inputs and the protect option.
-func runForPolicy(t testing.TB, stack string, cfg map[string]string, program pulumi.RunFunc) ([]rules.Resource, error) {
+// secretKeys are the config keys set as secrets.
+func runForPolicy(t testing.TB, stack string, cfg map[string]string, program pulumi.RunFunc, secretKeys ...string) ([]rules.Resource, error) {
 	t.Helper()
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -43,6 +44,7 @@ func runForPolicy(t testing.TB, stack string, cfg map[string]string, program pul
 	m.renderer = cachedRenderer(needCharts(t))
 	err = pulumi.RunErr(program, pulumi.WithMocks(project, stack, m), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
+		ri.ConfigSecretKeys = secretKeys
 	})
 	if err != nil {
 		return nil, err
