@@ -174,13 +174,10 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 	}
 	// Alloy reads pods' logs through the API, so it needs no root and no host: it runs as the
 	// image's alloy user (UID 473) on a read-only root, writing its positions to an emptyDir.
-	restricted := func(uid int) pulumi.Map {
-		return pulumi.Map{
-			"runAsNonRoot": pulumi.Bool(true), "runAsUser": pulumi.Int(uid), "runAsGroup": pulumi.Int(uid),
-			"allowPrivilegeEscalation": pulumi.Bool(false), "readOnlyRootFilesystem": pulumi.Bool(true),
-			"capabilities":   pulumi.Map{"drop": pulumi.StringArray{pulumi.String("ALL")}},
-			"seccompProfile": pulumi.Map{"type": pulumi.String("RuntimeDefault")},
-		}
+	restrictedAs := func(uid int) pulumi.Map {
+		sc := restricted()
+		sc["runAsNonRoot"], sc["runAsUser"], sc["runAsGroup"] = pulumi.Bool(true), pulumi.Int(uid), pulumi.Int(uid)
+		return sc
 	}
 	controller := pulumi.Map{
 		"type": pulumi.String("deployment"), "replicas": pulumi.Int(collectors),
@@ -198,12 +195,12 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 			"clustering":      pulumi.Map{"enabled": pulumi.Bool(args.HA)},
 			"configMap":       pulumi.Map{"create": pulumi.Bool(true), "content": pulumi.String(fmt.Sprintf(alloyConfig, args.HA, pushURL+"/loki/api/v1/push"))},
 			"resources":       resources("100m", "256Mi", "1", "1Gi"),
-			"securityContext": restricted(473),
+			"securityContext": restrictedAs(473),
 			"storagePath":     pulumi.String("/tmp/alloy"),
 			"mounts":          pulumi.Map{"extra": pulumi.Array{pulumi.Map{"name": pulumi.String("storage"), "mountPath": pulumi.String("/tmp/alloy")}}},
 		},
 		// prometheus-operator's config reloader runs as nobody.
-		"configReloader": pulumi.Map{"securityContext": restricted(65534)},
+		"configReloader": pulumi.Map{"securityContext": restrictedAs(65534)},
 	}
 	if args.ImageMirror != "" {
 		alloyValues["global"] = pulumi.Map{"image": pulumi.Map{"registry": pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))}}
