@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -450,13 +451,26 @@ func TestBrokenServicesFolderFailsBeforeAnyResource(t *testing.T) {
 
 func TestPulumiYAMLDeclaresEveryKeyGroundworkReads(t *testing.T) {
 	var proj struct {
-		Name    string         `yaml:"name"`
-		Runtime string         `yaml:"runtime"`
-		Config  map[string]any `yaml:"config"`
+		Name    string `yaml:"name"`
+		Runtime struct {
+			Name    string `yaml:"name"`
+			Options struct {
+				BuildTarget string `yaml:"buildTarget"`
+			} `yaml:"options"`
+		} `yaml:"runtime"`
+		Config map[string]any `yaml:"config"`
 	}
 	readYAML(t, "Pulumi.yaml", &proj)
 	assert.Equal(t, "groundwork", proj.Name)
-	assert.Equal(t, "go", proj.Runtime)
+	assert.Equal(t, "go", proj.Runtime.Name)
+	// The program's binary is kept between runs (go build then relinks it only after a change),
+	// somewhere git does not track.
+	target := proj.Runtime.Options.BuildTarget
+	require.NotEmpty(t, target, "runtime.options.buildTarget")
+	gitignore, err := os.ReadFile(".gitignore")
+	require.NoError(t, err)
+	dir, _, _ := strings.Cut(target, "/")
+	assert.Contains(t, strings.Split(string(gitignore), "\n"), "/"+dir+"/", "git ignores %s", target)
 	var declared []string
 	for k := range proj.Config {
 		declared = append(declared, k)
