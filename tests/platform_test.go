@@ -20,21 +20,28 @@ import (
 const helmChartType = chart.ChartType
 
 // waitsFor tells whether r waits for x: x itself, or anything x contains, is among r's
-// dependencies.
+// dependencies or theirs (the engine orders a resource after its dependencies, and so after
+// theirs: a chart's release record stands for all of the chart's objects).
 func (m *mocks) waitsFor(r, x Recorded) bool {
-	for _, d := range r.Deps {
-		if d == x.URN || isBelowURN(m, d, x.URN) {
-			return true
-		}
+	byURN := make(map[string]Recorded, len(m.resources))
+	for _, y := range m.resources {
+		byURN[y.URN] = y
 	}
-	return false
-}
-
-func isBelowURN(m *mocks, urn, root string) bool {
-	for _, r := range m.resources {
-		if r.URN == urn {
-			return isBelow(m, r, root)
+	seen := map[string]bool{}
+	queue := slices.Clone(r.Deps)
+	for len(queue) > 0 {
+		d := queue[0]
+		queue = queue[1:]
+		if seen[d] {
+			continue
 		}
+		seen[d] = true
+		for p := d; p != ""; p = byURN[p].Parent {
+			if p == x.URN {
+				return true
+			}
+		}
+		queue = append(queue, byURN[d].Deps...)
 	}
 	return false
 }

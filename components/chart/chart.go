@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -159,30 +161,85 @@ type Chart struct {
 
 	// Release is the Helm release name.
 	Release string
-	// Ready are the chart's objects, once registered.
+	// Ready is the chart's release record, once registered: it waits for every object.
 	Ready pulumi.ResourceArrayOutput
-	// objects are the chart's objects where they were rendered at once.
-	objects []pulumi.Resource
+	// record is the release record where the chart was rendered at once.
+	record pulumi.Resource
 }
 
-// DependsOn is pulumi.DependsOn in which a chart stands for each object it rendered. The SDK
-// expands a dependency on a component to the children it knows of when the dependent
-// registers, and a child becomes known only as its own registration goes on concurrently: naming
-// the objects makes the wait certain.
-func DependsOn(rs []pulumi.Resource) pulumi.ResourceOrInvokeOption {
-	var out []pulumi.Resource
+// DependsOn is pulumi.DependsOn in which a chart stands for its release record, which is created
+// only after every object the chart rendered. The SDK expands a dependency on a component to the
+// children it knows of when the dependent registers, and a child becomes known only as its own
+// registration goes on concurrently: naming the record makes the wait certain, with one
+// dependency where naming the objects took one per object (kube-prometheus-stack renders about
+// 300, and every object of every service waited on each of them: 38,000 edges, a quarter of a
+// prod stack's state, rewritten at each step of an update). A chart rendered only once other
+// resources' outputs are known has its record in Ready, an output.
+func DependsOn(rs []pulumi.Resource) pulumi.ResourceOption {
+	var now []pulumi.Resource
+	var later []pulumi.ResourceArrayOutput
 	for _, r := range rs {
-		out = append(out, r)
-		if c, ok := r.(*Chart); ok {
-			out = append(out, c.objects...)
+		c, ok := r.(*Chart)
+		switch {
+		case ok && c.record != nil:
+			// Not the component too: the SDK would expand it to every object again.
+			now = append(now, c.record)
+		case ok:
+			later = append(later, c.Ready)
+		default:
+			now = append(now, r)
 		}
 	}
-	return pulumi.DependsOn(out)
+	if len(later) == 0 {
+		return pulumi.DependsOn(now)
+	}
+	opts := []pulumi.ResourceOption{pulumi.DependsOn(now)}
+	for _, l := range later {
+		opts = append(opts, pulumi.DependsOnInputs(l))
+	}
+	return pulumi.Composite(opts...)
 }
 
 // After is the option that makes a resource wait for every object of the chart, also where the
 // chart is rendered only once other resources' outputs are known.
 func (c *Chart) After() pulumi.ResourceOption { return pulumi.DependsOnInputs(c.Ready) }
+
+// RecordSuffix ends the Pulumi name of a chart's release record: the chart's name plus it.
+const RecordSuffix = "-release"
+
+// RecordLabel marks a release record with its release's name.
+const RecordLabel = "groundwork.io/release"
+
+// record registers the release's record, as Helm keeps one per release (its sh.helm.release
+// Secret): a ConfigMap in the release's namespace naming the pinned chart, its version and
+// repository, and every object the release rendered, created after all of them. `kubectl get
+// configmaps -A -l groundwork.io/release` lists what is installed, like `helm list -A`. It is the
+// chart component's sibling, not its child: its children are exactly what the chart rendered.
+func record(ctx *pulumi.Context, name, release string, spec Spec, args Args, objs []pulumi.Resource, inventory []string,
+	opts []pulumi.ResourceOption) (pulumi.Resource, error) {
+	labels := maps.Clone(args.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[RecordLabel] = release
+	md := &metav1.ObjectMetaArgs{Name: pulumi.String("groundwork-release-" + release), Labels: pulumi.ToStringMap(labels)}
+	if args.Namespace != "" {
+		md.Namespace = pulumi.String(args.Namespace)
+	}
+	r, err := corev1.NewConfigMap(ctx, name+RecordSuffix, &corev1.ConfigMapArgs{
+		Metadata: md,
+		Data: pulumi.StringMap{
+			"chart":      pulumi.String(spec.Name),
+			"version":    pulumi.String(spec.Version),
+			"repository": pulumi.String(spec.Repo),
+			"objects":    pulumi.String(strings.Join(inventory, "\n")),
+		},
+	}, append(slices.Clone(opts), pulumi.DependsOn(objs))...)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s release record: %w", spec, err)
+	}
+	return r, nil
+}
 
 // ChartType is the type token of the component Install registers (policy/rules.ChartType).
 const ChartType = "groundwork:chart:Chart"
@@ -224,7 +281,7 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 	if err := ctx.RegisterComponentResourceV2(ChartType, name, props, c, opts...); err != nil {
 		return nil, fmt.Errorf("chart %s: %w", spec, err)
 	}
-	render := func(values map[string]any) ([]pulumi.Resource, error) {
+	render := func(values map[string]any) (pulumi.Resource, error) {
 		topts := templateOpts{
 			ReleaseName: release,
 			Namespace:   args.Namespace,
@@ -257,11 +314,12 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", spec, err)
 		}
+		inventory := slices.Sorted(maps.Keys(objs))
 		out := make([]pulumi.Resource, 0, len(objs))
-		for _, k := range slices.Sorted(maps.Keys(objs)) {
+		for _, k := range inventory {
 			out = append(out, objs[k])
 		}
-		return out, nil
+		return record(ctx, name, release, spec, args, out, inventory, opts)
 	}
 	outs := pulumi.Map{"release": pulumi.String(release)}
 	values, err := Plain(args.Values)
@@ -270,24 +328,20 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 		// Synchronous: the chart's objects are registered as the component's children before
 		// Install returns, so whatever depends on the component waits for every one of them,
 		// and a preview shows (and the policy pack checks) each of them.
-		objs, err := render(values)
+		rec, err := render(values)
 		if err != nil {
 			return nil, err
 		}
-		ready := make(pulumi.ResourceArray, len(objs))
-		for i, o := range objs {
-			ready[i] = pulumi.NewResourceInput(o)
-		}
-		c.Ready = ready.ToResourceArrayOutput()
-		c.objects = objs
+		c.Ready = pulumi.ResourceArray{pulumi.NewResourceInput(rec)}.ToResourceArrayOutput()
+		c.record = rec
 	case errors.Is(err, errOutput):
 		// Values that name other resources' outputs (a bucket AWS names, a role's ARN) are
 		// rendered once those are known, as helm/v3 Chart does: a first preview, before the
 		// outputs exist, cannot show these objects.
 		c.Ready = args.Values.ToMapOutput().ApplyT(func(v map[string]any) ([]pulumi.Resource, error) {
-			return render(v)
+			rec, err := render(v)
+			return []pulumi.Resource{rec}, err
 		}).(pulumi.ResourceArrayOutput)
-		outs["rendered"] = c.Ready.ApplyT(func(r []pulumi.Resource) int { return len(r) })
 	default:
 		return nil, fmt.Errorf("chart %s values: %w", spec, err)
 	}
