@@ -3,8 +3,11 @@ package platform
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"maps"
 	"net/mail"
 	"net/url"
+	"regexp"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -14,6 +17,7 @@ import (
 	"github.com/groundwork/groundwork/components/istio"
 	"github.com/groundwork/groundwork/components/namespace"
 	"github.com/groundwork/groundwork/infra"
+	"github.com/groundwork/groundwork/infra/aws"
 )
 
 // EdgeConfig is groundwork:edge: the public entry point, the ingress gateway's load balancer.
@@ -36,11 +40,12 @@ const (
 	TLSSecret = "secret"
 	// TLSSelfSigned issues a self-signed certificate: dev only, browsers warn.
 	TLSSelfSigned = "self-signed"
-	// TLSACM is an AWS Certificate Manager certificate on the load balancer: not supported yet.
+	// TLSACM is an AWS Certificate Manager certificate on the load balancer, which terminates
+	// TLS (groundwork:cloud aws only).
 	TLSACM = "acm"
 )
 
-var tlsModes = []string{TLSACMEHTTP01, TLSACMEDNS01, TLSSecret, TLSSelfSigned}
+var tlsModes = []string{TLSACMEHTTP01, TLSACMEDNS01, TLSSecret, TLSSelfSigned, TLSACM}
 
 // TLSConfig is groundwork:edge.tls.
 type TLSConfig struct {
@@ -59,7 +64,7 @@ type TLSConfig struct {
 	// writes to the gateway's Secret (secret), the alternative to SecretName.
 	Certificate string `json:"certificate"`
 	PrivateKey  string `json:"privateKey"`
-	// CertificateARN is reserved for mode acm.
+	// CertificateARN is an ACM certificate for the domain, in the stack's region (acm).
 	CertificateARN string `json:"certificateArn"`
 }
 
@@ -119,14 +124,17 @@ func (c *Config) validateEdge(p *problems) {
 	}
 	t := e.TLS
 	switch {
-	case t.Mode == TLSACM:
-		p.add("edge.tls.mode", "%q (an ACM certificate on the load balancer) is not supported yet; allowed: %s", t.Mode, join(tlsModes))
-		return
 	case !slices.Contains(tlsModes, t.Mode):
 		oneOf(p, "edge.tls.mode", t.Mode, tlsModes)
 		return
+	case t.Mode == TLSACM && c.Cloud != CloudAWS:
+		// The certificate goes on the NLB that cloud-provider-aws makes for the gateway's
+		// Service; on an existing cluster nothing says which controller serves LoadBalancers.
+		p.add("edge.tls.mode", "%q (an ACM certificate on the AWS load balancer) needs groundwork:cloud %s, not %q; use %s, %s or %s",
+			t.Mode, CloudAWS, c.Cloud, TLSACMEHTTP01, TLSACMEDNS01, TLSSecret)
+		return
 	case prod && t.Mode == TLSSelfSigned:
-		p.add("edge.tls.mode", "%q in prod: clients cannot trust it; use %s, %s or %s", t.Mode, TLSACMEHTTP01, TLSACMEDNS01, TLSSecret)
+		p.add("edge.tls.mode", "%q in prod: clients cannot trust it; use %s, %s, %s or %s (on aws)", t.Mode, TLSACMEHTTP01, TLSACMEDNS01, TLSSecret, TLSACM)
 	}
 	acme := t.Mode == TLSACMEHTTP01 || t.Mode == TLSACMEDNS01
 	// A setting of another mode would be ignored without a word: refuse it.
@@ -158,6 +166,10 @@ func (c *Config) validateEdge(p *problems) {
 		}
 	}
 	switch t.Mode {
+	case TLSACM:
+		if err := checkACMCertificateARN(t.CertificateARN, c.AWSRegion); err != "" {
+			p.add("edge.tls.certificateArn", "%s", err)
+		}
 	case TLSACMEDNS01:
 		if t.DNS01 == nil || t.DNS01.Cloudflare == nil || t.DNS01.Cloudflare.APIToken == "" {
 			p.add("edge.tls.dns01", "required in mode %s: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on %q's zone", t.Mode, e.Domain)
@@ -183,6 +195,31 @@ func (c *Config) validateEdge(p *problems) {
 	}
 }
 
+// acmCertificateARN is an ACM certificate's ARN,
+// arn:${Partition}:acm:${Region}:${Account}:certificate/${CertificateId}
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscertificatemanager.html#awscertificatemanager-resources-for-iam-policies),
+// the ID a UUID.
+var acmCertificateARN = regexp.MustCompile(`^arn:(aws(?:-[a-z]+)*):acm:([a-z]{2}(?:-[a-z]+)+-\d+):(\d{12}):certificate/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// checkACMCertificateARN reports why arn cannot be the certificate of a load balancer in
+// region, or "".
+func checkACMCertificateARN(arn, region string) string {
+	const example = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+	if arn == "" {
+		return fmt.Sprintf("required in mode %s: the ARN of an ACM certificate for edge.domain, e.g. %q", TLSACM, example)
+	}
+	m := acmCertificateARN.FindStringSubmatch(arn)
+	if m == nil {
+		return fmt.Sprintf("%q is not an ACM certificate ARN such as %q", arn, example)
+	}
+	// ACM certificates are regional: Elastic Load Balancing uses only those of its own region
+	// (https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html).
+	if region != "" && m[2] != region {
+		return fmt.Sprintf("%q is in region %s, but the load balancer is in aws:region %s: request or import the certificate in %s", arn, m[2], region, region)
+	}
+	return ""
+}
+
 // checkCertificate reports why a PEM certificate chain cannot serve domain, or "".
 func checkCertificate(chain, domain string) string {
 	b, _ := pem.Decode([]byte(chain))
@@ -205,6 +242,9 @@ func (c *Config) edge() *istio.Edge {
 	if t == nil {
 		return nil
 	}
+	if t.Mode == TLSACM {
+		return &istio.Edge{Domain: c.Edge.Domain, TLSAtLoadBalancer: true, HSTSMaxAge: hstsMaxAge}
+	}
 	e := &istio.Edge{Domain: c.Edge.Domain, CredentialName: edgeSecretName, HTTP01: t.Mode == TLSACMEHTTP01, HSTSMaxAge: hstsMaxAge}
 	if t.Mode == TLSSecret {
 		if t.SecretName != "" {
@@ -215,6 +255,24 @@ func (c *Config) edge() *istio.Edge {
 		}
 	}
 	return e
+}
+
+// loadBalancerAnnotations are the gateway Service's annotations: the cloud's, and in mode acm
+// those that make the AWS NLB terminate TLS with the ACM certificate.
+func (c *Config) loadBalancerAnnotations(cloud pulumi.StringMapOutput) pulumi.StringMapOutput {
+	t := c.Edge.TLS
+	if t == nil || t.Mode != TLSACM {
+		return cloud
+	}
+	tls := aws.TLSAnnotations(t.CertificateARN)
+	return cloud.ApplyT(func(m map[string]string) map[string]string {
+		out := maps.Clone(m)
+		if out == nil {
+			out = map[string]string{}
+		}
+		maps.Copy(out, tls)
+		return out
+	}).(pulumi.StringMapOutput)
 }
 
 // issuer is how cert-manager issues the edge's certificate.

@@ -296,7 +296,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		SystemNamespace: NamespaceIstio, GatewayNamespace: NamespaceIngress, CNINamespace: namespaceCNI,
 		Charts: src, ImageMirror: mirror,
 		Istiod: size.istiod, Gateway: size.gateway, Zones: cluster.Zones(),
-		LoadBalancerAnnotations: cluster.LoadBalancerAnnotations(),
+		LoadBalancerAnnotations: cfg.loadBalancerAnnotations(cluster.LoadBalancerAnnotations()),
 		TracingHost:             obs.TracingHost, TracingPort: obs.TracingPort, TraceSampling: size.traceSampling,
 		UpstreamHost: kong.ProxyHost(NamespaceKong), UpstreamPort: kong.ProxyPort,
 		Edge:   cfg.edge(),
