@@ -325,6 +325,25 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
+// acmARN is an ACM certificate's ARN in region.
+func acmARN(region string) string {
+	return "arn:aws:acm:" + region + ":123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+}
+
+// TestEdgeACMOnAnExistingCluster refuses mode acm where Groundwork does not build the load
+// balancer's cluster: one error, before any resource.
+func TestEdgeACMOnAnExistingCluster(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
+	cfg["groundwork:edge"] = configValue(t, map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1")}})
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `groundwork:edge.tls.mode: "acm" (an ACM certificate on the AWS load balancer) needs groundwork:cloud aws, not "existing"`)
+	assert.True(t, strings.HasPrefix(err.Error(), "1 error occurred:"), "one clear error: %v", err)
+	assert.Empty(t, m.resources, "nothing is created")
+}
+
 // TestEdgeValidation gives each bad groundwork:edge one clear error, before any resource.
 func TestEdgeValidation(t *testing.T) {
 	certPEM, keyPEM := testCertificate(t, "other.example.com")
@@ -336,21 +355,35 @@ func TestEdgeValidation(t *testing.T) {
 		want   string
 	}{
 		{"prod without TLS", "prod", nil, false,
-			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed)"},
+			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed, acm)"},
 		{"prod with a domain but no TLS", "prod", map[string]any{"domain": "api.example.com"}, false,
-			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed)"},
+			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed, acm)"},
 		{"prod self-signed", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "self-signed"}}, false,
-			`groundwork:edge.tls.mode: "self-signed" in prod: clients cannot trust it; use acme-http01, acme-dns01 or secret`},
+			`groundwork:edge.tls.mode: "self-signed" in prod: clients cannot trust it; use acme-http01, acme-dns01, secret or acm (on aws)`},
 		{"TLS without a domain", "dev", map[string]any{"tls": map[string]any{"mode": "self-signed"}}, false,
 			`groundwork:edge.domain: required with edge.tls: the public name the certificate is for, e.g. "api.example.com"`},
 		{"a wildcard domain", "dev", map[string]any{"domain": "*.example.com", "tls": map[string]any{"mode": "self-signed"}}, false,
 			`groundwork:edge.domain: "*.example.com" is not a DNS name such as "api.example.com" (lower-case labels, no wildcard)`},
 		{"an unknown mode", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "letsencrypt"}}, false,
-			`groundwork:edge.tls.mode: "letsencrypt" is not allowed; allowed: acme-http01, acme-dns01, secret, self-signed`},
+			`groundwork:edge.tls.mode: "letsencrypt" is not allowed; allowed: acme-http01, acme-dns01, secret, self-signed, acm`},
 		{"no mode", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{}}, false,
-			`groundwork:edge.tls.mode: required; allowed: acme-http01, acme-dns01, secret, self-signed`},
-		{"acm", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x"}}, false,
-			`groundwork:edge.tls.mode: "acm" (an ACM certificate on the load balancer) is not supported yet; allowed: acme-http01, acme-dns01, secret, self-signed`},
+			`groundwork:edge.tls.mode: required; allowed: acme-http01, acme-dns01, secret, self-signed, acm`},
+		{"acm without a certificate", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm"}}, false,
+			`groundwork:edge.tls.certificateArn: required in mode acm: the ARN of an ACM certificate for edge.domain, e.g. "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"`},
+		{"acm with an IAM server certificate", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": "arn:aws:iam::123456789012:server-certificate/api"}}, false,
+			`groundwork:edge.tls.certificateArn: "arn:aws:iam::123456789012:server-certificate/api" is not an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"`},
+		{"acm with a certificate ID that is not one", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x"}}, false,
+			`groundwork:edge.tls.certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/x" is not an ACM certificate ARN`},
+		{"acm with a certificate of another region", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("us-east-1")}}, false,
+			`groundwork:edge.tls.certificateArn: "` + acmARN("us-east-1") + `" is in region us-east-1, but the load balancer is in aws:region eu-west-1: request or import the certificate in eu-west-1`},
+		{"acm on openstack", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1")}}, false,
+			`groundwork:edge.tls.mode: "acm" (an ACM certificate on the AWS load balancer) needs groundwork:cloud aws, not "openstack"; use acme-http01, acme-dns01 or secret`},
+		{"acm with an e-mail", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1"), "email": "a@example.com"}}, false,
+			`groundwork:edge.tls.email: is not read in mode "acm"; it belongs to mode acme-http01, acme-dns01`},
+		{"acm with a Secret", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1"), "secretName": "edge"}}, false,
+			`groundwork:edge.tls.secretName: is not read in mode "acm"; it belongs to mode secret`},
+		{"a certificate ARN in another mode", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01", "email": "a@example.com", "certificateArn": acmARN("eu-west-1")}}, false,
+			`groundwork:edge.tls.certificateArn: is not read in mode "acme-http01"; it belongs to mode acm`},
 		{"ACME without an e-mail", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01"}}, false,
 			`groundwork:edge.tls.email: required in mode acme-http01: the ACME account's contact, where the CA sends expiry notices`},
 		{"ACME with a bad e-mail", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01", "email": "oncall"}}, false,
