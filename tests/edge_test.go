@@ -9,16 +9,19 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork/groundwork/components/certmanager"
 	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/policy/rules"
 )
 
 const (
@@ -422,6 +425,131 @@ func TestEdgeValidation(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "1 error occurred:"), "one clear error: %v", err)
 			assert.Empty(t, m.resources, "nothing is created")
+		})
+	}
+}
+
+// annotations of a recorded Kubernetes object.
+func annotationsOf(r Recorded) map[string]string {
+	out := map[string]string{}
+	for k, v := range get(r.Inputs, "metadata").ObjectValue()["annotations"].ObjectValue() {
+		out[string(k)] = propStr(v)
+	}
+	return out
+}
+
+// withAnnotation returns props with one metadata annotation set, or removed for "".
+func withAnnotation(props property.Map, key, value string) property.Map {
+	md := props.Get("metadata").AsMap()
+	a := map[string]property.Value{}
+	if v := md.Get("annotations"); v.IsMap() {
+		a = v.AsMap().AsMap()
+	}
+	if value == "" {
+		delete(a, key)
+	} else {
+		a[key] = property.New(value)
+	}
+	return props.Set("metadata", property.New(md.Set("annotations", property.New(a))))
+}
+
+// TestEdgeACM runs prod (AWS) with mode acm: the NLB terminates TLS on 443 with the ACM
+// certificate (TLS 1.2 minimum) and hands the gateway plain HTTP on 443, which the Gateway
+// serves with HSTS while 80 redirects; nothing of cert-manager is installed; and the prod pack
+// passes it, yet blocks the same stack without the certificate on the load balancer.
+func TestEdgeACM(t *testing.T) {
+	const domain = "api.example.com"
+	arn := acmARN("eu-west-1")
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:edge"] = configValue(t, map[string]any{"domain": domain, "tls": map[string]any{"mode": "acm", "certificateArn": arn}})
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+
+	// The gateway's Service, as the chart renders it.
+	var svc Recorded
+	for _, s := range m.ofType("kubernetes:core/v1:Service") {
+		if get(s.Inputs, "metadata.name").StringValue() == "istio-ingressgateway" && get(s.Inputs, "metadata.namespace").StringValue() == "istio-ingress" {
+			svc = s
+		}
+	}
+	require.NotEmpty(t, svc.URN, "the gateway chart renders its Service")
+	assert.Equal(t, "LoadBalancer", get(svc.Inputs, "spec.type").StringValue())
+	assert.Equal(t, map[string]string{
+		"service.beta.kubernetes.io/aws-load-balancer-type":                              "nlb",
+		"service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":                          arn,
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":                         "443",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy":            "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":                  "tcp",
+	}, annotationsOf(svc), "an NLB with a TLS listener on 443 only (80 stays TCP, to redirect) and TCP to the pods")
+	targets := map[float64]float64{}
+	for _, p := range get(svc.Inputs, "spec.ports").ArrayValue() {
+		targets[get(p.ObjectValue(), "port").NumberValue()] = get(p.ObjectValue(), "targetPort").NumberValue()
+	}
+	assert.Equal(t, map[float64]float64{80: 80, 443: 443}, targets, "the Gateway's port numbers resolve to these targetPorts")
+
+	gw := m.byName(t, gatewayType, "istio-public")
+	assert.Equal(t, "load-balancer", annotationsOf(gw)["groundwork.io/tls-termination"])
+	https := server(t, m, 443)
+	assert.Equal(t, "HTTP", get(https, "port.protocol").StringValue(), "TLS ends at the load balancer")
+	assert.False(t, https["tls"].IsObject(), "no credential on the gateway: %v", https["tls"])
+	assert.Equal(t, []string{domain}, strs(https["hosts"]))
+	http := server(t, m, 80)
+	assert.True(t, get(http, "tls.httpsRedirect").BoolValue(), "port 80 answers with a redirect to https")
+	assert.Equal(t, []string{domain}, strs(http["hosts"]))
+
+	api := m.byName(t, virtualSvcType, "istio-to-api-gateway")
+	route := first(t, get(api.Inputs, "spec.http"))
+	assert.Equal(t, float64(443), get(first(t, route["match"]), "port").NumberValue(), "the API is served on the TLS port only")
+	assert.Equal(t, "max-age=31536000; includeSubDomains", get(route, "headers.response.set").ObjectValue()["Strict-Transport-Security"].StringValue())
+	assert.Equal(t, "https", get(route, "headers.request.set").ObjectValue()["X-Forwarded-Proto"].StringValue())
+
+	for _, typ := range []string{certificateType, issuerType, "kubernetes:cert-manager.io/v1:ClusterIssuer", ingressClassType} {
+		assert.Empty(t, m.ofType(typ), typ)
+	}
+	for _, c := range m.ofType(helmChartType) {
+		assert.NotEqual(t, "cert-manager", c.Name, "no cert-manager in mode acm")
+	}
+	for _, s := range m.ofType(secretType) {
+		assert.NotEqual(t, "edge-tls", get(s.Inputs, "metadata.name").StringValue())
+	}
+
+	// The prod pack passes the stack, and blocks it when the load balancer loses the
+	// certificate or the Gateway its declaration.
+	rs, err := runForPolicy(t, "prod", cfg, platform.Run)
+	require.NoError(t, err)
+	pack := packConfig(t, "prod")
+	vs := rules.Evaluate(rs, pack)
+	for _, v := range atLevel(vs, rules.Mandatory) {
+		t.Log(v)
+	}
+	require.Empty(t, atLevel(vs, rules.Mandatory), "prod with acm passes the pack")
+	for _, tt := range []struct {
+		name, urn, key, policy string
+	}{
+		{"no certificate on the load balancer", svc.URN, "service.beta.kubernetes.io/aws-load-balancer-ssl-cert", "edge-tls-at-load-balancer"},
+		{"TLS on port 80 instead of 443", svc.URN, "service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "edge-tls-at-load-balancer"},
+		{"the default TLS 1.0 policy", svc.URN, "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy", "edge-tls-at-load-balancer"},
+		{"no declaration on the Gateway", gw.URN, "groundwork.io/tls-termination", "encryption-in-transit"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			broken := slices.Clone(rs)
+			for i, r := range broken {
+				if r.URN == tt.urn {
+					value := ""
+					if strings.HasSuffix(tt.key, "ssl-ports") {
+						value = "80"
+					}
+					broken[i].Properties = withAnnotation(r.Properties, tt.key, value)
+				}
+			}
+			var hits []string
+			for _, v := range rules.Evaluate(broken, pack) {
+				if v.Policy == tt.policy && v.URN == gw.URN && v.Level == rules.Mandatory {
+					hits = append(hits, v.Message)
+				}
+			}
+			assert.Len(t, hits, 1, "%s blocks it once, on the Gateway", tt.policy)
 		})
 	}
 }
