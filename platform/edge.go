@@ -71,6 +71,17 @@ type TLSConfig struct {
 // DNS01Config is groundwork:edge.tls.dns01: one DNS provider.
 type DNS01Config struct {
 	Cloudflare *CloudflareConfig `json:"cloudflare"`
+	Route53    *Route53Config    `json:"route53"`
+}
+
+// Route53Config is an AWS Route53 hosted zone holding the domain (groundwork:cloud aws):
+// cert-manager changes its TXT records with an IAM role of its own (IRSA), no static keys.
+type Route53Config struct {
+	HostedZoneID string `json:"hostedZoneID"`
+	// Region is the AWS API client's region; default aws:region. Under IRSA cert-manager
+	// prefers the AWS_REGION the EKS webhook injects (cert-manager
+	// pkg/issuer/acme/dns/route53/route53.go, "Ignoring Issuer region"); Route53 is global.
+	Region string `json:"region"`
 }
 
 // CloudflareConfig is an API token with Zone:DNS:Edit on the domain's zone, a secret.
@@ -100,7 +111,24 @@ func (c *Config) applyEdgeDefaults() {
 	if t := c.Edge.TLS; t != nil && (t.Mode == TLSACMEHTTP01 || t.Mode == TLSACMEDNS01) {
 		setDefault(&t.Server, certmanager.LetsEncrypt)
 	}
+	if r := c.route53(); r != nil {
+		setDefault(&r.Region, c.AWSRegion)
+	}
 }
+
+// route53 is groundwork:edge.tls.dns01.route53, or nil.
+func (c *Config) route53() *Route53Config {
+	if t := c.Edge.TLS; t != nil && t.DNS01 != nil {
+		return t.DNS01.Route53
+	}
+	return nil
+}
+
+// hostedZoneID is a Route53 hosted zone ID, such as Z1D633PJN98FT9 (upper-case letters and
+// digits; https://docs.aws.amazon.com/Route53/latest/APIReference/API_HostedZone.html).
+var hostedZoneID = regexp.MustCompile(`^[A-Z0-9]{1,32}$`)
+
+var awsRegion = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 
 // validateEdge checks groundwork:edge: one error per problem, naming the key.
 func (c *Config) validateEdge(p *problems) {
@@ -171,8 +199,15 @@ func (c *Config) validateEdge(p *problems) {
 			p.add("edge.tls.certificateArn", "%s", err)
 		}
 	case TLSACMEDNS01:
-		if t.DNS01 == nil || t.DNS01.Cloudflare == nil || t.DNS01.Cloudflare.APIToken == "" {
-			p.add("edge.tls.dns01", "required in mode %s: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on %q's zone", t.Mode, e.Domain)
+		d := t.DNS01
+		switch {
+		case d != nil && d.Route53 != nil && d.Cloudflare != nil:
+			p.add("edge.tls.dns01", "cloudflare and route53 are alternatives: name the one DNS provider of %q's zone", e.Domain)
+		case d != nil && d.Route53 != nil:
+			c.validateRoute53(p, d.Route53)
+		case d == nil || d.Cloudflare == nil || d.Cloudflare.APIToken == "":
+			p.add("edge.tls.dns01", "required in mode %s: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on %q's zone, "+
+				"or on aws {route53: {hostedZoneID: Z...}}", t.Mode, e.Domain)
 		}
 	case TLSSecret:
 		switch {
@@ -192,6 +227,25 @@ func (c *Config) validateEdge(p *problems) {
 				p.add("edge.tls.privateKey", "is not a PEM private key")
 			}
 		}
+	}
+}
+
+// validateRoute53 checks groundwork:edge.tls.dns01.route53.
+func (c *Config) validateRoute53(p *problems, r *Route53Config) {
+	if c.Cloud != CloudAWS {
+		// The IAM role is assumed through the EKS cluster's OIDC provider, which only an aws
+		// stack has.
+		p.add("edge.tls.dns01.route53", "needs groundwork:cloud %s (cert-manager assumes an IAM role through the EKS cluster's OIDC provider), not %q; use cloudflare", CloudAWS, c.Cloud)
+		return
+	}
+	switch {
+	case r.HostedZoneID == "":
+		p.add("edge.tls.dns01.route53.hostedZoneID", "required: the ID of the Route53 hosted zone holding edge.domain, e.g. Z1D633PJN98FT9 (`aws route53 list-hosted-zones-by-name`)")
+	case !hostedZoneID.MatchString(r.HostedZoneID):
+		p.add("edge.tls.dns01.route53.hostedZoneID", "%q is not a hosted zone ID such as \"Z1D633PJN98FT9\" (without /hostedzone/)", r.HostedZoneID)
+	}
+	if r.Region != "" && !awsRegion.MatchString(r.Region) {
+		p.add("edge.tls.dns01.route53.region", "%q is not an AWS region such as \"eu-west-1\"", r.Region)
 	}
 }
 
@@ -282,7 +336,9 @@ func (c *Config) issuer() certmanager.Issuer {
 		return certmanager.Issuer{SelfSigned: true}
 	}
 	a := &certmanager.ACME{Server: t.Server, Email: t.Email, HTTP01: t.Mode == TLSACMEHTTP01}
-	if t.Mode == TLSACMEDNS01 {
+	if r := c.route53(); r != nil {
+		a.DNS01 = &certmanager.DNS01{Route53: &certmanager.Route53{HostedZoneID: r.HostedZoneID, Region: r.Region}}
+	} else if t.Mode == TLSACMEDNS01 {
 		a.DNS01 = &certmanager.DNS01{CloudflareAPIToken: pulumi.ToSecret(pulumi.String(t.DNS01.Cloudflare.APIToken)).(pulumi.StringOutput)}
 	}
 	return certmanager.Issuer{ACME: a}
@@ -291,9 +347,21 @@ func (c *Config) issuer() certmanager.Issuer {
 // NamespaceCertManager holds cert-manager where the stack runs it.
 const NamespaceCertManager = "cert-manager"
 
+// certManagerServiceAccount is the controller's service account: the chart names it after
+// the release ("cert-manager", its fullname).
+var certManagerServiceAccount = infra.ServiceAccount{Namespace: NamespaceCertManager, Name: "cert-manager"}
+
+// dns01 is what the AWS base layer builds for Route53 DNS-01, or nil.
+func (c *Config) dns01() *aws.DNS01 {
+	if r := c.route53(); r != nil {
+		return &aws.DNS01{HostedZoneID: r.HostedZoneID, ServiceAccount: certManagerServiceAccount}
+	}
+	return nil
+}
+
 // installEdge runs cert-manager and issues the edge's certificate where groundwork:edge.tls asks
 // for one from it; the gateway serves the Secret it writes.
-func installEdge(ctx *pulumi.Context, cfg *Config, src chart.Source, size sizing, zones []string, egress []string, tags infra.Tags, after []pulumi.Resource, on pulumi.ResourceOption) error {
+func installEdge(ctx *pulumi.Context, cfg *Config, src chart.Source, size sizing, cluster infra.Cluster, egress []string, tags infra.Tags, after []pulumi.Resource, on pulumi.ResourceOption) error {
 	if !cfg.certManager() {
 		return nil
 	}
@@ -315,9 +383,18 @@ func installEdge(ctx *pulumi.Context, cfg *Config, src chart.Source, size sizing
 	if err != nil {
 		return err
 	}
+	var role pulumi.StringInput
+	if cfg.route53() != nil {
+		a, ok := cluster.(*aws.Cluster)
+		if !ok || a.DNS01RoleARN() == nil {
+			// Validate allows route53 on aws only, and NewCluster makes the role there.
+			return fmt.Errorf("edge: Route53 DNS-01 needs the AWS cluster's IAM role for cert-manager")
+		}
+		role = a.DNS01RoleARN()
+	}
 	cm, err := certmanager.New(ctx, "cert-manager", certmanager.Args{
 		Namespace: NamespaceCertManager, Charts: src, ImageMirror: cfg.Images.RegistryMirror,
-		HA: cfg.Environment == EnvProd, Zones: zones,
+		HA: cfg.Environment == EnvProd, Zones: cluster.Zones(), AmbientRoleARN: role,
 		Labels: tags.LabelMap("cert-manager"),
 		After:  []pulumi.Resource{ns},
 	}, on)

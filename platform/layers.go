@@ -306,7 +306,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 	if err != nil {
 		return nil, err
 	}
-	if err := installEdge(ctx, cfg, src, size, cluster.Zones(), egress, tags, in(NamespaceIngress), on); err != nil {
+	if err := installEdge(ctx, cfg, src, size, cluster, egress, tags, in(NamespaceIngress), on); err != nil {
 		return nil, err
 	}
 	gw, err := kong.New(ctx, "kong", kong.Args{
