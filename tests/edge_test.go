@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork/groundwork/components/certmanager"
+	"github.com/groundwork/groundwork/infra"
 	"github.com/groundwork/groundwork/platform"
 	"github.com/groundwork/groundwork/policy/rules"
 )
@@ -394,7 +395,22 @@ func TestEdgeValidation(t *testing.T) {
 		{"ACME over http", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01", "email": "a@example.com", "server": "http://acme.example.com/dir"}}, false,
 			`groundwork:edge.tls.server: "http://acme.example.com/dir" is not an ACME directory URL such as "https://acme-v02.api.letsencrypt.org/directory"`},
 		{"DNS-01 without a provider", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com"}}, false,
-			`groundwork:edge.tls.dns01: required in mode acme-dns01: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on "api.example.com"'s zone`},
+			`groundwork:edge.tls.dns01: required in mode acme-dns01: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on "api.example.com"'s zone, or on aws {route53: {hostedZoneID: Z...}}`},
+		{"Route53 on openstack", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "Z1D633PJN98FT9"}}}}, false,
+			`groundwork:edge.tls.dns01.route53: needs groundwork:cloud aws (cert-manager assumes an IAM role through the EKS cluster's OIDC provider), not "openstack"; use cloudflare`},
+		{"Route53 without a zone", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{}}}}, false,
+			"groundwork:edge.tls.dns01.route53.hostedZoneID: required: the ID of the Route53 hosted zone holding edge.domain, e.g. Z1D633PJN98FT9 (`aws route53 list-hosted-zones-by-name`)"},
+		{"Route53 zone as a path", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "/hostedzone/Z1D633PJN98FT9"}}}}, false,
+			`groundwork:edge.tls.dns01.route53.hostedZoneID: "/hostedzone/Z1D633PJN98FT9" is not a hosted zone ID such as "Z1D633PJN98FT9" (without /hostedzone/)`},
+		{"Route53 in no region", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "Z1D633PJN98FT9", "region": "Ireland"}}}}, false,
+			`groundwork:edge.tls.dns01.route53.region: "Ireland" is not an AWS region such as "eu-west-1"`},
+		{"two DNS providers", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "Z1D633PJN98FT9"}, "cloudflare": map[string]any{"apiToken": cloudflareToken}}}}, true,
+			`groundwork:edge.tls.dns01: cloudflare and route53 are alternatives: name the one DNS provider of "api.example.com"'s zone`},
 		{"a DNS token in plain text", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
 			"dns01": map[string]any{"cloudflare": map[string]any{"apiToken": cloudflareToken}}}}, false,
 			"groundwork:edge.tls: holds a private key or an API token in plain text; set it with `pulumi config set --secret --path 'groundwork:edge.tls.privateKey' < key.pem` (or 'groundwork:edge.tls.dns01.cloudflare.apiToken')"},
@@ -552,4 +568,115 @@ func TestEdgeACM(t *testing.T) {
 			assert.Len(t, hits, 1, "%s blocks it once, on the Gateway", tt.policy)
 		})
 	}
+}
+
+// TestEdgeDNS01Route53 runs prod (AWS) with DNS-01 at Route53: cert-manager's controller
+// assumes an IAM role (IRSA, no keys) that only its service account may assume and that may
+// change only TXT records of the one hosted zone; the Issuer's solver names the zone and no
+// credentials; the prod pack passes.
+func TestEdgeDNS01Route53(t *testing.T) {
+	const domain, zone = "api.example.com", "Z1D633PJN98FT9"
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:edge"] = configValue(t, map[string]any{"domain": domain, "tls": map[string]any{
+		"mode": "acme-dns01", "email": "oncall@example.com", "dns01": map[string]any{"route53": map[string]any{"hostedZoneID": zone}},
+	}})
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+
+	// The controller's service account, as the chart renders it, carries the role.
+	var sa Recorded
+	for _, s := range m.ofType("kubernetes:core/v1:ServiceAccount") {
+		if get(s.Inputs, "metadata.name").StringValue() == "cert-manager" && get(s.Inputs, "metadata.namespace").StringValue() == "cert-manager" {
+			sa = s
+		}
+	}
+	require.NotEmpty(t, sa.URN, "the cert-manager chart renders the controller's service account")
+	roleARN := annotationsOf(sa)[infra.RoleAnnotation]
+	require.NotEmpty(t, roleARN, "the controller's service account names its IAM role")
+	cm := m.byName(t, helmChartType, "cert-manager")
+	assert.Equal(t, []string{"--issuer-ambient-credentials=true"}, strs(get(cm.Inputs, "values.extraArgs")), "a namespaced Issuer may use the controller's role")
+	for _, d := range m.ofType("kubernetes:apps/v1:Deployment") {
+		if get(d.Inputs, "metadata.name").StringValue() == "cert-manager" {
+			args := strs(get(first(t, get(d.Inputs, "spec.template.spec.containers")), "args"))
+			assert.Contains(t, args, "--issuer-ambient-credentials=true", "the rendered controller takes the flag")
+		}
+	}
+
+	var role Recorded
+	for _, r := range m.ofType("aws:iam/role:Role") {
+		if r.Outputs["arn"].StringValue() == roleARN {
+			role = r
+		}
+	}
+	require.NotEmpty(t, role.Name, "the service account's role %q is a role of the stack", roleARN)
+	var trust struct {
+		Statement []struct {
+			Action    string
+			Condition map[string]map[string]any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(propStr(role.Inputs["assumeRolePolicy"])), &trust))
+	require.Len(t, trust.Statement, 1)
+	assert.Equal(t, "sts:AssumeRoleWithWebIdentity", trust.Statement[0].Action)
+	var subjects []any
+	for k, v := range trust.Statement[0].Condition["StringEquals"] {
+		if strings.HasSuffix(k, ":sub") {
+			subjects = append(subjects, v)
+		}
+	}
+	assert.Equal(t, []any{"system:serviceaccount:cert-manager:cert-manager"}, subjects, "only cert-manager's controller assumes it")
+
+	var policies []string
+	for _, p := range m.ofType("aws:iam/rolePolicy:RolePolicy") {
+		if propStr(p.Inputs["role"]) == role.Outputs["name"].StringValue() {
+			policies = append(policies, propStr(p.Inputs["policy"]))
+		}
+	}
+	attached := 0
+	for _, a := range m.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		if propStr(a.Inputs["role"]) == role.Outputs["name"].StringValue() {
+			attached++
+		}
+	}
+	assert.Zero(t, attached, "no managed policy")
+	require.Len(t, policies, 1)
+	assert.JSONEq(t, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "route53:GetChange", "Resource": "arn:aws:route53:::change/*"},
+		{"Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+		 "Resource": "arn:aws:route53:::hostedzone/`+zone+`",
+		 "Condition": {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}}
+	]}`, policies[0])
+
+	issuer := m.byName(t, issuerType, "edge-issuer")
+	solver := first(t, get(issuer.Inputs, "spec.acme.solvers"))
+	assert.Equal(t, zone, get(solver, "dns01.route53.hostedZoneID").StringValue())
+	assert.Equal(t, "eu-west-1", get(solver, "dns01.route53.region").StringValue(), "default aws:region")
+	assert.Len(t, get(solver, "dns01.route53").ObjectValue(), 2, "no keys, no role to chain: the controller's own credentials")
+	assert.Equal(t, []string{domain}, strs(get(solver, "selector.dnsNames")))
+	for _, s := range m.ofType(secretType) {
+		assert.NotEqual(t, "edge-dns01", get(s.Inputs, "metadata.name").StringValue(), "no static credentials")
+	}
+	assert.True(t, get(server(t, m, 80), "tls.httpsRedirect").BoolValue())
+	assert.Equal(t, "HTTPS", get(server(t, m, 443), "port.protocol").StringValue())
+	assert.Equal(t, 2, checkCustomResources(t, m, issuerType, certificateType))
+
+	rs, err := runForPolicy(t, "prod", cfg, platform.Run)
+	require.NoError(t, err)
+	vs := rules.Evaluate(rs, packConfig(t, "prod"))
+	for _, v := range atLevel(vs, rules.Mandatory) {
+		t.Log(v)
+	}
+	assert.Empty(t, atLevel(vs, rules.Mandatory), "prod with Route53 DNS-01 passes the pack")
+}
+
+// TestEdgeDNS01Route53NeedsNoRoleElsewhere: the role is made only for Route53 DNS-01.
+func TestEdgeDNS01Route53NeedsNoRoleElsewhere(t *testing.T) {
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	for _, r := range m.ofType("aws:iam/role:Role") {
+		assert.NotContains(t, r.Name, "dns01")
+	}
+	cm := m.byName(t, helmChartType, "cert-manager")
+	assert.False(t, get(cm.Inputs, "values.extraArgs").IsArray(), "no ambient credentials for Issuers without it")
+	assert.False(t, get(cm.Inputs, "values.serviceAccount").IsObject())
 }
