@@ -296,7 +296,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 		SystemNamespace: NamespaceIstio, GatewayNamespace: NamespaceIngress, CNINamespace: namespaceCNI,
 		Charts: src, ImageMirror: mirror,
 		Istiod: size.istiod, Gateway: size.gateway, Zones: cluster.Zones(),
-		LoadBalancerAnnotations: cluster.LoadBalancerAnnotations(),
+		LoadBalancerAnnotations: cfg.loadBalancerAnnotations(cluster.LoadBalancerAnnotations()),
 		TracingHost:             obs.TracingHost, TracingPort: obs.TracingPort, TraceSampling: size.traceSampling,
 		UpstreamHost: kong.ProxyHost(NamespaceKong), UpstreamPort: kong.ProxyPort,
 		Edge:   cfg.edge(),
@@ -306,7 +306,7 @@ func newPlatform(ctx *pulumi.Context, cfg *Config, cluster infra.Cluster, specs 
 	if err != nil {
 		return nil, err
 	}
-	if err := installEdge(ctx, cfg, src, size, cluster.Zones(), egress, tags, in(NamespaceIngress), on); err != nil {
+	if err := installEdge(ctx, cfg, src, size, cluster, egress, tags, in(NamespaceIngress), on); err != nil {
 		return nil, err
 	}
 	gw, err := kong.New(ctx, "kong", kong.Args{

@@ -149,6 +149,7 @@ func NewCluster(ctx *pulumi.Context, cfg *Config, specs []services.Spec) (infra.
 			HA:                    cfg.Environment == EnvProd,
 			ChartSource:           src,
 			ImageMirror:           cfg.Images.RegistryMirror,
+			DNS01:                 cfg.dns01(),
 		})
 	case CloudOpenStack:
 		o := cfg.OpenStack

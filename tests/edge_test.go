@@ -9,16 +9,20 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/property"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/groundwork/groundwork/components/certmanager"
+	"github.com/groundwork/groundwork/infra"
 	"github.com/groundwork/groundwork/platform"
+	"github.com/groundwork/groundwork/policy/rules"
 )
 
 const (
@@ -325,6 +329,25 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
+// acmARN is an ACM certificate's ARN in region.
+func acmARN(region string) string {
+	return "arn:aws:acm:" + region + ":123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+}
+
+// TestEdgeACMOnAnExistingCluster refuses mode acm where Groundwork does not build the load
+// balancer's cluster: one error, before any resource.
+func TestEdgeACMOnAnExistingCluster(t *testing.T) {
+	cfg := stackConfig(t, "dev")
+	cfg["groundwork:cloud"] = "existing"
+	cfg["groundwork:existing"] = `{"nodeCidrs":["10.0.0.0/16"]}`
+	cfg["groundwork:edge"] = configValue(t, map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1")}})
+	m, err := run(t, "dev", cfg, nil, platform.Run)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `groundwork:edge.tls.mode: "acm" (an ACM certificate on the AWS load balancer) needs groundwork:cloud aws, not "existing"`)
+	assert.True(t, strings.HasPrefix(err.Error(), "1 error occurred:"), "one clear error: %v", err)
+	assert.Empty(t, m.resources, "nothing is created")
+}
+
 // TestEdgeValidation gives each bad groundwork:edge one clear error, before any resource.
 func TestEdgeValidation(t *testing.T) {
 	certPEM, keyPEM := testCertificate(t, "other.example.com")
@@ -336,21 +359,35 @@ func TestEdgeValidation(t *testing.T) {
 		want   string
 	}{
 		{"prod without TLS", "prod", nil, false,
-			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed)"},
+			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed, acm)"},
 		{"prod with a domain but no TLS", "prod", map[string]any{"domain": "api.example.com"}, false,
-			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed)"},
+			"groundwork:edge: prod serves its API over HTTPS only: set edge.domain (the public name, e.g. api.example.com) and edge.tls (e.g. {mode: acme-http01, email: oncall@example.com}; modes: acme-http01, acme-dns01, secret, self-signed, acm)"},
 		{"prod self-signed", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "self-signed"}}, false,
-			`groundwork:edge.tls.mode: "self-signed" in prod: clients cannot trust it; use acme-http01, acme-dns01 or secret`},
+			`groundwork:edge.tls.mode: "self-signed" in prod: clients cannot trust it; use acme-http01, acme-dns01, secret or acm (on aws)`},
 		{"TLS without a domain", "dev", map[string]any{"tls": map[string]any{"mode": "self-signed"}}, false,
 			`groundwork:edge.domain: required with edge.tls: the public name the certificate is for, e.g. "api.example.com"`},
 		{"a wildcard domain", "dev", map[string]any{"domain": "*.example.com", "tls": map[string]any{"mode": "self-signed"}}, false,
 			`groundwork:edge.domain: "*.example.com" is not a DNS name such as "api.example.com" (lower-case labels, no wildcard)`},
 		{"an unknown mode", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "letsencrypt"}}, false,
-			`groundwork:edge.tls.mode: "letsencrypt" is not allowed; allowed: acme-http01, acme-dns01, secret, self-signed`},
+			`groundwork:edge.tls.mode: "letsencrypt" is not allowed; allowed: acme-http01, acme-dns01, secret, self-signed, acm`},
 		{"no mode", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{}}, false,
-			`groundwork:edge.tls.mode: required; allowed: acme-http01, acme-dns01, secret, self-signed`},
-		{"acm", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x"}}, false,
-			`groundwork:edge.tls.mode: "acm" (an ACM certificate on the load balancer) is not supported yet; allowed: acme-http01, acme-dns01, secret, self-signed`},
+			`groundwork:edge.tls.mode: required; allowed: acme-http01, acme-dns01, secret, self-signed, acm`},
+		{"acm without a certificate", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm"}}, false,
+			`groundwork:edge.tls.certificateArn: required in mode acm: the ARN of an ACM certificate for edge.domain, e.g. "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"`},
+		{"acm with an IAM server certificate", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": "arn:aws:iam::123456789012:server-certificate/api"}}, false,
+			`groundwork:edge.tls.certificateArn: "arn:aws:iam::123456789012:server-certificate/api" is not an ACM certificate ARN such as "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"`},
+		{"acm with a certificate ID that is not one", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x"}}, false,
+			`groundwork:edge.tls.certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/x" is not an ACM certificate ARN`},
+		{"acm with a certificate of another region", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("us-east-1")}}, false,
+			`groundwork:edge.tls.certificateArn: "` + acmARN("us-east-1") + `" is in region us-east-1, but the load balancer is in aws:region eu-west-1: request or import the certificate in eu-west-1`},
+		{"acm on openstack", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1")}}, false,
+			`groundwork:edge.tls.mode: "acm" (an ACM certificate on the AWS load balancer) needs groundwork:cloud aws, not "openstack"; use acme-http01, acme-dns01 or secret`},
+		{"acm with an e-mail", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1"), "email": "a@example.com"}}, false,
+			`groundwork:edge.tls.email: is not read in mode "acm"; it belongs to mode acme-http01, acme-dns01`},
+		{"acm with a Secret", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acm", "certificateArn": acmARN("eu-west-1"), "secretName": "edge"}}, false,
+			`groundwork:edge.tls.secretName: is not read in mode "acm"; it belongs to mode secret`},
+		{"a certificate ARN in another mode", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01", "email": "a@example.com", "certificateArn": acmARN("eu-west-1")}}, false,
+			`groundwork:edge.tls.certificateArn: is not read in mode "acme-http01"; it belongs to mode acm`},
 		{"ACME without an e-mail", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01"}}, false,
 			`groundwork:edge.tls.email: required in mode acme-http01: the ACME account's contact, where the CA sends expiry notices`},
 		{"ACME with a bad e-mail", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01", "email": "oncall"}}, false,
@@ -358,7 +395,22 @@ func TestEdgeValidation(t *testing.T) {
 		{"ACME over http", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-http01", "email": "a@example.com", "server": "http://acme.example.com/dir"}}, false,
 			`groundwork:edge.tls.server: "http://acme.example.com/dir" is not an ACME directory URL such as "https://acme-v02.api.letsencrypt.org/directory"`},
 		{"DNS-01 without a provider", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com"}}, false,
-			`groundwork:edge.tls.dns01: required in mode acme-dns01: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on "api.example.com"'s zone`},
+			`groundwork:edge.tls.dns01: required in mode acme-dns01: the DNS provider, {cloudflare: {apiToken: (a secret)}} with a token allowed Zone:DNS:Edit on "api.example.com"'s zone, or on aws {route53: {hostedZoneID: Z...}}`},
+		{"Route53 on openstack", "dev", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "Z1D633PJN98FT9"}}}}, false,
+			`groundwork:edge.tls.dns01.route53: needs groundwork:cloud aws (cert-manager assumes an IAM role through the EKS cluster's OIDC provider), not "openstack"; use cloudflare`},
+		{"Route53 without a zone", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{}}}}, false,
+			"groundwork:edge.tls.dns01.route53.hostedZoneID: required: the ID of the Route53 hosted zone holding edge.domain, e.g. Z1D633PJN98FT9 (`aws route53 list-hosted-zones-by-name`)"},
+		{"Route53 zone as a path", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "/hostedzone/Z1D633PJN98FT9"}}}}, false,
+			`groundwork:edge.tls.dns01.route53.hostedZoneID: "/hostedzone/Z1D633PJN98FT9" is not a hosted zone ID such as "Z1D633PJN98FT9" (without /hostedzone/)`},
+		{"Route53 in no region", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "Z1D633PJN98FT9", "region": "Ireland"}}}}, false,
+			`groundwork:edge.tls.dns01.route53.region: "Ireland" is not an AWS region such as "eu-west-1"`},
+		{"two DNS providers", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
+			"dns01": map[string]any{"route53": map[string]any{"hostedZoneID": "Z1D633PJN98FT9"}, "cloudflare": map[string]any{"apiToken": cloudflareToken}}}}, true,
+			`groundwork:edge.tls.dns01: cloudflare and route53 are alternatives: name the one DNS provider of "api.example.com"'s zone`},
 		{"a DNS token in plain text", "prod", map[string]any{"domain": "api.example.com", "tls": map[string]any{"mode": "acme-dns01", "email": "a@example.com",
 			"dns01": map[string]any{"cloudflare": map[string]any{"apiToken": cloudflareToken}}}}, false,
 			"groundwork:edge.tls: holds a private key or an API token in plain text; set it with `pulumi config set --secret --path 'groundwork:edge.tls.privateKey' < key.pem` (or 'groundwork:edge.tls.dns01.cloudflare.apiToken')"},
@@ -391,4 +443,240 @@ func TestEdgeValidation(t *testing.T) {
 			assert.Empty(t, m.resources, "nothing is created")
 		})
 	}
+}
+
+// annotations of a recorded Kubernetes object.
+func annotationsOf(r Recorded) map[string]string {
+	out := map[string]string{}
+	for k, v := range get(r.Inputs, "metadata").ObjectValue()["annotations"].ObjectValue() {
+		out[string(k)] = propStr(v)
+	}
+	return out
+}
+
+// withAnnotation returns props with one metadata annotation set, or removed for "".
+func withAnnotation(props property.Map, key, value string) property.Map {
+	md := props.Get("metadata").AsMap()
+	a := map[string]property.Value{}
+	if v := md.Get("annotations"); v.IsMap() {
+		a = v.AsMap().AsMap()
+	}
+	if value == "" {
+		delete(a, key)
+	} else {
+		a[key] = property.New(value)
+	}
+	return props.Set("metadata", property.New(md.Set("annotations", property.New(a))))
+}
+
+// TestEdgeACM runs prod (AWS) with mode acm: the NLB terminates TLS on 443 with the ACM
+// certificate (TLS 1.2 minimum) and hands the gateway plain HTTP on 443, which the Gateway
+// serves with HSTS while 80 redirects; nothing of cert-manager is installed; and the prod pack
+// passes it, yet blocks the same stack without the certificate on the load balancer.
+func TestEdgeACM(t *testing.T) {
+	const domain = "api.example.com"
+	arn := acmARN("eu-west-1")
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:edge"] = configValue(t, map[string]any{"domain": domain, "tls": map[string]any{"mode": "acm", "certificateArn": arn}})
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+
+	// The gateway's Service, as the chart renders it.
+	var svc Recorded
+	for _, s := range m.ofType("kubernetes:core/v1:Service") {
+		if get(s.Inputs, "metadata.name").StringValue() == "istio-ingressgateway" && get(s.Inputs, "metadata.namespace").StringValue() == "istio-ingress" {
+			svc = s
+		}
+	}
+	require.NotEmpty(t, svc.URN, "the gateway chart renders its Service")
+	assert.Equal(t, "LoadBalancer", get(svc.Inputs, "spec.type").StringValue())
+	assert.Equal(t, map[string]string{
+		"service.beta.kubernetes.io/aws-load-balancer-type":                              "nlb",
+		"service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":                          arn,
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":                         "443",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy":            "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":                  "tcp",
+	}, annotationsOf(svc), "an NLB with a TLS listener on 443 only (80 stays TCP, to redirect) and TCP to the pods")
+	targets := map[float64]float64{}
+	for _, p := range get(svc.Inputs, "spec.ports").ArrayValue() {
+		targets[get(p.ObjectValue(), "port").NumberValue()] = get(p.ObjectValue(), "targetPort").NumberValue()
+	}
+	assert.Equal(t, map[float64]float64{80: 80, 443: 443}, targets, "the Gateway's port numbers resolve to these targetPorts")
+
+	gw := m.byName(t, gatewayType, "istio-public")
+	assert.Equal(t, "load-balancer", annotationsOf(gw)["groundwork.io/tls-termination"])
+	https := server(t, m, 443)
+	assert.Equal(t, "HTTP", get(https, "port.protocol").StringValue(), "TLS ends at the load balancer")
+	assert.False(t, https["tls"].IsObject(), "no credential on the gateway: %v", https["tls"])
+	assert.Equal(t, []string{domain}, strs(https["hosts"]))
+	http := server(t, m, 80)
+	assert.True(t, get(http, "tls.httpsRedirect").BoolValue(), "port 80 answers with a redirect to https")
+	assert.Equal(t, []string{domain}, strs(http["hosts"]))
+
+	api := m.byName(t, virtualSvcType, "istio-to-api-gateway")
+	route := first(t, get(api.Inputs, "spec.http"))
+	assert.Equal(t, float64(443), get(first(t, route["match"]), "port").NumberValue(), "the API is served on the TLS port only")
+	assert.Equal(t, "max-age=31536000; includeSubDomains", get(route, "headers.response.set").ObjectValue()["Strict-Transport-Security"].StringValue())
+	assert.Equal(t, "https", get(route, "headers.request.set").ObjectValue()["X-Forwarded-Proto"].StringValue())
+
+	for _, typ := range []string{certificateType, issuerType, "kubernetes:cert-manager.io/v1:ClusterIssuer", ingressClassType} {
+		assert.Empty(t, m.ofType(typ), typ)
+	}
+	for _, c := range m.ofType(helmChartType) {
+		assert.NotEqual(t, "cert-manager", c.Name, "no cert-manager in mode acm")
+	}
+	for _, s := range m.ofType(secretType) {
+		assert.NotEqual(t, "edge-tls", get(s.Inputs, "metadata.name").StringValue())
+	}
+
+	// The prod pack passes the stack, and blocks it when the load balancer loses the
+	// certificate or the Gateway its declaration.
+	rs, err := runForPolicy(t, "prod", cfg, platform.Run)
+	require.NoError(t, err)
+	pack := packConfig(t, "prod")
+	vs := rules.Evaluate(rs, pack)
+	for _, v := range atLevel(vs, rules.Mandatory) {
+		t.Log(v)
+	}
+	require.Empty(t, atLevel(vs, rules.Mandatory), "prod with acm passes the pack")
+	for _, tt := range []struct {
+		name, urn, key, policy string
+	}{
+		{"no certificate on the load balancer", svc.URN, "service.beta.kubernetes.io/aws-load-balancer-ssl-cert", "edge-tls-at-load-balancer"},
+		{"TLS on port 80 instead of 443", svc.URN, "service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "edge-tls-at-load-balancer"},
+		{"the default TLS 1.0 policy", svc.URN, "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy", "edge-tls-at-load-balancer"},
+		{"no declaration on the Gateway", gw.URN, "groundwork.io/tls-termination", "encryption-in-transit"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			broken := slices.Clone(rs)
+			for i, r := range broken {
+				if r.URN == tt.urn {
+					value := ""
+					if strings.HasSuffix(tt.key, "ssl-ports") {
+						value = "80"
+					}
+					broken[i].Properties = withAnnotation(r.Properties, tt.key, value)
+				}
+			}
+			var hits []string
+			for _, v := range rules.Evaluate(broken, pack) {
+				if v.Policy == tt.policy && v.URN == gw.URN && v.Level == rules.Mandatory {
+					hits = append(hits, v.Message)
+				}
+			}
+			assert.Len(t, hits, 1, "%s blocks it once, on the Gateway", tt.policy)
+		})
+	}
+}
+
+// TestEdgeDNS01Route53 runs prod (AWS) with DNS-01 at Route53: cert-manager's controller
+// assumes an IAM role (IRSA, no keys) that only its service account may assume and that may
+// change only TXT records of the one hosted zone; the Issuer's solver names the zone and no
+// credentials; the prod pack passes.
+func TestEdgeDNS01Route53(t *testing.T) {
+	const domain, zone = "api.example.com", "Z1D633PJN98FT9"
+	cfg := stackConfig(t, "prod")
+	cfg["groundwork:edge"] = configValue(t, map[string]any{"domain": domain, "tls": map[string]any{
+		"mode": "acme-dns01", "email": "oncall@example.com", "dns01": map[string]any{"route53": map[string]any{"hostedZoneID": zone}},
+	}})
+	m, err := run(t, "prod", cfg, nil, platform.Run)
+	require.NoError(t, err)
+
+	// The controller's service account, as the chart renders it, carries the role.
+	var sa Recorded
+	for _, s := range m.ofType("kubernetes:core/v1:ServiceAccount") {
+		if get(s.Inputs, "metadata.name").StringValue() == "cert-manager" && get(s.Inputs, "metadata.namespace").StringValue() == "cert-manager" {
+			sa = s
+		}
+	}
+	require.NotEmpty(t, sa.URN, "the cert-manager chart renders the controller's service account")
+	roleARN := annotationsOf(sa)[infra.RoleAnnotation]
+	require.NotEmpty(t, roleARN, "the controller's service account names its IAM role")
+	cm := m.byName(t, helmChartType, "cert-manager")
+	assert.Equal(t, []string{"--issuer-ambient-credentials=true"}, strs(get(cm.Inputs, "values.extraArgs")), "a namespaced Issuer may use the controller's role")
+	for _, d := range m.ofType("kubernetes:apps/v1:Deployment") {
+		if get(d.Inputs, "metadata.name").StringValue() == "cert-manager" {
+			args := strs(get(first(t, get(d.Inputs, "spec.template.spec.containers")), "args"))
+			assert.Contains(t, args, "--issuer-ambient-credentials=true", "the rendered controller takes the flag")
+		}
+	}
+
+	var role Recorded
+	for _, r := range m.ofType("aws:iam/role:Role") {
+		if r.Outputs["arn"].StringValue() == roleARN {
+			role = r
+		}
+	}
+	require.NotEmpty(t, role.Name, "the service account's role %q is a role of the stack", roleARN)
+	var trust struct {
+		Statement []struct {
+			Action    string
+			Condition map[string]map[string]any
+		}
+	}
+	require.NoError(t, json.Unmarshal([]byte(propStr(role.Inputs["assumeRolePolicy"])), &trust))
+	require.Len(t, trust.Statement, 1)
+	assert.Equal(t, "sts:AssumeRoleWithWebIdentity", trust.Statement[0].Action)
+	var subjects []any
+	for k, v := range trust.Statement[0].Condition["StringEquals"] {
+		if strings.HasSuffix(k, ":sub") {
+			subjects = append(subjects, v)
+		}
+	}
+	assert.Equal(t, []any{"system:serviceaccount:cert-manager:cert-manager"}, subjects, "only cert-manager's controller assumes it")
+
+	var policies []string
+	for _, p := range m.ofType("aws:iam/rolePolicy:RolePolicy") {
+		if propStr(p.Inputs["role"]) == role.Outputs["name"].StringValue() {
+			policies = append(policies, propStr(p.Inputs["policy"]))
+		}
+	}
+	attached := 0
+	for _, a := range m.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		if propStr(a.Inputs["role"]) == role.Outputs["name"].StringValue() {
+			attached++
+		}
+	}
+	assert.Zero(t, attached, "no managed policy")
+	require.Len(t, policies, 1)
+	assert.JSONEq(t, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "route53:GetChange", "Resource": "arn:aws:route53:::change/*"},
+		{"Effect": "Allow", "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+		 "Resource": "arn:aws:route53:::hostedzone/`+zone+`",
+		 "Condition": {"ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}}
+	]}`, policies[0])
+
+	issuer := m.byName(t, issuerType, "edge-issuer")
+	solver := first(t, get(issuer.Inputs, "spec.acme.solvers"))
+	assert.Equal(t, zone, get(solver, "dns01.route53.hostedZoneID").StringValue())
+	assert.Equal(t, "eu-west-1", get(solver, "dns01.route53.region").StringValue(), "default aws:region")
+	assert.Len(t, get(solver, "dns01.route53").ObjectValue(), 2, "no keys, no role to chain: the controller's own credentials")
+	assert.Equal(t, []string{domain}, strs(get(solver, "selector.dnsNames")))
+	for _, s := range m.ofType(secretType) {
+		assert.NotEqual(t, "edge-dns01", get(s.Inputs, "metadata.name").StringValue(), "no static credentials")
+	}
+	assert.True(t, get(server(t, m, 80), "tls.httpsRedirect").BoolValue())
+	assert.Equal(t, "HTTPS", get(server(t, m, 443), "port.protocol").StringValue())
+	assert.Equal(t, 2, checkCustomResources(t, m, issuerType, certificateType))
+
+	rs, err := runForPolicy(t, "prod", cfg, platform.Run)
+	require.NoError(t, err)
+	vs := rules.Evaluate(rs, packConfig(t, "prod"))
+	for _, v := range atLevel(vs, rules.Mandatory) {
+		t.Log(v)
+	}
+	assert.Empty(t, atLevel(vs, rules.Mandatory), "prod with Route53 DNS-01 passes the pack")
+}
+
+// TestEdgeDNS01Route53NeedsNoRoleElsewhere: the role is made only for Route53 DNS-01.
+func TestEdgeDNS01Route53NeedsNoRoleElsewhere(t *testing.T) {
+	m, err := run(t, "prod", stackConfig(t, "prod"), nil, platform.Run)
+	require.NoError(t, err)
+	for _, r := range m.ofType("aws:iam/role:Role") {
+		assert.NotContains(t, r.Name, "dns01")
+	}
+	cm := m.byName(t, helmChartType, "cert-manager")
+	assert.False(t, get(cm.Inputs, "values.extraArgs").IsArray(), "no ambient credentials for Issuers without it")
+	assert.False(t, get(cm.Inputs, "values.serviceAccount").IsObject())
 }

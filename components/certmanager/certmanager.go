@@ -59,6 +59,9 @@ type Args struct {
 	Labels map[string]string
 	// After are resources every object waits for, e.g. its namespace.
 	After []pulumi.Resource
+	// AmbientRoleARN is an IAM role the controller's service account assumes (IRSA,
+	// infra.RoleAnnotation), for Route53 DNS-01 without static keys. Optional.
+	AmbientRoleARN pulumi.StringInput
 }
 
 func (a Args) validate() error {
@@ -130,6 +133,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	// A post-install hook Job that only waits for the webhook; rendered as a plain object on
 	// the client it would run on every change of the release.
 	values["startupapicheck"] = pulumi.Map{"enabled": pulumi.Bool(false)}
+	if args.AmbientRoleARN != nil {
+		values["serviceAccount"] = pulumi.Map{"annotations": pulumi.Map{roleAnnotation: args.AmbientRoleARN}}
+		// cert-manager hands its own (ambient) AWS credentials to ClusterIssuers only, unless
+		// told to for Issuers too; the edge's Issuer is namespaced
+		// (https://cert-manager.io/docs/configuration/acme/dns01/route53/, "ambient credentials").
+		values["extraArgs"] = pulumi.StringArray{pulumi.String("--issuer-ambient-credentials=true")}
+	}
 	c, err := chart.Install(ctx, name, Chart, args.Charts, chart.Args{Release: name, Namespace: args.Namespace, Values: values, Labels: args.Labels},
 		pulumi.Parent(cm), chart.DependsOn(args.After))
 	if err != nil {
@@ -165,7 +175,18 @@ type ACME struct {
 type DNS01 struct {
 	// CloudflareAPIToken is a Cloudflare API token with Zone:DNS:Edit on the zone (a secret).
 	CloudflareAPIToken pulumi.StringInput
+	// Route53 is the alternative: a hosted zone cert-manager changes with the controller's
+	// ambient credentials (Args.AmbientRoleARN).
+	Route53 *Route53
 }
+
+// Route53 is an AWS Route53 hosted zone, and the region of the AWS API client.
+type Route53 struct {
+	HostedZoneID, Region string
+}
+
+// roleAnnotation makes a pod assume an IAM role (IRSA); infra.RoleAnnotation.
+const roleAnnotation = "eks.amazonaws.com/role-arn"
 
 // CertificateArgs is the edge certificate.
 type CertificateArgs struct {
@@ -196,8 +217,8 @@ func (a CertificateArgs) validate() error {
 		if i.ACME.HTTP01 == (i.ACME.DNS01 != nil) {
 			errs = append(errs, errors.New("certificate: ACME needs exactly one of HTTP-01 and DNS-01"))
 		}
-		if d := i.ACME.DNS01; d != nil && d.CloudflareAPIToken == nil {
-			errs = append(errs, errors.New("certificate: DNS-01 needs the Cloudflare API token"))
+		if d := i.ACME.DNS01; d != nil && (d.CloudflareAPIToken == nil) == (d.Route53 == nil) {
+			errs = append(errs, errors.New("certificate: DNS-01 needs the Cloudflare API token or a Route53 zone"))
 		}
 	}
 	return errors.Join(errs...)
@@ -232,6 +253,11 @@ func (cm *CertManager) Certificate(ctx *pulumi.Context, name string, args Certif
 				return err
 			}
 			solver = pulumi.Map{"http01": pulumi.Map{"ingress": pulumi.Map{"ingressClassName": pulumi.String(IngressClass)}}}
+		} else if r := a.DNS01.Route53; r != nil {
+			// No credentials: the controller's own, from its service account's IAM role.
+			solver = pulumi.Map{"dns01": pulumi.Map{"route53": pulumi.Map{
+				"hostedZoneID": pulumi.String(r.HostedZoneID), "region": pulumi.String(r.Region),
+			}}}
 		} else {
 			secret, err := corev1.NewSecret(ctx, name+"-dns01", &corev1.SecretArgs{
 				Metadata:   meta(name + "-dns01"),

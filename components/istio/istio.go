@@ -37,6 +37,15 @@ const upstreamHub = "docker.io/istio"
 // GatewayName is the ingress gateway's release name; its pods carry istio=ingressgateway.
 const GatewayName = "istio-ingressgateway"
 
+// TLSTerminationAnnotation on the public Gateway, valued TLSTerminationLoadBalancer, declares
+// that its HTTP server on 443 sits behind a load balancer that terminates TLS. The policy pack
+// reads it (policy/rules, tlsTerminationAnnotation) and checks the claim against the
+// LoadBalancer Service that selects the gateway's pods.
+const (
+	TLSTerminationAnnotation   = "groundwork.io/tls-termination"
+	TLSTerminationLoadBalancer = "load-balancer"
+)
+
 // Scale bounds the replicas of a deployment; its HPA moves between them.
 type Scale struct {
 	Min, Max int
@@ -109,6 +118,10 @@ func (a Args) validate() error {
 // Secret CredentialName, port 80 redirecting to it, and HSTS on every response.
 type Edge struct {
 	Domain string
+	// TLSAtLoadBalancer says the load balancer in front of the gateway terminates TLS on 443
+	// (its annotations, in LoadBalancerAnnotations, say how): the gateway then serves the
+	// decrypted requests as HTTP on 443, and has no CredentialName.
+	TLSAtLoadBalancer bool
 	// CredentialName is a kubernetes.io/tls Secret in the gateway's namespace: the gateway
 	// reads it there (https://istio.io/latest/docs/tasks/traffic-management/ingress/secure-ingress/).
 	CredentialName string
@@ -126,7 +139,12 @@ func (e *Edge) validate() error {
 		return nil
 	}
 	var errs []error
-	if e.Domain == "" || e.CredentialName == "" {
+	switch {
+	case e.TLSAtLoadBalancer:
+		if e.Domain == "" || e.CredentialName != "" || e.Certificate != nil || e.HTTP01 {
+			errs = append(errs, errors.New("istio: an Edge with TLSAtLoadBalancer needs a Domain and takes no CredentialName, Certificate or HTTP01"))
+		}
+	case e.Domain == "" || e.CredentialName == "":
 		errs = append(errs, errors.New("istio: Edge needs a Domain and a CredentialName"))
 	}
 	if (e.Certificate == nil) != (e.PrivateKey == nil) {
@@ -239,6 +257,12 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 	}
 
 	afterIstiod := chart.DependsOn(append([]pulumi.Resource{istiod}, args.After...))
+	// The public Gateway says when the load balancer terminates TLS for it, for the policy pack
+	// (encryption-in-transit, edge-tls-at-load-balancer) to check against the Service.
+	var gatewayAnnotations pulumi.StringMap
+	if e := args.Edge; e != nil && e.TLSAtLoadBalancer {
+		gatewayAnnotations = pulumi.StringMap{TLSTerminationAnnotation: pulumi.String(TLSTerminationLoadBalancer)}
+	}
 	policies := []struct {
 		name, apiVersion, kind, ns string
 		spec                       pulumi.Map
@@ -286,10 +310,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			// Mesh-wide policies are the ones named "default" in the root namespace.
 			metaName = "default"
 		}
+		meta := &metav1.ObjectMetaArgs{Name: pulumi.String(metaName), Namespace: pulumi.String(p.ns), Labels: pulumi.ToStringMap(args.Labels)}
+		if p.kind == "Gateway" && gatewayAnnotations != nil {
+			meta.Annotations = gatewayAnnotations
+		}
 		if _, err := apiextensions.NewCustomResource(ctx, name+"-"+p.name, &apiextensions.CustomResourceArgs{
 			ApiVersion:  pulumi.String(p.apiVersion),
 			Kind:        pulumi.String(p.kind),
-			Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(metaName), Namespace: pulumi.String(p.ns), Labels: pulumi.ToStringMap(args.Labels)},
+			Metadata:    meta,
 			OtherFields: map[string]any{"spec": p.spec},
 		}, pulumi.Parent(m), afterIstiod); err != nil {
 			return nil, fmt.Errorf("istio %s: %w", p.kind, err)
@@ -301,6 +329,13 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 
 // servers are the public Gateway's listeners: plain HTTP on 80 for any host without an Edge;
 // with one, HTTPS on 443 for its domain and port 80 redirecting there.
+//
+// Where the load balancer terminates TLS, the 443 server is HTTP: the requests arrive on the
+// Service's port 443 already decrypted. A Gateway server's port.number is a Service port:
+// istiod resolves it to the Service's targetPort and the gateway pod listens there
+// (istio/istio pilot/pkg/model/gateway.go, resolvePorts); the chart values above map 443 to
+// targetPort 443, so the pod serves HTTP on 443 as its own listener, with its own routes
+// (apart from port 80's redirect).
 func servers(e *Edge) pulumi.Array {
 	if e == nil {
 		return pulumi.Array{pulumi.Map{
@@ -316,6 +351,15 @@ func servers(e *Edge) pulumi.Array {
 	if !e.HTTP01 {
 		// Every request on 80 is answered with a 301 to https.
 		http["tls"] = pulumi.Map{"httpsRedirect": pulumi.Bool(true)}
+	}
+	if e.TLSAtLoadBalancer {
+		return pulumi.Array{
+			pulumi.Map{
+				"port":  pulumi.Map{"number": pulumi.Int(443), "name": pulumi.String("https-at-load-balancer"), "protocol": pulumi.String("HTTP")},
+				"hosts": hosts,
+			},
+			http,
+		}
 	}
 	return pulumi.Array{
 		pulumi.Map{
@@ -345,9 +389,14 @@ func toAPIGateway(a Args) pulumi.Map {
 	if e := a.Edge; e != nil {
 		hosts = pulumi.StringArray{pulumi.String(e.Domain)}
 		route["match"] = pulumi.Array{pulumi.Map{"port": pulumi.Int(443)}}
-		route["headers"] = pulumi.Map{"response": pulumi.Map{"set": pulumi.StringMap{
+		headers := pulumi.Map{"response": pulumi.Map{"set": pulumi.StringMap{
 			"Strict-Transport-Security": pulumi.String(fmt.Sprintf("max-age=%d; includeSubDomains", e.HSTSMaxAge)),
 		}}}
+		if e.TLSAtLoadBalancer {
+			// The gateway saw plain HTTP and says so in X-Forwarded-Proto; the client spoke HTTPS.
+			headers["request"] = pulumi.Map{"set": pulumi.StringMap{"X-Forwarded-Proto": pulumi.String("https")}}
+		}
+		route["headers"] = headers
 	}
 	return pulumi.Map{
 		"hosts":    hosts,

@@ -77,6 +77,9 @@ type Args struct {
 	// chart.Remote. ImageMirror, when set, replaces the registry of its image.
 	ChartSource chart.Source
 	ImageMirror string
+	// DNS01 gets cert-manager an IAM role for ACME DNS-01 challenges in a Route53 hosted zone.
+	// Optional.
+	DNS01 *DNS01
 }
 
 // Cluster is the AWS base layer.
@@ -92,6 +95,7 @@ type Cluster struct {
 	zones        []string
 	network      *infra.Network
 	buckets      map[string]*infra.ObjectStore
+	dns01Role    *pulumi.StringOutput
 }
 
 var _ infra.Cluster = (*Cluster)(nil)
@@ -163,6 +167,14 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 		if c.buckets[spec.Name], err = b.bucket(spec, eks.oidc); err != nil {
 			return nil, fmt.Errorf("aws bucket %s: %w", spec.Name, err)
 		}
+	}
+
+	if args.DNS01 != nil {
+		arn, err := b.dns01Role(*args.DNS01, eks.oidc)
+		if err != nil {
+			return nil, fmt.Errorf("aws cert-manager dns-01 role: %w", err)
+		}
+		c.dns01Role = &arn
 	}
 
 	c.name = eks.cluster.Name

@@ -178,3 +178,42 @@ func companions(name, ns string) []rules.Resource {
 		res(tNetPol, ns+"-default-deny", denyAll(ns)),
 	}
 }
+
+const tGateway = "kubernetes:networking.istio.io/v1:Gateway"
+
+// lbGateway is the public Gateway of edge.tls.mode acm: HTTP on 443 behind the NLB's TLS
+// listener, 80 redirecting.
+var lbGateway = obj{
+	"metadata": obj{"name": "public", "namespace": "istio-ingress", "annotations": obj{"groundwork.io/tls-termination": "load-balancer"}},
+	"spec": obj{"selector": obj{"istio": "ingressgateway"}, "servers": arr{
+		obj{"port": obj{"number": 443, "name": "https-at-load-balancer", "protocol": "HTTP"}, "hosts": arr{"api.example.com"}},
+		obj{"port": obj{"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": arr{"api.example.com"}, "tls": obj{"httpsRedirect": true}},
+	}},
+}
+
+// lbService is the gateway chart's Service with the annotations of mode acm.
+var lbService = obj{
+	"metadata": obj{"name": "istio-ingressgateway", "namespace": "istio-ingress", "annotations": obj{
+		"service.beta.kubernetes.io/aws-load-balancer-type":                   "nlb",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-cert":               "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-ports":              "443",
+		"service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		"service.beta.kubernetes.io/aws-load-balancer-backend-protocol":       "tcp",
+	}},
+	"spec": obj{"type": "LoadBalancer", "selector": obj{"app": "istio-ingressgateway", "istio": "ingressgateway"}, "ports": arr{
+		obj{"name": "http2", "port": 80, "protocol": "TCP", "targetPort": 80},
+		obj{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 443},
+	}},
+}
+
+// lbServiceWith is lbService with one annotation set, or removed for nil.
+func lbServiceWith(key string, v any) obj {
+	s := deepCopy(lbService).(obj)
+	a := s["metadata"].(obj)["annotations"].(obj)
+	if v == nil {
+		delete(a, key)
+	} else {
+		a[key] = v
+	}
+	return s
+}

@@ -13,7 +13,7 @@ import (
 const PackName = "groundwork"
 
 // PackVersion is the pack's version; bump it when a policy changes what it reports.
-var PackVersion = semver.MustParse("1.0.0")
+var PackVersion = semver.MustParse("1.1.0")
 
 // ConfigEnv names a policy pack config file the whole-stack policies read their settings from.
 // policyx (SDK v3.259) hands a stack policy its enforcement level from --policy-pack-config

@@ -367,6 +367,35 @@ var cases = []policyCase{
 		obj{"port": obj{"number": 80, "protocol": "HTTP"}},
 	}}})), want: []string{"serves plain HTTP only"}},
 
+	{name: "a gateway behind a TLS load balancer", policy: "encryption-in-transit", give: one(res(tGateway, "public", lbGateway))},
+	{name: "plain HTTP on 443 without the declaration", policy: "encryption-in-transit",
+		give: one(res(tGateway, "public", with(lbGateway, "metadata.annotations", nil))), want: []string{"serves plain HTTP only"}},
+	{name: "another value of the declaration", policy: "encryption-in-transit",
+		give: one(res(tGateway, "public", with(lbGateway, "metadata.annotations", obj{"groundwork.io/tls-termination": "none"}))), want: []string{"serves plain HTTP only"}},
+
+	{name: "TLS at the load balancer", policy: "edge-tls-at-load-balancer", give: []rules.Resource{res(tGateway, "public", lbGateway), chartObject(res(tService, "gw", lbService))}},
+	{name: "an HTTPS gateway declares nothing", policy: "edge-tls-at-load-balancer", give: one(res(tGateway, "public", obj{"metadata": meta("public", "istio-ingress"), "spec": obj{"servers": []any{
+		obj{"port": obj{"number": 443, "protocol": "HTTPS"}, "tls": obj{"mode": "SIMPLE", "credentialName": "edge-tls"}},
+	}}}))},
+	{name: "no load balancer in front", policy: "edge-tls-at-load-balancer", give: []rules.Resource{res(tGateway, "public", lbGateway),
+		res(tService, "gw", with(lbService, "spec.selector", obj{"istio": "eastwestgateway"}))},
+		want: []string{"no LoadBalancer Service selects its pods"}},
+	{name: "a load balancer without a certificate", policy: "edge-tls-at-load-balancer", give: []rules.Resource{res(tGateway, "public", lbGateway),
+		res(tService, "gw", with(lbService, "metadata.annotations", obj{"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}))},
+		want: []string{`its Service "istio-ingress/istio-ingressgateway" has no certificate`}},
+	{name: "TLS on port 80 only", policy: "edge-tls-at-load-balancer", give: []rules.Resource{res(tGateway, "public", lbGateway),
+		res(tService, "gw", lbServiceWith("service.beta.kubernetes.io/aws-load-balancer-ssl-ports", "80"))},
+		want: []string{"serves plain HTTP on port 443 behind the load balancer"}},
+	{name: "the default TLS policy", policy: "edge-tls-at-load-balancer", give: []rules.Resource{res(tGateway, "public", lbGateway),
+		res(tService, "gw", lbServiceWith("service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy", nil))},
+		want: []string{`sets the TLS policy "", which admits TLS older than 1.2`}},
+	{name: "a plain port 80 that does not redirect", policy: "edge-tls-at-load-balancer", give: []rules.Resource{
+		res(tGateway, "public", with(lbGateway, "spec.servers", []any{
+			obj{"port": obj{"number": 443, "protocol": "HTTP"}, "hosts": []any{"api.example.com"}},
+			obj{"port": obj{"number": 80, "protocol": "HTTP"}, "hosts": []any{"api.example.com"}},
+		})), res(tService, "gw", lbService)},
+		want: []string{"serves plain HTTP on port 80 behind the load balancer"}},
+
 	{name: "secret Secret", policy: "secrets-not-plaintext", give: one(res(tSecret, "orders-db", obj{"metadata": meta("orders-db", "shop"), "stringData": obj{"password": secret("x")}}))},
 	{name: "whole data map secret", policy: "secrets-not-plaintext", give: one(res(tSecret, "orders-db", obj{"metadata": meta("orders-db", "shop"), "stringData": resource.MakeSecret(resource.NewObjectProperty(resource.NewPropertyMapFromMap(obj{"password": "x"})))}))},
 	{name: "plaintext Secret", policy: "secrets-not-plaintext", give: one(res(tSecret, "orders-db", obj{"metadata": meta("orders-db", "shop"), "stringData": obj{"password": "hunter2"}})),

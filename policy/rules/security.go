@@ -53,7 +53,7 @@ func security() []Policy {
 		},
 		{
 			Name: "encryption-in-transit", Goal: Security, Level: Mandatory,
-			Description: "Clients reach managed Kafka and Redis over TLS: MSK client-broker and in-cluster traffic encrypted, ElastiCache transit encryption on; an Istio Gateway serves HTTPS, and its plain HTTP servers only redirect (tls.httpsRedirect) or share it with HTTPS for ACME challenges.",
+			Description: "Clients reach managed Kafka and Redis over TLS: MSK client-broker and in-cluster traffic encrypted, ElastiCache transit encryption on; an Istio Gateway serves HTTPS, and its plain HTTP servers only redirect (tls.httpsRedirect) or share it with HTTPS for ACME challenges; a Gateway that declares TLS at its load balancer is left to edge-tls-at-load-balancer.",
 			Check:       checkEncryptionInTransit,
 		},
 		{
@@ -73,6 +73,11 @@ func security() []Policy {
 			Description: "Istio enforces mutual TLS mesh-wide: where the stack runs Istio a PeerAuthentication in the root namespace sets mode STRICT, and no PeerAuthentication relaxes it to PERMISSIVE or DISABLE.",
 			Params:      []Param{{"meshRootNamespace", KindString, "istio-system", "Istio's root namespace, where the mesh-wide PeerAuthentication lives."}},
 			CheckStack:  checkMeshMTLS,
+		},
+		{
+			Name: "edge-tls-at-load-balancer", Goal: Security, Level: Mandatory,
+			Description: "An Istio Gateway that declares TLS terminated at its load balancer (groundwork.io/tls-termination: load-balancer) sits behind a LoadBalancer Service with a certificate (aws-load-balancer-ssl-cert), a TLS 1.2+ security policy and a TLS listener on every port where the Gateway serves plain HTTP other than a redirect.",
+			CheckStack:  checkTLSAtLoadBalancer,
 		},
 		{
 			Name: "namespace-network-policy", Goal: Security, Level: Advisory,
@@ -380,6 +385,11 @@ func checkEncryptionInTransit(r Resource, _ Config) []string {
 				return nil
 			}
 		}
+		if tlsAtLoadBalancer(r) {
+			// Its load balancer decrypts: edge-tls-at-load-balancer checks that the LoadBalancer
+			// Service in front of it has a TLS listener on each of its plain ports.
+			return nil
+		}
 		if len(list(p, "spec.servers")) > 0 {
 			return []string{violation(r, "serves plain HTTP only", "add an HTTPS server with tls.credentialName and redirect HTTP to it (groundwork:edge.tls)")}
 		}
@@ -388,6 +398,139 @@ func checkEncryptionInTransit(r Resource, _ Config) []string {
 }
 
 const typeIstioGateway = "kubernetes:networking.istio.io/v1:Gateway"
+
+// tlsTerminationAnnotation on an Istio Gateway, valued "load-balancer", declares that a load
+// balancer in front of it terminates TLS; components/istio sets it (TLSTerminationAnnotation).
+const tlsTerminationAnnotation = "groundwork.io/tls-termination"
+
+func tlsAtLoadBalancer(r Resource) bool {
+	a, _ := stringMap(r.Properties, "metadata.annotations")
+	return a[tlsTerminationAnnotation] == "load-balancer"
+}
+
+// The annotations of cloud-provider-aws's service controller that make an NLB listener TLS
+// (kubernetes/cloud-provider-aws pkg/providers/v1/aws.go: ServiceAnnotationLoadBalancerCertificate,
+// ServiceAnnotationLoadBalancerSSLPorts, ServiceAnnotationLoadBalancerSSLNegotiationPolicy).
+const (
+	annotationSSLCert   = "service.beta.kubernetes.io/aws-load-balancer-ssl-cert"
+	annotationSSLPorts  = "service.beta.kubernetes.io/aws-load-balancer-ssl-ports"
+	annotationSSLPolicy = "service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"
+)
+
+// tls12Policy matches the ELB security policies whose oldest protocol is TLS 1.2 or 1.3: their
+// names carry it after TLS13-, TLS- or FS- (ELBSecurityPolicy-TLS13-1-2-2021-06,
+// ELBSecurityPolicy-TLS-1-2-2017-01, ELBSecurityPolicy-FS-1-2-2019-08, ...;
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/network/describe-ssl-policies.html).
+// Unset, a listener gets ELBSecurityPolicy-2016-08, which accepts TLS 1.0.
+var tls12Policy = regexp.MustCompile(`^ELBSecurityPolicy-(TLS13|TLS|FS)-1-[23]-`)
+
+// checkTLSAtLoadBalancer holds each Gateway that declares TLS at the load balancer to it: a
+// LoadBalancer Service that selects the Gateway's pods has a TLS listener (a certificate, a
+// TLS 1.2+ policy) on every port where the Gateway serves plain HTTP other than a redirect.
+func checkTLSAtLoadBalancer(rs []Resource, _ Config) []Finding {
+	var out []Finding
+	for _, gw := range rs {
+		if gw.Type != typeIstioGateway || !tlsAtLoadBalancer(gw) {
+			continue
+		}
+		sel, known := stringMap(gw.Properties, "spec.selector")
+		if !known {
+			continue
+		}
+		var ports []float64
+		for _, srv := range mapsOf(gw.Properties, "spec.servers") {
+			proto := strings.ToUpper(str(srv, "port.protocol"))
+			n, ok, known := number(srv, "port.number")
+			if !known || proto == "HTTPS" || proto == "TLS" || boolean(srv, "tls.httpsRedirect") == isTrue {
+				continue
+			}
+			if ok {
+				ports = append(ports, n)
+			}
+		}
+		var svcs []Resource
+		unknownSvc := false
+		for _, s := range rs {
+			if !isK8s(s.Type, "core", "Service") || str(s.Properties, "spec.type") != "LoadBalancer" {
+				continue
+			}
+			ssel, known := stringMap(s.Properties, "spec.selector")
+			if !known {
+				unknownSvc = true
+				continue
+			}
+			if sameSelection(sel, ssel) {
+				svcs = append(svcs, s)
+			}
+		}
+		if len(svcs) == 0 {
+			if !unknownSvc {
+				out = append(out, Finding{gw, violation(gw, "declares TLS at the load balancer ("+tlsTerminationAnnotation+"), but no LoadBalancer Service selects its pods, so its HTTP servers face the internet in clear",
+					"serve HTTPS on the Gateway (tls.credentialName), or put it behind a LoadBalancer Service with "+annotationSSLCert)})
+			}
+			continue
+		}
+		for _, s := range svcs {
+			a, known := stringMap(s.Properties, "metadata.annotations")
+			if !known {
+				continue
+			}
+			svc := "Service " + quote(namespaceOf(s)+"/"+k8sName(s))
+			if a[annotationSSLCert] == "" {
+				out = append(out, Finding{gw, violation(gw, "declares TLS at the load balancer, but its "+svc+" has no certificate ("+annotationSSLCert+"), so its load balancer forwards plain HTTP",
+					"set "+annotationSSLCert+" to an ACM certificate ARN (groundwork:edge.tls.mode acm)")})
+				continue
+			}
+			if pol := a[annotationSSLPolicy]; !tls12Policy.MatchString(pol) {
+				out = append(out, Finding{gw, violation(gw, fmt.Sprintf("declares TLS at the load balancer, but its %s sets the TLS policy %q, which admits TLS older than 1.2 (unset: ELBSecurityPolicy-2016-08)", svc, pol),
+					"set "+annotationSSLPolicy+" to ELBSecurityPolicy-TLS13-1-2-2021-06")})
+			}
+			for _, port := range ports {
+				if !tlsListener(s, a[annotationSSLPorts], port) {
+					out = append(out, Finding{gw, violation(gw, fmt.Sprintf("serves plain HTTP on port %v behind the load balancer of %s, which has no TLS listener there (%s)", port, svc, annotationSSLPorts),
+						fmt.Sprintf("list port %v in %s, or redirect the Gateway's port %v to https (tls.httpsRedirect)", port, annotationSSLPorts, port))})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// sameSelection reports whether a Gateway's and a Service's selectors pick the same pods as
+// far as labels tell: they share a label and disagree on none.
+func sameSelection(a, b map[string]string) bool {
+	shared := false
+	for k, v := range a {
+		if w, ok := b[k]; ok {
+			if w != v {
+				return false
+			}
+			shared = true
+		}
+	}
+	return shared
+}
+
+// tlsListener reports whether the Service's port number has a TLS listener given its SSL-ports
+// annotation: every port when it is empty or "*", else the ports it names by number or name
+// (cloud-provider-aws getPortSets and the isNLB branch of EnsureLoadBalancer).
+func tlsListener(s Resource, sslPorts string, port float64) bool {
+	for _, sp := range mapsOf(s.Properties, "spec.ports") {
+		n, ok, _ := number(sp, "port")
+		if !ok || n != port {
+			continue
+		}
+		if sslPorts == "" || sslPorts == "*" {
+			return true
+		}
+		for _, item := range strings.Split(sslPorts, ",") {
+			if item == strconv.Itoa(int(port)) || item == str(sp, "name") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // referenceSuffixes end names that refer to a secret without holding it.
 var referenceSuffixes = []string{"arn", "id", "name", "ref", "version", "length", "type", "policy", "rotation", "enabled", "path", "key_id", "keyid"}
