@@ -482,13 +482,8 @@ func TestEdgeACM(t *testing.T) {
 	require.NoError(t, err)
 
 	// The gateway's Service, as the chart renders it.
-	var svc Recorded
-	for _, s := range m.ofType("kubernetes:core/v1:Service") {
-		if get(s.Inputs, "metadata.name").StringValue() == "istio-ingressgateway" && get(s.Inputs, "metadata.namespace").StringValue() == "istio-ingress" {
-			svc = s
-		}
-	}
-	require.NotEmpty(t, svc.URN, "the gateway chart renders its Service")
+	// The chart's objects are named <namespace>/<name> (the SDK's yaml.ParseYamlObjects).
+	svc := m.byName(t, "kubernetes:core/v1:Service", "istio-ingress/istio-ingressgateway")
 	assert.Equal(t, "LoadBalancer", get(svc.Inputs, "spec.type").StringValue())
 	assert.Equal(t, map[string]string{
 		"service.beta.kubernetes.io/aws-load-balancer-type":                              "nlb",
@@ -584,13 +579,7 @@ func TestEdgeDNS01Route53(t *testing.T) {
 	require.NoError(t, err)
 
 	// The controller's service account, as the chart renders it, carries the role.
-	var sa Recorded
-	for _, s := range m.ofType("kubernetes:core/v1:ServiceAccount") {
-		if get(s.Inputs, "metadata.name").StringValue() == "cert-manager" && get(s.Inputs, "metadata.namespace").StringValue() == "cert-manager" {
-			sa = s
-		}
-	}
-	require.NotEmpty(t, sa.URN, "the cert-manager chart renders the controller's service account")
+	sa := m.byName(t, "kubernetes:core/v1:ServiceAccount", "cert-manager/cert-manager")
 	roleARN := annotationsOf(sa)[infra.RoleAnnotation]
 	require.NotEmpty(t, roleARN, "the controller's service account names its IAM role")
 	cm := m.byName(t, helmChartType, "cert-manager")
