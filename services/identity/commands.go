@@ -91,7 +91,19 @@ func (s *api) register(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if status != "active" {
+	// TenantProvisioned reaches two consumers here: the lifecycle projection (the tenant is
+	// active) and onTenantEvent (its first admin's account). Until the second has run, the
+	// tenant is not open: a registration in between would take the admin's e-mail as a member
+	// and leave the tenant with no admin. Roles are only ever added, so once open it stays open.
+	var admin bool
+	if status == "active" {
+		err = s.app.DB.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND $2 = ANY(roles))`,
+			tenant, chassis.RoleAdmin).Scan(&admin)
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	if !admin {
 		return 0, nil, fmt.Errorf("%w: tenant %s is not an active, provisioned tenant", chassis.ErrForbidden, tenant)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), s.cost)
@@ -168,7 +180,7 @@ func (s *api) login(r *http.Request) (int, any, error) {
 		return 0, nil, errLogin
 	}
 	ctx, tenant, client := r.Context(), chassis.Tenant(r.Context()), clientOf(r, s.throttle.proxies)
-	wait, err := s.throttle.locked(ctx, tenant, in.Email, client)
+	count, wait, err := s.throttle.reserve(ctx, tenant, in.Email, client)
 	if err != nil {
 		return 0, nil, s.unavailable(ctx, err)
 	}
@@ -176,20 +188,17 @@ func (s *api) login(r *http.Request) (int, any, error) {
 		return 0, nil, &chassis.RetryLater{Status: http.StatusTooManyRequests, Wait: wait, Msg: "too many failed logins: try again later"}
 	}
 	id, roles, ok, err := s.checkPassword(ctx, tenant, in)
+	if err == nil && ok && tenant != chassis.OperatorTenant {
+		ok, err = s.secondFactor(ctx, tenant, id, in.OTP, time.Now())
+	}
 	if err != nil {
+		if rerr := s.throttle.abandoned(ctx, tenant, in.Email, client); rerr != nil {
+			chassis.Logger(ctx).Error("login throttle", "err", rerr)
+		}
 		return 0, nil, err
 	}
-	if ok && tenant != chassis.OperatorTenant {
-		if ok, err = s.secondFactor(ctx, tenant, id, in.OTP, time.Now()); err != nil {
-			return 0, nil, err
-		}
-	}
 	if !ok {
-		lockedNow, err := s.throttle.failed(ctx, tenant, in.Email, client)
-		if err != nil {
-			return 0, nil, s.unavailable(ctx, err)
-		}
-		if lockedNow {
+		if s.throttle.failed(count) {
 			err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
 				return s.emit(ctx, tx, "AnomalyDetected", tenant, map[string]any{"kind": "login_lockout",
 					"account_sha256": sha256Hex(tenant + "/" + in.Email), "client": client,
@@ -201,7 +210,7 @@ func (s *api) login(r *http.Request) (int, any, error) {
 		}
 		return 0, nil, errLogin
 	}
-	if err := s.throttle.succeeded(ctx, tenant, in.Email); err != nil {
+	if err := s.throttle.succeeded(ctx, tenant, in.Email, client); err != nil {
 		return 0, nil, s.unavailable(ctx, err)
 	}
 	if tenant != chassis.OperatorTenant {

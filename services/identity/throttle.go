@@ -11,9 +11,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// throttle counts failed logins per account and per client in the platform's shared Redis, so
-// every replica sees the same counts: an account or client over its limit is locked out for the
-// window, before any bcrypt work is spent on it.
+// throttle counts logins per account and per client in the platform's shared Redis, so every
+// replica sees the same counts: an account or client over its limit of failures is locked out for
+// the window, before any bcrypt work is spent on it.
 type throttle struct {
 	rdb          *redis.Client
 	window       time.Duration
@@ -28,45 +28,78 @@ func accountKey(tenant, email string) string {
 }
 func clientKey(client string) string { return "identity:login-fail:client:" + client }
 
-// locked answers how long the account or the client stays locked out (0: not locked).
-func (t *throttle) locked(ctx context.Context, tenant, email, client string) (time.Duration, error) {
-	pipe := t.rdb.Pipeline()
-	acc := pipe.Get(ctx, accountKey(tenant, email))
-	cli := pipe.Get(ctx, clientKey(client))
-	accTTL := pipe.PTTL(ctx, accountKey(tenant, email))
-	cliTTL := pipe.PTTL(ctx, clientKey(client))
-	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return 0, fmt.Errorf("login throttle: %w", err)
+// An attempt is reserved before any bcrypt work and settled after it, in Redis scripts so that
+// each step is atomic: concurrent guesses cannot all pass a check made before any of them is
+// counted. A reservation counts against both limits at once; a success gives the client its
+// attempt back and clears the account's count; a failure keeps both.
+var (
+	// reserveScript: KEYS account, client; ARGV account limit, client limit, window (ms).
+	// Answers {1, the account's count with this attempt} or {0, ms until the longer lockout ends}.
+	reserveScript = redis.NewScript(`
+local a = tonumber(redis.call('GET', KEYS[1]) or '0')
+local c = tonumber(redis.call('GET', KEYS[2]) or '0')
+if a >= tonumber(ARGV[1]) or c >= tonumber(ARGV[2]) then
+  local wait = 0
+  if a >= tonumber(ARGV[1]) then wait = math.max(wait, redis.call('PTTL', KEYS[1])) end
+  if c >= tonumber(ARGV[2]) then wait = math.max(wait, redis.call('PTTL', KEYS[2])) end
+  return {0, wait}
+end
+for _, k in ipairs(KEYS) do
+  redis.call('INCR', k)
+  if redis.call('PTTL', k) < 0 then redis.call('PEXPIRE', k, ARGV[3]) end
+end
+return {1, a + 1}`)
+	// refundScript gives an attempt back to each key that still exists (one that expired
+	// meanwhile stays absent, not negative); with ARGV[1] = "clear" the first key is deleted.
+	refundScript = redis.NewScript(`
+for i, k in ipairs(KEYS) do
+  if i == 1 and ARGV[1] == 'clear' then redis.call('DEL', k)
+  elseif redis.call('EXISTS', k) == 1 then redis.call('DECR', k) end
+end
+return 0`)
+)
+
+// reserve counts a login attempt for the account and the client, unless either is over its
+// limit: then it answers how long the longer lockout lasts (wait > 0) and counts nothing.
+// count is the account's count including this attempt.
+func (t *throttle) reserve(ctx context.Context, tenant, email, client string) (count int64, wait time.Duration, err error) {
+	r, err := reserveScript.Run(ctx, t.rdb, []string{accountKey(tenant, email), clientKey(client)},
+		t.accountLimit, t.clientLimit, t.window.Milliseconds()).Int64Slice()
+	if err == nil && len(r) != 2 {
+		err = fmt.Errorf("unexpected answer %v", r)
 	}
-	var wait time.Duration
-	if n, _ := acc.Int64(); n >= t.accountLimit {
-		wait = max(wait, accTTL.Val())
+	if err != nil {
+		return 0, 0, fmt.Errorf("login throttle: %w", err)
 	}
-	if n, _ := cli.Int64(); n >= t.clientLimit {
-		wait = max(wait, cliTTL.Val())
+	if r[0] == 1 {
+		return r[1], 0, nil
 	}
-	if wait < 0 { // a counter without expiry would lock forever; count it as a full window
+	if wait = time.Duration(r[1]) * time.Millisecond; wait <= 0 { // a counter without expiry: a full window
 		wait = t.window
 	}
-	return wait, nil
+	return 0, wait, nil
 }
 
-// failed counts a failed login; lockedNow is true when this failure locked the account out.
-func (t *throttle) failed(ctx context.Context, tenant, email, client string) (lockedNow bool, err error) {
-	pipe := t.rdb.TxPipeline()
-	acc := pipe.Incr(ctx, accountKey(tenant, email))
-	pipe.ExpireNX(ctx, accountKey(tenant, email), t.window)
-	pipe.Incr(ctx, clientKey(client))
-	pipe.ExpireNX(ctx, clientKey(client), t.window)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return false, fmt.Errorf("login throttle: %w", err)
+// failed reports whether a failed attempt, reserved as the account's count-th, locks the
+// account out: the one that reaches the limit does, once.
+func (t *throttle) failed(count int64) (lockedNow bool) { return count == t.accountLimit }
+
+// succeeded clears the account's count and gives the client its attempt back.
+func (t *throttle) succeeded(ctx context.Context, tenant, email, client string) error {
+	return t.refund(ctx, "clear", accountKey(tenant, email), clientKey(client))
+}
+
+// abandoned gives an attempt that could not be checked (an error before the password's answer)
+// back to the account and the client.
+func (t *throttle) abandoned(ctx context.Context, tenant, email, client string) error {
+	return t.refund(ctx, "", accountKey(tenant, email), clientKey(client))
+}
+
+func (t *throttle) refund(ctx context.Context, mode string, keys ...string) error {
+	if err := refundScript.Run(ctx, t.rdb, keys, mode).Err(); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
 	}
-	return acc.Val() == t.accountLimit, nil
-}
-
-// succeeded clears the account's failures.
-func (t *throttle) succeeded(ctx context.Context, tenant, email string) error {
-	return t.rdb.Del(ctx, accountKey(tenant, email)).Err()
+	return nil
 }
 
 // clientOf is the address a login comes from. Each of the hops trusted proxies in front of
