@@ -221,8 +221,9 @@ func checkPipe(p *tparse.PipeNode) error {
 	return nil
 }
 
-// validateData bounds a notification's data: MaxData bytes as JSON, lists of at most
-// MaxListItems, nesting at most MaxDataDepth.
+// validateData bounds a notification's data: MaxData bytes as JSON, lists and objects of at most
+// MaxListItems (a range iterates over either, and checkTree counts MaxListItems per level),
+// nesting at most MaxDataDepth.
 func validateData(data map[string]any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
@@ -247,6 +248,9 @@ func validateData(data map[string]any) error {
 				}
 			}
 		case map[string]any:
+			if len(v) > MaxListItems {
+				return fmt.Errorf("objects of at most %d fields", MaxListItems)
+			}
 			for _, e := range v {
 				if err := walk(e, depth+1); err != nil {
 					return err
@@ -262,6 +266,52 @@ var (
 	errOutputTooLarge = errors.New("rendered output too large")
 	errRenderTimeout  = errors.New("rendering took too long")
 )
+
+// renderFuncs are the functions that build strings, bound to one rendering. A template may
+// compute without writing ({{$x := print .s .s}} in a range), so the writer's checks alone do
+// not bound it: each call fails once ctx is done, and refuses arguments that come to more than
+// MaxBody bytes, before formatting them. They replace text/template's builtins of the same names
+// (a template's own functions are looked up first).
+func renderFuncs(ctx context.Context) template.FuncMap {
+	bounded := func(f func(...any) string) func(...any) (string, error) {
+		return func(args ...any) (string, error) {
+			if err := checkArgs(ctx, args); err != nil {
+				return "", err
+			}
+			return f(args...), nil
+		}
+	}
+	return template.FuncMap{
+		"print": bounded(fmt.Sprint), "println": bounded(fmt.Sprintln),
+		"html": bounded(template.HTMLEscaper), "js": bounded(template.JSEscaper),
+		"urlquery": bounded(template.URLQueryEscaper),
+		"printf": func(format string, args ...any) (string, error) {
+			if err := checkArgs(ctx, append([]any{format}, args...)); err != nil {
+				return "", err
+			}
+			return safePrintf(format, args...)
+		},
+	}
+}
+
+// checkArgs fails once ctx is done, or when args come to more than MaxBody bytes as text.
+func checkArgs(ctx context.Context, args []any) error {
+	if ctx.Err() != nil {
+		return errRenderTimeout
+	}
+	n := 0
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			n += len(s)
+		} else { // data (bounded by MaxData) or a number
+			n += len(fmt.Sprint(a))
+		}
+		if n > MaxBody {
+			return errOutputTooLarge
+		}
+	}
+	return nil
+}
 
 // limitedWriter stops a rendering that writes more than max bytes or outlives ctx.
 type limitedWriter struct {
@@ -295,12 +345,13 @@ func render(ctx context.Context, subject, body string, data map[string]any) (str
 	}
 	ctx, cancel := context.WithTimeout(ctx, RenderTimeout)
 	defer cancel()
+	t.Funcs(renderFuncs(ctx))
 	type result struct {
 		s, b string
 		err  error
 	}
 	done := make(chan result, 1)
-	go func() { // the rendering stops itself at its next write once ctx ends; we need not wait
+	go func() { // once ctx ends, the rendering stops at its next write or function call
 		s := &limitedWriter{ctx: ctx, max: MaxSubject}
 		b := &limitedWriter{ctx: ctx, max: MaxBody}
 		err := t.ExecuteTemplate(s, "subject", data)
@@ -313,6 +364,7 @@ func render(ctx context.Context, subject, body string, data map[string]any) (str
 	select {
 	case r = <-done:
 	case <-ctx.Done():
+		<-done // it stops within one bounded step: no rendering outlives its request
 		return "", "", errRenderTimeout
 	}
 	switch {

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,6 +16,32 @@ func items(n int) []any {
 		out[i] = map[string]any{"name": "item", "n": float64(i)}
 	}
 	return out
+}
+
+func fields(n int) map[string]any {
+	out := make(map[string]any, n)
+	for i := range n {
+		out[fmt.Sprintf("k%04d", i)] = float64(i)
+	}
+	return out
+}
+
+// No rendering outlives render: when it gives up at the deadline, the template's work has
+// stopped too, even where the template writes nothing (each function call checks the deadline).
+func TestRenderingStopsWithItsDeadline(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	data := map[string]any{"m": fields(100), "s": strings.Repeat("s", 3000)}
+	body := "{{range .m}}{{range $.m}}{{$x := print $.s $.s $.s $.s}}{{end}}{{end}}"
+	if _, _, err := render(ctx, "", body, data); !errors.Is(err, errRenderTimeout) {
+		t.Fatalf("render after the deadline: %v, want %v", err, errRenderTimeout)
+	}
+	stacks := make([]byte, 1<<22)
+	stacks = stacks[:runtime.Stack(stacks, true)]
+	// Each goroutine render started, running or waiting to run, ends its stack with this line.
+	if n := strings.Count(string(stacks), "created by github.com/groundwork/groundwork/services/notification.render in"); n > 0 {
+		t.Fatalf("%d rendering goroutine(s) still there after render returned:\n%s", n, stacks)
+	}
 }
 
 func TestTemplatesAreBoundedWhenParsed(t *testing.T) {
@@ -71,6 +99,16 @@ func TestRenderingIsBounded(t *testing.T) {
 		{"deadline passed", "s", "{{range .items}}x{{end}}", map[string]any{"items": items(3)}, canceled, "rendering took too long"},
 		{"data too deep", "s", "b", map[string]any{"a": map[string]any{"b": map[string]any{"c": map[string]any{"d": map[string]any{"e": map[string]any{"f": map[string]any{"g": map[string]any{"h": map[string]any{"i": 1}}}}}}}}}, ctx, "nested at most 8 deep"},
 		{"data too large", "s", "b", map[string]any{"a": strings.Repeat("a", MaxData)}, ctx, "at most 16384 bytes"},
+		// A range iterates over an object's fields as over a list's items: both are bounded.
+		{"an object of 1150 fields", "", "{{range .m}}{{range $.m}}x{{end}}{{end}}", map[string]any{"m": fields(1150)}, ctx, "objects of at most 100 fields"},
+		{"a top level of 101 fields", "", "{{range .}}x{{end}}", fields(101), ctx, "objects of at most 100 fields"},
+		// Strings built and never written are bounded like output.
+		{"print of a field 5 times, not written", "", "{{$x := print .s .s .s .s .s}}", map[string]any{"s": strings.Repeat("s", 14000)}, ctx, "rendered output too large"},
+		{"html of a field 5 times, not written", "", "{{$x := html .s .s .s .s .s}}", map[string]any{"s": strings.Repeat("s", 14000)}, ctx, "rendered output too large"},
+		{"printf of a field 5 times, not written", "", `{{$x := printf "%s%s%s%s%s" .s .s .s .s .s}}`, map[string]any{"s": strings.Repeat("s", 14000)}, ctx, "rendered output too large"},
+		{"print within the bounds", "", "{{$x := print .s .s .s .s}}{{len $x}}", map[string]any{"s": strings.Repeat("s", 14000)}, ctx, ""},
+		// A template that computes without writing stops at its deadline too.
+		{"deadline passed, nothing written", "", "{{range .m}}{{range $.m}}{{$x := print $.s $.s $.s $.s}}{{end}}{{end}}", map[string]any{"m": fields(100), "s": strings.Repeat("s", 3000)}, canceled, "rendering took too long"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -198,6 +236,24 @@ func BenchmarkRenderLargestAllowed(b *testing.B) {
 	data := map[string]any{"items": items(MaxListItems)}
 	for b.Loop() {
 		if _, _, err := render(context.Background(), "s", body, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRenderLargestBuiltNotWritten is the most work a template may ask for without writing:
+// the iteration budget filled with the largest strings print may build (4 x 15000 bytes of the
+// 64 KiB bound). It ends at RenderTimeout at the latest, within one call: the time per
+// operation is the CPU one request can take.
+func BenchmarkRenderLargestBuiltNotWritten(b *testing.B) {
+	pair := "{{range .m}}{{range $.m}}{{$x := print $.s $.s $.s $.s}}{{end}}{{end}}"
+	body := pair + pair + strings.Repeat("{{range .m}}{{end}}", 98)
+	if _, err := parse("s", body+"{{range .m}}{{end}}"); err == nil {
+		b.Fatal("the benchmark is not the largest rendering allowed: one more range is accepted")
+	}
+	data := map[string]any{"m": fields(MaxListItems), "s": strings.Repeat("s", 15000)}
+	for b.Loop() {
+		if _, _, err := render(context.Background(), "s", body, data); err != nil && !errors.Is(err, errRenderTimeout) {
 			b.Fatal(err)
 		}
 	}
