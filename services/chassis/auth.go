@@ -46,7 +46,7 @@ const (
 // Permissions checked by the services' routes. Tenants grant them to their roles (identity's
 // Permission aggregate, PermissionGranted); PermOperateTenants is never grantable.
 const (
-	PermUsersManage    = "users.manage"    // others' profiles, preferences, deactivation; role assignment
+	PermUsersManage    = "users.manage"    // others' accounts, profiles, preferences, sessions, deactivation
 	PermRolesManage    = "roles.manage"    // assign roles, grant permissions to roles
 	PermBillingManage  = "billing.manage"  // plans, others' subscriptions, payments
 	PermReportsRead    = "reports.read"    // analytics reports

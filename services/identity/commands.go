@@ -276,10 +276,32 @@ func (s *api) checkPassword(ctx context.Context, tenant string, in credentials) 
 	return uid.String(), roles, bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) == nil, nil
 }
 
+// noEscalation refuses to hand out a permission the caller does not hold: roles.manage
+// delegates the management of roles, not every permission there is (else whoever holds it
+// makes itself admin). The rule Kubernetes RBAC applies to role bindings: "You can only
+// create/update a role binding if you already have all the permissions contained in the
+// referenced role" (kubernetes.io/docs/reference/access-authn-authz/rbac, "Privilege
+// escalation prevention and bootstrapping"). The caller's permissions are its token's.
+func noEscalation(caller chassis.Principal, what string, perms ...string) error {
+	for _, p := range perms {
+		if !slices.Contains(caller.Perms, p) {
+			return fmt.Errorf("%w: %s %s, which you do not hold", chassis.ErrForbidden, what, p)
+		}
+	}
+	return nil
+}
+
 // permissions are the built-in permissions of roles plus what the tenant granted to them.
 func (s *api) permissions(ctx context.Context, tenant string, roles []string) ([]string, error) {
+	return s.permissionsIn(ctx, s.app.DB, tenant, roles)
+}
+
+// permissionsIn is permissions read through q (a transaction or the pool).
+func (s *api) permissionsIn(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, tenant string, roles []string) ([]string, error) {
 	perms := chassis.BuiltinPermissions(tenant, roles)
-	rows, err := s.app.DB.Query(ctx, `SELECT DISTINCT permission FROM role_permissions WHERE tenant_id = $1 AND role = ANY($2)`, tenant, roles)
+	rows, err := q.Query(ctx, `SELECT DISTINCT permission FROM role_permissions WHERE tenant_id = $1 AND role = ANY($2)`, tenant, roles)
 	if err != nil {
 		return nil, err
 	}
@@ -296,8 +318,9 @@ func (s *api) permissions(ctx context.Context, tenant string, roles []string) ([
 	return perms, nil
 }
 
-// assignRole needs roles.manage in the caller's tenant. platform-operator is never assignable:
-// it exists only in the operators' tenant, outside any tenant's reach.
+// assignRole needs roles.manage in the caller's tenant, and every permission the role carries
+// (noEscalation). platform-operator is never assignable: it exists only in the operators'
+// tenant, outside any tenant's reach.
 func (s *api) assignRole(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	if err := chassis.Require(ctx, chassis.PermRolesManage); err != nil {
@@ -322,7 +345,14 @@ func (s *api) assignRole(r *http.Request) (int, any, error) {
 	}
 	var roles []string
 	err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `UPDATE users SET roles = CASE WHEN $3 = ANY(roles) THEN roles ELSE array_append(roles, $3) END
+		carries, err := s.permissionsIn(ctx, tx, chassis.Tenant(ctx), []string{in.Role})
+		if err != nil {
+			return err
+		}
+		if err := noEscalation(caller, "role "+in.Role+" carries", carries...); err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `UPDATE users SET roles = CASE WHEN $3 = ANY(roles) THEN roles ELSE array_append(roles, $3) END
 			WHERE tenant_id = $1 AND id = $2 RETURNING roles`, chassis.Tenant(ctx), id, in.Role).Scan(&roles)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("user %s: %w", id, chassis.ErrNotFound)
@@ -338,7 +368,8 @@ func (s *api) assignRole(r *http.Request) (int, any, error) {
 }
 
 // grantPermission gives a role of the caller's tenant a tenant permission (PermissionGranted);
-// it takes effect in tokens issued after. tenants.operate is not a tenant permission.
+// it takes effect in tokens issued after. tenants.operate is not a tenant permission, and the
+// caller grants only what it holds itself (noEscalation).
 func (s *api) grantPermission(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	if err := chassis.Require(ctx, chassis.PermRolesManage); err != nil {
@@ -356,6 +387,9 @@ func (s *api) grantPermission(r *http.Request) (int, any, error) {
 	p.Add(!rolePattern.MatchString(role) || role == chassis.RolePlatformOperator, "role", "a tenant role: lower-case letters, digits, '_' or '-', at most 32")
 	p.Add(!slices.Contains(chassis.TenantPermissions, in.Permission), "permission", "one of "+strings.Join(chassis.TenantPermissions, ", "))
 	if err := p.Err(); err != nil {
+		return 0, nil, err
+	}
+	if err := noEscalation(caller, "granting", in.Permission); err != nil {
 		return 0, nil, err
 	}
 	err := chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
