@@ -198,15 +198,8 @@ func (s *api) login(r *http.Request) (int, any, error) {
 		return 0, nil, err
 	}
 	if !ok {
-		if s.throttle.failed(count) {
-			err = chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
-				return s.emit(ctx, tx, "AnomalyDetected", tenant, map[string]any{"kind": "login_lockout",
-					"account_sha256": sha256Hex(tenant + "/" + in.Email), "client": client,
-					"failures": s.throttle.accountLimit, "window": s.throttle.window.String()})
-			})
-			if err != nil {
-				return 0, nil, err
-			}
+		if err := s.passwordFailed(ctx, tenant, in.Email, client, count); err != nil {
+			return 0, nil, err
 		}
 		return 0, nil, errLogin
 	}
@@ -250,6 +243,19 @@ func (s *api) login(r *http.Request) (int, any, error) {
 		}
 	}
 	return http.StatusOK, out, nil
+}
+
+// passwordFailed reports the lockout (AnomalyDetected, the account as a SHA-256) when the failed
+// attempt, reserved as the account's count-th, is the one that locks the account out.
+func (s *api) passwordFailed(ctx context.Context, tenant, email, client string, count int64) error {
+	if !s.throttle.failed(count) {
+		return nil
+	}
+	return chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
+		return s.emit(ctx, tx, "AnomalyDetected", tenant, map[string]any{"kind": "login_lockout",
+			"account_sha256": sha256Hex(tenant + "/" + email), "client": client,
+			"failures": s.throttle.accountLimit, "window": s.throttle.window.String()})
+	})
 }
 
 // checkPassword compares in's password with the account's hash, or with a dummy hash when there

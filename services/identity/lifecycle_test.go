@@ -252,7 +252,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	_ = h.App.DB.QueryRow(t.Context(), `SELECT id::text FROM users WHERE email = 'bob@example.com'`).Scan(&bob)
 	_ = h.App.DB.QueryRow(t.Context(), `SELECT id::text FROM users WHERE email = 'carl@example.com'`).Scan(&carl)
 	asBob := servicetest.Token(t, "acme", bob)
-	code, enrol := h.DoAs(t, "POST", "/v1/users/"+bob+"/mfa", asBob, "", nil)
+	code, enrol := h.DoAs(t, "POST", "/v1/users/"+bob+"/mfa", asBob, "", map[string]string{"password": pw})
 	if code != 200 {
 		t.Fatalf("enrol: %d %v", code, enrol)
 	}
@@ -266,7 +266,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	m.Run(t, h, []servicetest.MatrixRoute{
 		{Method: "GET", Path: "/v1/users/" + bob, Right: asBob, Want: want(403, 200)},
 		{Method: "POST", Path: "/v1/users/" + bob + "/mfa/verify", Body: map[string]string{"code": otp}, Right: asBob, Want: want(403, 200)},
-		{Method: "POST", Path: "/v1/users/" + carl + "/mfa", Right: servicetest.Token(t, "acme", carl), Want: want(403, 200)},
+		{Method: "POST", Path: "/v1/users/" + carl + "/mfa", Body: map[string]string{"password": pw}, Right: servicetest.Token(t, "acme", carl), Want: want(403, 200)},
 		{Method: "POST", Path: "/v1/users/" + bob + "/refresh-tokens/revoke", Right: admin, Want: want(403, 200)},
 		{Method: "POST", Path: "/v1/users/" + bob + "/roles", Body: map[string]string{"role": "billing"}, Right: admin, Want: want(403, 200)},
 		{Method: "POST", Path: "/v1/roles/billing/permissions", Body: map[string]string{"permission": chassis.PermBillingManage}, Right: admin, Want: want(403, 200)},
@@ -336,7 +336,17 @@ func TestMFAGuardsLogin(t *testing.T) {
 	ada := admin["id"].(string)
 	_, tok, _ := login(t, h, "acme", "10.0.0.1", "ada@example.com", pw)
 	access := tok["access_token"].(string)
-	code, enrol := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", nil)
+	// Enrolling needs the password again: a stolen access token alone cannot add a factor.
+	for _, body := range []map[string]string{nil, {}, {"password": "wrong password!!"}} {
+		want := http.StatusUnprocessableEntity
+		if body["password"] != "" {
+			want = http.StatusUnauthorized
+		}
+		if code, out := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", body); code != want {
+			t.Fatalf("enrol with %v: %d %v, want %d", body, code, out, want)
+		}
+	}
+	code, enrol := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", map[string]string{"password": pw})
 	if code != 200 || !strings.HasPrefix(enrol["otpauth_uri"].(string), "otpauth://totp/") {
 		t.Fatalf("enrol: %d %v", code, enrol)
 	}
@@ -366,7 +376,7 @@ func TestMFAGuardsLogin(t *testing.T) {
 	if code := withOTP(next); code != 401 {
 		t.Fatalf("the same code twice: %d, want 401", code)
 	}
-	if code, _ := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", nil); code != http.StatusConflict {
+	if code, _ := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", map[string]string{"password": pw}); code != http.StatusConflict {
 		t.Fatalf("re-enrol over enabled MFA: %d, want 409", code)
 	}
 	found := false

@@ -90,3 +90,28 @@ func TestRegistrationWaitsForTheProvisionedAdmin(t *testing.T) {
 		t.Fatalf("the squatter's password logs in as the admin: %d", code)
 	}
 }
+
+// Enrolling a second factor checks the password again, under the login throttle: a stolen access
+// token cannot turn it into an unthrottled password oracle.
+func TestMFAEnrolmentPasswordIsThrottled(t *testing.T) {
+	h := startIdentity(t, nil)
+	provision(t, h, "acme", "ada@example.com", "code-acme-0123456789abcdef", 100)
+	code, admin, _ := post(t, h, "/v1/users", "acme", "10.0.0.1", map[string]string{"email": "ada@example.com", "password": pw, "setup_code": "code-acme-0123456789abcdef"})
+	if code != http.StatusCreated {
+		t.Fatalf("admin activation: %d", code)
+	}
+	ada := admin["id"].(string)
+	_, tok, _ := login(t, h, "acme", "10.0.0.1", "ada@example.com", pw)
+	access := tok["access_token"].(string)
+	for i := range 3 { // LOGIN_MAX_FAILURES of startIdentity
+		if code, out := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", map[string]string{"password": "wrong password!!"}); code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d %v", i+1, code, out)
+		}
+	}
+	if code, out := h.DoAs(t, "POST", "/v1/users/"+ada+"/mfa", access, "", map[string]string{"password": pw}); code != http.StatusTooManyRequests {
+		t.Fatalf("enrol after 3 wrong passwords: %d %v, want 429", code, out)
+	}
+	if code, _, _ := login(t, h, "acme", "10.0.0.2", "ada@example.com", pw); code != http.StatusTooManyRequests {
+		t.Fatalf("login of the locked account: %d, want 429", code)
+	}
+}

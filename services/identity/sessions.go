@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/groundwork/groundwork/services/chassis"
 )
@@ -154,21 +155,64 @@ func (s *api) secondFactor(ctx context.Context, tenant, user, code string, now t
 }
 
 // enrolMFA gives the caller a new TOTP secret; MFA is enabled once verifyMFA sees a code of it.
-// Only the user itself enrols: nobody else ever sees the secret.
+// Only the user itself enrols: nobody else ever sees the secret. Adding a factor changes how the
+// account logs in, so the caller proves it knows the password again (a stolen access token must
+// not let its holder enable MFA and lock the owner out): re-authentication before a change of
+// authentication factors, OWASP ASVS 4.0.3 V3.7.1 ("requires re-authentication or secondary
+// verification before allowing any sensitive transactions or account modifications"). The
+// password is checked under the login throttle, so this is no unthrottled password oracle.
 func (s *api) enrolMFA(r *http.Request) (int, any, error) {
 	ctx := r.Context()
 	c, _ := chassis.Caller(ctx)
 	if c.Subject != r.PathValue("id") {
 		return 0, nil, fmt.Errorf("%w: users enrol their own MFA", chassis.ErrForbidden)
 	}
-	secret := newTOTPSecret()
-	var email string
-	err := s.app.DB.QueryRow(ctx, `UPDATE users SET mfa_secret = $3 WHERE tenant_id = $1 AND id::text = $2 AND NOT mfa_enabled RETURNING email`,
-		c.Tenant, c.Subject, secret).Scan(&email)
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := chassis.DecodeJSON(r, &in); err != nil {
+		return 0, nil, err
+	}
+	if in.Password == "" || len(in.Password) > 72 {
+		return 0, nil, chassis.Problems{"password": "the account's password: enrolling a second factor needs it again"}.Err()
+	}
+	var email, hash string
+	var enabled bool
+	err := s.app.DB.QueryRow(ctx, `SELECT email, password_hash, mfa_enabled FROM users WHERE tenant_id = $1 AND id::text = $2`,
+		c.Tenant, c.Subject).Scan(&email, &hash, &enabled)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil, fmt.Errorf("%w: MFA is already enabled", chassis.ErrConflict)
+		return 0, nil, fmt.Errorf("user %s: %w", c.Subject, chassis.ErrNotFound)
 	} else if err != nil {
 		return 0, nil, err
+	}
+	if enabled {
+		return 0, nil, fmt.Errorf("%w: MFA is already enabled", chassis.ErrConflict)
+	}
+	client := clientOf(r, s.throttle.proxies)
+	count, wait, err := s.throttle.reserve(ctx, c.Tenant, email, client)
+	if err != nil {
+		return 0, nil, s.unavailable(ctx, err)
+	}
+	if wait > 0 {
+		return 0, nil, &chassis.RetryLater{Status: http.StatusTooManyRequests, Wait: wait, Msg: "too many failed logins: try again later"}
+	}
+	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
+		if err := s.passwordFailed(ctx, c.Tenant, email, client, count); err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, fmt.Errorf("%w: wrong password", chassis.ErrUnauthorized)
+	}
+	if err := s.throttle.succeeded(ctx, c.Tenant, email, client); err != nil {
+		return 0, nil, s.unavailable(ctx, err)
+	}
+	secret := newTOTPSecret()
+	tag, err := s.app.DB.Exec(ctx, `UPDATE users SET mfa_secret = $3 WHERE tenant_id = $1 AND id::text = $2 AND NOT mfa_enabled`,
+		c.Tenant, c.Subject, secret)
+	if err != nil {
+		return 0, nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return 0, nil, fmt.Errorf("%w: MFA is already enabled", chassis.ErrConflict)
 	}
 	uri := url.URL{Scheme: "otpauth", Host: "totp", Path: "/Groundwork:" + email,
 		RawQuery: url.Values{"secret": {secret}, "issuer": {"Groundwork"}, "algorithm": {"SHA1"}, "digits": {"6"}, "period": {"30"}}.Encode()}
