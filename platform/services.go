@@ -273,8 +273,8 @@ type serviceDeps struct {
 
 // Secrets Groundwork generates for the services that list them in service.yaml's secrets.
 const (
-	secretJWTSigningKey      = "JWT_SIGNING_KEY"      // identity's ES256 key
-	secretCallbackSigningKey = "CALLBACK_SIGNING_KEY" // HMAC key of the payment and delivery callbacks
+	secretJWTSigningKey      = services.SecretJWTSigningKey
+	secretCallbackSigningKey = services.SecretCallbackSigningKey
 )
 
 // callbackKey generates the stack's callback signing key when a service needs it: the shared

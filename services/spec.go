@@ -153,11 +153,18 @@ type file struct {
 var (
 	topicName = regexp.MustCompile(`^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$`)
 	routePath = regexp.MustCompile(`^/[a-z0-9._~/-]*$`)
-	envName   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 	quantity  = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$`)
-	// chassisEnv are set by the platform for every service; a secret may not shadow them.
-	chassisEnv = []string{"PORT", "METRICS_PORT", "DATABASE_URL", "KAFKA_BROKERS", "LOG_LEVEL", "SHUTDOWN_TIMEOUT", "DRAIN_DELAY", "OUTBOX_POLL_INTERVAL", "REQUEST_TIMEOUT"}
 )
+
+// The secrets a service.yaml may ask for: the platform generates them and mounts each as the
+// environment variable of its name (none shadows a variable the chassis reads).
+const (
+	SecretJWTSigningKey      = "JWT_SIGNING_KEY"      // identity's ES256 key
+	SecretCallbackSigningKey = "CALLBACK_SIGNING_KEY" // HMAC key of the payment and delivery callbacks
+)
+
+// GeneratedSecrets lists them; anything else in secrets: is refused when service.yaml is read.
+var GeneratedSecrets = []string{SecretJWTSigningKey, SecretCallbackSigningKey}
 
 // Load reads and validates the service.yaml of every service in dir (see Discover) and returns
 // the specs in dependency order (a service after those it depends on, then by name). Every
@@ -381,8 +388,12 @@ func loadOne(dir, name string) (Spec, error) {
 	}
 	s.DependsOn = f.DependsOn
 	for i, e := range f.Secrets {
-		if !envName.MatchString(e) || slices.Contains(chassisEnv, e) {
-			p.add(fmt.Sprintf("secrets[%d]", i), "%q: an environment variable name (A-Z, 0-9, _) not set by the platform itself", e)
+		key := fmt.Sprintf("secrets[%d]", i)
+		switch {
+		case !slices.Contains(GeneratedSecrets, e):
+			p.add(key, "%q: the platform generates %s only; a service takes other credentials through its own configuration", e, strings.Join(GeneratedSecrets, " and "))
+		case slices.Contains(f.Secrets[:i], e):
+			p.add(key, "%q is listed twice", e)
 		}
 	}
 	s.Secrets = f.Secrets
