@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/groundwork/groundwork/infra"
@@ -77,8 +78,9 @@ type KubernetesConfig struct {
 	Version string `json:"version"`
 	// ServiceCIDR is the range of ClusterIP Services; it must not overlap the network.
 	ServiceCIDR string `json:"serviceCidr"`
-	// PodCIDR is validated on OpenStack but not passed: Magnum's Cluster API driver gives pods
-	// its chart's range (the VPC CNI gives pods VPC addresses on AWS).
+	// PodCIDR is refused when set: no cloud takes a pod range (Magnum's Cluster API driver gives
+	// pods its chart's range, the VPC CNI VPC addresses, an existing cluster its own). Kept so
+	// that a stack that still sets it gets that reason rather than "unknown field".
 	PodCIDR string `json:"podCidr"`
 	// RenderTo, when set, writes every Kubernetes object as YAML into this folder instead of
 	// applying it (review in a PR, hand to Argo CD or Flux).
@@ -348,7 +350,9 @@ func Parse(src Source) (*Config, error) {
 		if !ok {
 			continue
 		}
-		if err := decodeValue(Namespace+":"+name, raw, v.Field(i)); err != nil {
+		key := Namespace + ":" + name
+		secret := src.IsSecret != nil && src.IsSecret(key)
+		if err := decodeValue(key, raw, secret, v.Field(i)); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -399,8 +403,9 @@ func Parse(src Source) (*Config, error) {
 }
 
 // decodeValue decodes one config value into a field: strings as they are, everything else as
-// JSON, rejecting unknown fields so that a typo is an error rather than a silent default.
-func decodeValue(key, raw string, field reflect.Value) error {
+// JSON, rejecting unknown fields so that a typo is an error rather than a silent default. The
+// errors of a secret value (set with --secret) never quote it: they end up in CI logs.
+func decodeValue(key, raw string, secret bool, field reflect.Value) error {
 	if field.Kind() == reflect.String {
 		field.SetString(raw)
 		return nil
@@ -409,16 +414,24 @@ func decodeValue(key, raw string, field reflect.Value) error {
 	dec.DisallowUnknownFields()
 	target := reflect.New(field.Type())
 	if err := dec.Decode(target.Interface()); err != nil {
-		return describeDecodeError(key, raw, field.Type(), err)
+		return describeDecodeError(key, raw, secret, field.Type(), err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%s: %q has trailing data after the value", key, raw)
+		return fmt.Errorf("%s: %s has trailing data after the value", key, shown(raw, secret))
 	}
 	field.Set(target.Elem())
 	return nil
 }
 
-func describeDecodeError(key, raw string, t reflect.Type, err error) error {
+// shown is how an error quotes a config value: a secret's is never shown.
+func shown(raw string, secret bool) string {
+	if secret {
+		return "the secret value (not shown)"
+	}
+	return strconv.Quote(truncate(raw, 80))
+}
+
+func describeDecodeError(key, raw string, secret bool, t reflect.Type, err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		at := key
@@ -431,7 +444,10 @@ func describeDecodeError(key, raw string, t reflect.Type, err error) error {
 		field := strings.Trim(msg, `"`)
 		return fmt.Errorf("%s: unknown field %q%s; allowed: %s", key, field, suggest(field, fieldNames(t)), strings.Join(fieldNames(t), ", "))
 	}
-	return fmt.Errorf("%s: %q is not valid %s: %v", key, truncate(raw, 80), kindName(t), err)
+	if secret { // the JSON error quotes the character it stopped at
+		return fmt.Errorf("%s: %s is not %s in JSON (set its fields one by one: `pulumi config set --secret --path %s.<field> <value>`)", key, shown(raw, secret), kindName(t), key)
+	}
+	return fmt.Errorf("%s: %s is not %s in JSON: %v", key, shown(raw, secret), kindName(t), err)
 }
 
 func kindName(t reflect.Type) string {

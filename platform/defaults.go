@@ -16,10 +16,7 @@ const (
 	DefaultKubernetesVersion = "1.34.2"
 	DefaultNetworkCIDR       = "10.0.0.0/16"
 	// DefaultServiceCIDR is the ClusterIP range; outside 10/8 so it cannot meet a 10.x VPC.
-	DefaultServiceCIDR = "172.20.0.0/16"
-	// DefaultPodCIDR was Magnum's Heat-driver Calico pool; the Cluster API driver Groundwork uses
-	// on OpenStack sets its own ranges (see validate.go, capiKubeNetwork).
-	DefaultPodCIDR       = "10.100.0.0/16"
+	DefaultServiceCIDR   = "172.20.0.0/16"
 	DefaultServicesDir   = "services"
 	DefaultInstanceType  = "m6i.large"
 	DefaultDiskSizeGiB   = 50
@@ -52,7 +49,6 @@ func (c *Config) applyDefaults() {
 	}
 	setDefault(&c.Kubernetes.Version, DefaultKubernetesVersion)
 	setDefault(&c.Kubernetes.ServiceCIDR, DefaultServiceCIDR)
-	setDefault(&c.Kubernetes.PodCIDR, DefaultPodCIDR)
 	setDefault(&c.Network.CIDR, DefaultNetworkCIDR)
 
 	if len(c.NodeGroups) == 0 {

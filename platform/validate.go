@@ -3,6 +3,7 @@ package platform
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
@@ -43,6 +44,11 @@ var (
 
 // capiKubeNetwork holds the pod and Service ranges of Magnum's Cluster API driver.
 var capiKubeNetwork = netip.MustParsePrefix("172.16.0.0/12")
+
+// eksServiceBlocks are where EKS takes a Service range from, between /24 and /12 (EKS API
+// Reference, KubernetesNetworkConfigRequest.serviceIpv4Cidr:
+// https://docs.aws.amazon.com/eks/latest/APIReference/API_KubernetesNetworkConfigRequest.html).
+var eksServiceBlocks = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("192.168.0.0/16")}
 
 // minKubernetesMinor is the oldest Kubernetes minor Groundwork deploys (EKS standard support).
 const minKubernetesMinor = 31
@@ -158,21 +164,23 @@ func (c *Config) validateKubernetes(p *problems, network netip.Prefix) {
 	if network.IsValid() && service.IsValid() && network.Overlaps(service) {
 		p.add("kubernetes.serviceCidr", "%q overlaps network.cidr %q", c.Kubernetes.ServiceCIDR, c.Network.CIDR)
 	}
+	if c.Cloud == CloudAWS && service.IsValid() {
+		inside := slices.ContainsFunc(eksServiceBlocks, func(b netip.Prefix) bool { return b.Bits() <= service.Bits() && b.Contains(service.Addr()) })
+		if !inside || service.Bits() < 12 || service.Bits() > 24 {
+			p.add("kubernetes.serviceCidr", "%q: EKS takes a Service range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, between /24 and /12", c.Kubernetes.ServiceCIDR)
+		}
+	}
+	// Magnum's Cluster API driver gives pods its chart's range, the VPC CNI gives pods VPC
+	// addresses, an existing cluster has its own: no cloud takes a pod range from Groundwork.
+	if c.Kubernetes.PodCIDR != "" {
+		p.add("kubernetes.podCidr", "%q: no cloud takes a pod range (openstack: Magnum's Cluster API driver gives pods 172.16.0.0/13; aws: the VPC CNI gives pods VPC addresses; existing: the cluster's own); remove the key", c.Kubernetes.PodCIDR)
+	}
 	if c.Cloud == CloudOpenStack {
 		// The driver's chart gives pods 172.16.0.0/13 and Services 172.24.0.0/13
 		// (azimuth-cloud/capi-helm-charts, openstack-cluster values.yaml kubeNetwork);
 		// magnum-capi-helm passes no other ranges.
 		if network.IsValid() && network.Overlaps(capiKubeNetwork) {
 			p.add("network.cidr", "%q overlaps %s, the pod and Service ranges of Magnum's Cluster API driver; use a range outside it, e.g. 10.0.0.0/16", c.Network.CIDR, capiKubeNetwork)
-		}
-		pod := parseCIDR(p, "kubernetes.podCidr", c.Kubernetes.PodCIDR)
-		for _, o := range []struct {
-			key string
-			p   netip.Prefix
-		}{{"network.cidr", network}, {"kubernetes.serviceCidr", service}} {
-			if pod.IsValid() && o.p.IsValid() && pod.Overlaps(o.p) {
-				p.add("kubernetes.podCidr", "%q overlaps %s %q", c.Kubernetes.PodCIDR, o.key, o.p)
-			}
 		}
 	}
 }
@@ -209,6 +217,14 @@ func (c *Config) validateNodeGroups(p *problems) {
 			oneOf(p, fmt.Sprintf("%s.taints[%d].effect", key, j), t.Effect, taintEffects)
 			if t.Key == "" {
 				p.add(fmt.Sprintf("%s.taints[%d].key", key, j), "required")
+			}
+			// EKS API Reference, Taint: key 1 to 63 characters, value at most 63
+			// (https://docs.aws.amazon.com/eks/latest/APIReference/API_Taint.html).
+			if c.Cloud == CloudAWS && len(t.Key) > 63 {
+				p.add(fmt.Sprintf("%s.taints[%d].key", key, j), "%q has %d characters; EKS takes taint keys of at most 63", t.Key, len(t.Key))
+			}
+			if c.Cloud == CloudAWS && len(t.Value) > 63 {
+				p.add(fmt.Sprintf("%s.taints[%d].value", key, j), "%q has %d characters; EKS takes taint values of at most 63", t.Value, len(t.Value))
 			}
 			hard = hard || t.Effect == "NoSchedule" || t.Effect == "NoExecute"
 		}
@@ -291,6 +307,11 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 			key := fmt.Sprintf("%s[%d]", list.key, i)
 			if sp := parseCIDR(p, key, s); sp.IsValid() {
 				subnets = append(subnets, namedPrefix{key, sp})
+				// https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html: "The
+				// allowed block size is between a /28 netmask and /16 netmask."
+				if sp.Bits() < 16 || sp.Bits() > 28 {
+					p.add(key, "%q: AWS subnets are between /16 and /28", s)
+				}
 			}
 		}
 	}
@@ -328,6 +349,11 @@ func (c *Config) validateAWS(p *problems, network netip.Prefix) {
 		seenLog[l] = true
 	}
 	oneOf(p, "aws.upgradePolicy", a.UpgradePolicy, []string{aws.UpgradeExtended, aws.UpgradeStandard})
+	for _, name := range slices.Sorted(maps.Keys(a.AddonVersions)) {
+		if !slices.Contains(aws.Addons, name) {
+			p.add("aws.addonVersions."+name, "names no add-on Groundwork installs%s; allowed: %s", suggest(name, aws.Addons), join(aws.Addons))
+		}
+	}
 	if v, ok := a.AddonVersions["vpc-cni"]; ok && !atLeast(v, 1, 14) {
 		// https://docs.aws.amazon.com/eks/latest/userguide/cni-network-policy.html
 		p.add("aws.addonVersions.vpc-cni", "%q is older than v1.14.0, the first VPC CNI that enforces NetworkPolicy objects; allowed: v1.14.0-eksbuild.1 or newer", v)

@@ -397,6 +397,62 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			want:   "groundwork:nodeGroups[1].minSize: 0: Magnum's Cluster API driver cannot scale a node group from zero; allowed on cloud openstack: 1 or more",
 		},
 		{
+			name: "a misspelt EKS add-on",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:aws", "addonVersions", map[string]string{"vpc_cni": "v1.19.0-eksbuild.1"})
+			},
+			want: `groundwork:aws.addonVersions.vpc_cni: names no add-on Groundwork installs (did you mean "vpc-cni"?); allowed: vpc-cni, kube-proxy, coredns, aws-ebs-csi-driver`,
+		},
+		{
+			name: "a Service range outside EKS's private blocks",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:kubernetes", "serviceCidr", "100.64.0.0/16")
+			},
+			want: `groundwork:kubernetes.serviceCidr: "100.64.0.0/16": EKS takes a Service range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, between /24 and /12`,
+		},
+		{
+			name: "a Service range smaller than EKS's /24",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				setObject(t, c, "groundwork:kubernetes", "serviceCidr", "172.20.0.0/26")
+			},
+			want: `groundwork:kubernetes.serviceCidr: "172.20.0.0/26": EKS takes a Service range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, between /24 and /12`,
+		},
+		{
+			name:  "an AWS subnet smaller than /28",
+			stack: "prod",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:aws", "publicSubnets", []string{"10.40.0.0/24", "10.40.1.0/24", "10.40.2.0/29"})
+				setObject(t, c, "groundwork:aws", "privateSubnets", []string{"10.40.64.0/18", "10.40.128.0/18", "10.40.192.0/18"})
+			},
+			want: `groundwork:aws.publicSubnets[2]: "10.40.2.0/29": AWS subnets are between /16 and /28`,
+		},
+		{
+			name: "an EKS taint key over 63 characters",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:cloud"] = "aws"
+				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":1,"maxSize":3},{"name":"gpu","minSize":0,"maxSize":2,"taints":[{"key":"nodes.platform.example.com/` + strings.Repeat("x", 40) + `","effect":"NoSchedule"}]}]`
+			},
+			want: `groundwork:nodeGroups[1].taints[0].key: "nodes.platform.example.com/` + strings.Repeat("x", 40) + `" has 67 characters; EKS takes taint keys of at most 63`,
+		},
+		{
+			name:   "a pod range, which no cloud takes",
+			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:kubernetes", "podCidr", "10.100.0.0/16") },
+			want: `groundwork:kubernetes.podCidr: "10.100.0.0/16": no cloud takes a pod range (openstack: Magnum's Cluster API driver gives pods 172.16.0.0/13; ` +
+				`aws: the VPC CNI gives pods VPC addresses; existing: the cluster's own); remove the key`,
+		},
+		{
+			// pulumi config set --secret groundwork:registry <password>, without --path: the
+			// error must not print the password into the preview's log.
+			name:   "a secret object set as a bare string",
+			change: func(t *testing.T, c map[string]string) { c["groundwork:registry"] = "hunter2-registry-password" },
+			secret: []string{"groundwork:registry"},
+			want: "groundwork:registry: the secret value (not shown) is not an object in JSON " +
+				"(set its fields one by one: `pulumi config set --secret --path groundwork:registry.<field> <value>`)",
+		},
+		{
 			name:   "no region on AWS",
 			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "aws"; delete(c, "aws:region") },
 			want:   "groundwork:cloud: aws needs the region: set aws:region (e.g. `pulumi config set aws:region eu-west-1`)",

@@ -21,6 +21,9 @@ import (
 // (https://docs.aws.amazon.com/eks/latest/userguide/control-plane-logs.html).
 var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
+// Addons are the EKS add-ons Groundwork installs, the names aws.addonVersions may pin.
+var Addons = []string{"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"}
+
 // DefaultControlPlaneLogs are what an incident review needs (who did what, who authenticated as
 // whom) without paying CloudWatch ingestion for the chatty api, controllerManager and scheduler
 // logs.
