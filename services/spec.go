@@ -325,11 +325,15 @@ func loadOne(dir, name string) (Spec, error) {
 		s.Database = &Database{Engine: f.Database.Engine, Storage: f.Database.Storage}
 	}
 
+	producedHere := map[string]bool{}
 	for i, t := range f.Topics.Produces {
 		field := fmt.Sprintf("topics.produces[%d]", i)
 		if !topicName.MatchString(t.Name) || !strings.HasPrefix(t.Name, name+".") {
 			p.add(field+".name", "%q: a service produces only its own topics, named %s.<what>", t.Name, name)
+		} else if producedHere[t.Name] {
+			p.add(field+".name", "%q is listed twice", t.Name)
 		}
+		producedHere[t.Name] = true
 		if t.Partitions == nil || *t.Partitions < 1 || *t.Partitions > 100 {
 			p.add(field+".partitions", "required, 1-100")
 		} else if strings.HasSuffix(t.Name, ".outbox-relay") && *t.Partitions != 1 {
@@ -352,6 +356,8 @@ func loadOne(dir, name string) (Spec, error) {
 	for i, t := range f.Topics.Consumes {
 		if !topicName.MatchString(t) {
 			p.add(fmt.Sprintf("topics.consumes[%d]", i), "%q is not a topic name such as identity.events", t)
+		} else if slices.Contains(f.Topics.Consumes[:i], t) {
+			p.add(fmt.Sprintf("topics.consumes[%d]", i), "%q is listed twice", t)
 		}
 	}
 	s.Topics.Consumes = f.Topics.Consumes

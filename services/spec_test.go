@@ -116,6 +116,8 @@ func TestLoadReportsEachProblemWithFileAndField(t *testing.T) {
 		{"route", valid + "routes:\n  - paths: [/, v1]\n    auth: basic\n", []string{"routes[0].paths[0]", "routes[0].paths[1]", `routes[0].auth: "basic"`, "routes[0].rateLimit: required"}},
 		{"self dependency and secrets", valid + "dependsOn: [svc]\nsecrets: [DATABASE_URL, api-key]\ntimeout: forever\nretries: 9\n",
 			[]string{"dependsOn[0]: a service cannot depend on itself", `secrets[0]: "DATABASE_URL"`, `secrets[1]: "api-key"`, `timeout: "forever"`, "retries: 9"}},
+		{"a topic twice", strings.Replace(valid, "partitions: 3}]", "partitions: 3}, {name: svc.events, partitions: 6}]\n  consumes: [tenant.events, tenant.events]", 1),
+			[]string{`topics.produces[1].name: "svc.events" is listed twice`, `topics.consumes[1]: "tenant.events" is listed twice`}},
 		{"a secret the platform does not generate, and one twice", valid + "secrets: [STRIPE_API_KEY, JWT_SIGNING_KEY, JWT_SIGNING_KEY]\n",
 			[]string{`secrets[0]: "STRIPE_API_KEY": the platform generates JWT_SIGNING_KEY and CALLBACK_SIGNING_KEY only`, `secrets[2]: "JWT_SIGNING_KEY" is listed twice`}},
 		{"database", valid + "database: {engine: mysql}\n", []string{`database.engine: "mysql"`, `database.storage: ""`}},
