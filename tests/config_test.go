@@ -438,8 +438,10 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 			want: `groundwork:nodeGroups[1].taints[0].key: "nodes.platform.example.com/` + strings.Repeat("x", 40) + `" has 67 characters; EKS takes taint keys of at most 63`,
 		},
 		{
-			name:   "a pod range, which no cloud takes",
-			change: func(t *testing.T, c map[string]string) { setObject(t, c, "groundwork:kubernetes", "podCidr", "10.100.0.0/16") },
+			name: "a pod range, which no cloud takes",
+			change: func(t *testing.T, c map[string]string) {
+				setObject(t, c, "groundwork:kubernetes", "podCidr", "10.100.0.0/16")
+			},
 			want: `groundwork:kubernetes.podCidr: "10.100.0.0/16": no cloud takes a pod range (openstack: Magnum's Cluster API driver gives pods 172.16.0.0/13; ` +
 				`aws: the VPC CNI gives pods VPC addresses; existing: the cluster's own); remove the key`,
 		},
