@@ -247,6 +247,14 @@ func (c *Config) validateNodeGroups(p *problems) {
 			if len(ng.Labels) > 0 || len(ng.Taints) > 0 {
 				p.add(key, "labels and taints are not supported by Magnum node groups; select nodes by the label the driver's chart sets, capi.stackhpc.com/node-group=%s, instead", ng.Name)
 			}
+			// The groups after the first are Magnum node groups named and with the role of their
+			// name. Magnum names a cluster's own groups "default-" + role (conductor/utils.py),
+			// names are unique per cluster (db/sqlalchemy/models.py, uniq_nodegroup0cluster_id0name),
+			// and it refuses to create a group of role master (api/controllers/v1/nodegroup.py,
+			// CreateMasterNodeGroup).
+			if i > 0 && slices.Contains([]string{"default-master", "default-worker", "master"}, ng.Name) {
+				p.add(key+".name", "%q is taken on cloud openstack: Magnum names the cluster's own groups default-master and default-worker, and creates no group of role master", ng.Name)
+			}
 		}
 	}
 	if len(c.NodeGroups) > 0 && !schedulable {

@@ -455,6 +455,14 @@ func TestBadConfigGetsOneClearErrorPerProblem(t *testing.T) {
 				"(set its fields one by one: `pulumi config set --secret --path groundwork:registry.<field> <value>`)",
 		},
 		{
+			name: "a Magnum node group named like the cluster's own",
+			change: func(t *testing.T, c map[string]string) {
+				c["groundwork:nodeGroups"] = `[{"name":"general","minSize":1,"maxSize":3},{"name":"default-worker","minSize":1,"maxSize":2},{"name":"master","minSize":1,"maxSize":2}]`
+			},
+			want: "groundwork:nodeGroups[1].name: \"default-worker\" is taken on cloud openstack: Magnum names the cluster's own groups default-master and default-worker, and creates no group of role master\n" +
+				"groundwork:nodeGroups[2].name: \"master\" is taken on cloud openstack: Magnum names the cluster's own groups default-master and default-worker, and creates no group of role master",
+		},
+		{
 			name:   "no region on AWS",
 			change: func(t *testing.T, c map[string]string) { c["groundwork:cloud"] = "aws"; delete(c, "aws:region") },
 			want:   "groundwork:cloud: aws needs the region: set aws:region (e.g. `pulumi config set aws:region eu-west-1`)",
