@@ -112,8 +112,8 @@ type secretPatcher interface {
 // authentication): it removes identity headers a client may have sent, so nothing upstream can
 // mistake them for the gateway's, and sets Header to the tenant claim of the request's bearer
 // token, for RateLimiting{LimitBy: "header"} to count per tenant. The claim is read before the
-// jwt plugin verifies the token; a forged token is refused by the jwt plugin (priority 1450)
-// before rate-limiting (priority 910) counts it, so only verified tenants are counted. Use it
+// jwt plugin verifies the token; a forged token is refused by the jwt plugin (priority 1450,
+// on every method, OPTIONS too: JWT sets run_on_preflight) before rate-limiting (priority 910) counts it, so only verified tenants are counted. Use it
 // with LimitBy "header" on routes that require a JWT only: on open routes the claim is never
 // verified, and those count by IP.
 type TenantKey struct {
@@ -192,7 +192,10 @@ func (p JWT) Config() pulumi.Map {
 	return pulumi.Map{
 		"claims_to_verify": pulumi.ToStringArray(p.ClaimsToVerify),
 		"key_claim_name":   pulumi.String(p.KeyClaimName),
-		"run_on_preflight": pulumi.Bool(false),
+		// OPTIONS is verified like any method: no route answers CORS preflights, and an
+		// unverified OPTIONS would let TenantKey's unchecked tenant claim reach rate-limiting,
+		// so a forged token could spend another tenant's budget.
+		"run_on_preflight": pulumi.Bool(true),
 	}
 }
 

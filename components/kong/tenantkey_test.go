@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // lua runs the TenantKey function under Lua 5.1 (the language of Kong's LuaJIT) against a stub of
@@ -79,5 +81,16 @@ func TestTenantKeyTakesTheTenantClaimAndStripsIdentityHeaders(t *testing.T) {
 func TestTenantKeyRefusesBadHeaderNames(t *testing.T) {
 	if err := (TenantKey{Header: "X-Gateway-Tenant\"; os.exit()", Strip: nil}).validate(); err == nil {
 		t.Fatal("a header name that would break out of the Lua string was accepted")
+	}
+}
+
+// TenantKey trusts the tenant claim because the jwt plugin has already refused a token that is
+// not signed; that must hold for every method. Kong's jwt plugin skips OPTIONS unless
+// run_on_preflight is on, and then a forged token's tenant would reach rate-limiting and spend
+// that tenant's budget.
+func TestJWTVerifiesPreflightRequestsToo(t *testing.T) {
+	c := JWT{ClaimsToVerify: []string{"exp"}, KeyClaimName: "kid"}.Config()
+	if v, ok := c["run_on_preflight"].(pulumi.Bool); !ok || !bool(v) {
+		t.Fatalf("jwt run_on_preflight = %v: OPTIONS requests would pass unverified", c["run_on_preflight"])
 	}
 }
