@@ -178,6 +178,11 @@ func TestPlatformServicesAreHighlyAvailableInProd(t *testing.T) {
 			assert.Equal(t, tt.kong >= 2, get(kong.Inputs, "values.podDisruptionBudget.enabled").BoolValue(), "a Kong PDB only with two replicas or more")
 			assert.Equal(t, "off", get(kong.Inputs, "values.env.database").StringValue(), "DB-less")
 			assert.Equal(t, "ClusterIP", get(kong.Inputs, "values.proxy.type").StringValue(), "Kong is reached through the mesh gateway only")
+			// Per-IP rate limits count the client the ingress gateway saw, not the mesh peer
+			// (which is the same for every request): the last X-Forwarded-For entry.
+			assert.Equal(t, "X-Forwarded-For", get(kong.Inputs, "values.env.real_ip_header").StringValue())
+			assert.Equal(t, "off", get(kong.Inputs, "values.env.real_ip_recursive").StringValue(), "the last entry, the one the gateway appended")
+			assert.NotEmpty(t, get(kong.Inputs, "values.env.trusted_ips").StringValue(), "the mesh peers are trusted to pass the client's address")
 			obs := m.byName(t, helmChartType, "observability")
 			assert.Equal(t, tt.prom, get(obs.Inputs, "values.prometheus.prometheusSpec.replicas").NumberValue())
 			assert.Equal(t, tt.alertmgr, get(obs.Inputs, "values.alertmanager.alertmanagerSpec.replicas").NumberValue())

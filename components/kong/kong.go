@@ -97,6 +97,18 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"proxy_access_log": pulumi.String("/dev/stdout"),
 			"proxy_error_log":  pulumi.String("/dev/stderr"),
 			"headers":          pulumi.String("off"),
+			// The client's address for per-IP rate limits: Kong's peer is the mesh (its sidecar
+			// at 127.0.0.6, or the ingress gateway), never the client, so without these every
+			// "per client" limit is one bucket for all clients. The ingress gateway appends the
+			// client's address to X-Forwarded-For (Envoy use_remote_address; the gateway
+			// Service keeps it with externalTrafficPolicy Local), and nginx's realip module with
+			// real_ip_recursive off takes the last entry from a trusted peer
+			// (nginx.org/en/docs/http/ngx_http_realip_module.html; Kong's trusted_ips,
+			// real_ip_header, real_ip_recursive). Every peer is trusted: Kong's NetworkPolicy
+			// admits only the ingress gateway, monitoring and its own namespace.
+			"trusted_ips":       pulumi.String("0.0.0.0/0,::/0"),
+			"real_ip_header":    pulumi.String("X-Forwarded-For"),
+			"real_ip_recursive": pulumi.String("off"),
 		},
 		"admin": pulumi.Map{"enabled": pulumi.Bool(false)},
 		"proxy": pulumi.Map{
