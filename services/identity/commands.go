@@ -180,31 +180,20 @@ func (s *api) login(r *http.Request) (int, any, error) {
 		return 0, nil, errLogin
 	}
 	ctx, tenant, client := r.Context(), chassis.Tenant(r.Context()), clientOf(r, s.throttle.proxies)
-	count, wait, err := s.throttle.reserve(ctx, tenant, in.Email, client)
-	if err != nil {
-		return 0, nil, s.unavailable(ctx, err)
-	}
-	if wait > 0 {
-		return 0, nil, &chassis.RetryLater{Status: http.StatusTooManyRequests, Wait: wait, Msg: "too many failed logins: try again later"}
-	}
-	id, roles, ok, err := s.checkPassword(ctx, tenant, in)
-	if err == nil && ok && tenant != chassis.OperatorTenant {
-		ok, err = s.secondFactor(ctx, tenant, id, in.OTP, time.Now())
-	}
-	if err != nil {
-		if rerr := s.throttle.abandoned(ctx, tenant, in.Email, client); rerr != nil {
-			chassis.Logger(ctx).Error("login throttle", "err", rerr)
+	var id string
+	var roles []string
+	ok, err := s.throttled(ctx, tenant, in.Email, client, func() (ok bool, err error) {
+		id, roles, ok, err = s.checkPassword(ctx, tenant, in)
+		if err == nil && ok && tenant != chassis.OperatorTenant {
+			ok, err = s.secondFactor(ctx, tenant, id, in.OTP, time.Now())
 		}
+		return ok, err
+	})
+	if err != nil {
 		return 0, nil, err
 	}
 	if !ok {
-		if err := s.passwordFailed(ctx, tenant, in.Email, client, count); err != nil {
-			return 0, nil, err
-		}
 		return 0, nil, errLogin
-	}
-	if err := s.throttle.succeeded(ctx, tenant, in.Email, client); err != nil {
-		return 0, nil, s.unavailable(ctx, err)
 	}
 	if tenant != chassis.OperatorTenant {
 		status, _, err := chassis.TenantStatus(ctx, s.app.DB, tenant)
@@ -245,17 +234,40 @@ func (s *api) login(r *http.Request) (int, any, error) {
 	return http.StatusOK, out, nil
 }
 
-// passwordFailed reports the lockout (AnomalyDetected, the account as a SHA-256) when the failed
-// attempt, reserved as the account's count-th, is the one that locks the account out.
-func (s *api) passwordFailed(ctx context.Context, tenant, email, client string, count int64) error {
-	if !s.throttle.failed(count) {
-		return nil
+// throttled runs check, a password check of the account (tenant, email) from client, under the
+// login throttle, for every route that checks a password: the attempt is reserved before check
+// runs (429 while the account or the client is locked out, 503 without Redis); an error from
+// check gives it back; a failure keeps it, and the one that locks the account out is reported
+// (AnomalyDetected, the account as a SHA-256); a success clears the account's count.
+func (s *api) throttled(ctx context.Context, tenant, email, client string, check func() (bool, error)) (bool, error) {
+	count, wait, err := s.throttle.reserve(ctx, tenant, email, client)
+	if err != nil {
+		return false, s.unavailable(ctx, err)
 	}
-	return chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
-		return s.emit(ctx, tx, "AnomalyDetected", tenant, map[string]any{"kind": "login_lockout",
-			"account_sha256": sha256Hex(tenant + "/" + email), "client": client,
-			"failures": s.throttle.accountLimit, "window": s.throttle.window.String()})
-	})
+	if wait > 0 {
+		return false, &chassis.RetryLater{Status: http.StatusTooManyRequests, Wait: wait, Msg: "too many failed logins: try again later"}
+	}
+	ok, err := check()
+	switch {
+	case err != nil:
+		if rerr := s.throttle.abandoned(ctx, tenant, email, client); rerr != nil {
+			chassis.Logger(ctx).Error("login throttle", "err", rerr)
+		}
+		return false, err
+	case !ok:
+		if !s.throttle.failed(count) {
+			return false, nil
+		}
+		return false, chassis.InTx(ctx, s.app.DB, func(tx pgx.Tx) error {
+			return s.emit(ctx, tx, "AnomalyDetected", tenant, map[string]any{"kind": "login_lockout",
+				"account_sha256": sha256Hex(tenant + "/" + email), "client": client,
+				"failures": s.throttle.accountLimit, "window": s.throttle.window.String()})
+		})
+	}
+	if err := s.throttle.succeeded(ctx, tenant, email, client); err != nil {
+		return false, s.unavailable(ctx, err)
+	}
+	return true, nil
 }
 
 // checkPassword compares in's password with the account's hash, or with a dummy hash when there

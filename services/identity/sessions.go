@@ -188,22 +188,14 @@ func (s *api) enrolMFA(r *http.Request) (int, any, error) {
 	if enabled {
 		return 0, nil, fmt.Errorf("%w: MFA is already enabled", chassis.ErrConflict)
 	}
-	client := clientOf(r, s.throttle.proxies)
-	count, wait, err := s.throttle.reserve(ctx, c.Tenant, email, client)
+	ok, err := s.throttled(ctx, c.Tenant, email, clientOf(r, s.throttle.proxies), func() (bool, error) {
+		return hash != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) == nil, nil
+	})
 	if err != nil {
-		return 0, nil, s.unavailable(ctx, err)
+		return 0, nil, err
 	}
-	if wait > 0 {
-		return 0, nil, &chassis.RetryLater{Status: http.StatusTooManyRequests, Wait: wait, Msg: "too many failed logins: try again later"}
-	}
-	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
-		if err := s.passwordFailed(ctx, c.Tenant, email, client, count); err != nil {
-			return 0, nil, err
-		}
+	if !ok {
 		return 0, nil, fmt.Errorf("%w: wrong password", chassis.ErrUnauthorized)
-	}
-	if err := s.throttle.succeeded(ctx, c.Tenant, email, client); err != nil {
-		return 0, nil, s.unavailable(ctx, err)
 	}
 	secret := newTOTPSecret()
 	tag, err := s.app.DB.Exec(ctx, `UPDATE users SET mfa_secret = $3 WHERE tenant_id = $1 AND id::text = $2 AND NOT mfa_enabled`,
