@@ -112,10 +112,10 @@ type secretPatcher interface {
 // authentication): it removes identity headers a client may have sent, so nothing upstream can
 // mistake them for the gateway's, and sets Header to the tenant claim of the request's bearer
 // token, for RateLimiting{LimitBy: "header"} to count per tenant. The claim is read before the
-// jwt plugin verifies the token; a forged token is refused by the jwt plugin (priority 1450,
-// on every method, OPTIONS too: JWT sets run_on_preflight) before rate-limiting (priority 910) counts it, so only verified tenants are counted. Use it
-// with LimitBy "header" on routes that require a JWT only: on open routes the claim is never
-// verified, and those count by IP.
+// jwt plugin verifies the token; a forged token is refused by the jwt plugin (priority 1450, on
+// every method, OPTIONS too: JWT sets run_on_preflight) before rate-limiting (priority 910)
+// counts it, so only verified tenants are counted. Use it with LimitBy "header" on routes that
+// require a JWT only: on open routes the claim is never verified, and those count by IP.
 type TenantKey struct {
 	// Header receives the tenant, e.g. "X-Gateway-Tenant"; a client-sent one is removed first.
 	Header string
