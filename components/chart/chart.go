@@ -281,6 +281,21 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 	if err := ctx.RegisterComponentResourceV2(ChartType, name, props, c, opts...); err != nil {
 		return nil, fmt.Errorf("chart %s: %w", spec, err)
 	}
+	// The chart's objects wait for what the chart waits for: a child does not inherit its
+	// parent's dependencies, so without this a ServiceAccount annotated with an IAM role would
+	// be created (and its pods started) before the role's policy exists, and an object in a
+	// namespace the chart depends on could be sent before the namespace.
+	ro, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s: options: %w", spec, err)
+	}
+	var waits []pulumi.ResourceOption
+	if len(ro.DependsOn) > 0 {
+		waits = append(waits, pulumi.DependsOn(ro.DependsOn))
+	}
+	for _, in := range ro.DependsOnInputs {
+		waits = append(waits, pulumi.DependsOnInputs(in))
+	}
 	render := func(values map[string]any) (pulumi.Resource, error) {
 		topts := templateOpts{
 			ReleaseName: release,
@@ -310,7 +325,7 @@ func Install(ctx *pulumi.Context, name string, spec Spec, src Source, args Args,
 		if len(args.Labels) > 0 {
 			transforms = append(transforms, ownedBy(args.Labels))
 		}
-		objs, err := yaml.ParseYamlObjects(ctx, rendered.Result, transforms, "", pulumi.Parent(c))
+		objs, err := yaml.ParseYamlObjects(ctx, rendered.Result, transforms, "", append(waits, pulumi.Parent(c))...)
 		if err != nil {
 			return nil, fmt.Errorf("chart %s: %w", spec, err)
 		}
