@@ -263,6 +263,15 @@ func New(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOpt
 			"resources":                resources("20m", "32Mi", "250m", "128Mi"),
 		},
 		"defaultRules": pulumi.Map{"create": pulumi.Bool(true)},
+		// No cluster of the platform lets Prometheus scrape these: EKS runs the scheduler,
+		// controller manager and etcd outside the cluster, and kubeadm-made clusters (Magnum's
+		// Cluster API driver, kind) bind their metrics and kube-proxy's to 127.0.0.1. Their
+		// monitors would be targets down for good, their Down alerts firing and their
+		// dashboards empty.
+		"kubeControllerManager": pulumi.Map{"enabled": pulumi.Bool(false)},
+		"kubeScheduler":         pulumi.Map{"enabled": pulumi.Bool(false)},
+		"kubeEtcd":              pulumi.Map{"enabled": pulumi.Bool(false)},
+		"kubeProxy":             pulumi.Map{"enabled": pulumi.Bool(false)},
 	}
 	if args.ImageMirror != "" {
 		values["global"] = pulumi.Map{"imageRegistry": pulumi.String(args.ImageMirror)}
