@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -53,19 +54,6 @@ func (c renderCase) config(t testing.TB) map[string]string {
 	return cfg
 }
 
-// knownMissing are charts the reference folder has no copy of, so no test renders them there: the
-// cluster autoscaler (AWS only), pinned after the folder was made. A charts folder that holds
-// cluster-autoscaler-9.53.0 renders it (GROUNDWORK_TEST_CHARTS; see withSiblingDependencies for
-// why no test downloads it).
-var knownMissing = []string{"cluster-autoscaler"}
-
-// knownGaps are subcharts the reference chart folder lacks, so the render leaves them out
-// there. A charts folder that holds them, in the chart or beside it as <name>-<version>, renders
-// them with the chart.
-var knownGaps = map[string][]string{
-	"kube-prometheus-stack": {"grafana", "kube-state-metrics", "prometheus-node-exporter"},
-}
-
 // TestRenderEveryChartOfEveryStack renders every chart install each stack makes, with the exact
 // values the program passes, as the provider's client-side template would, and checks what
 // comes out: it renders, strict YAML readers accept it, built-in kinds decode strictly into
@@ -76,18 +64,36 @@ func TestRenderEveryChartOfEveryStack(t *testing.T) {
 	declared := slices.Concat(observability.APIVersions, observability.LogAPIVersions, istio.APIVersions, kong.APIVersions, kafka.APIVersions, postgres.APIVersions, certmanager.APIVersions)
 	for _, tt := range renderCases {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := run(t, tt.base.stack, tt.config(t), nil, platform.Run)
+			cfg := tt.config(t)
+			m, err := run(t, tt.base.stack, cfg, nil, platform.Run)
 			require.NoError(t, err, "every chart renders")
+			// With a registry mirror, every image is the one the same stack pulls without it,
+			// moved to the mirror by the README's rule.
+			var upstream map[string][]string
+			var imageCfg map[string]any
+			if v, ok := cfg["groundwork:images"]; ok {
+				require.NoError(t, json.Unmarshal([]byte(v), &imageCfg))
+			}
+			if _, mirror := imageCfg["registryMirror"]; mirror {
+				delete(imageCfg, "registryMirror")
+				raw, err := json.Marshal(imageCfg)
+				require.NoError(t, err)
+				base := maps.Clone(cfg)
+				base["groundwork:images"] = string(raw)
+				bm, err := run(t, tt.base.stack, base, nil, platform.Run)
+				require.NoError(t, err)
+				upstream = map[string][]string{}
+				for _, r := range bm.rendered {
+					for _, obj := range r.Objects {
+						upstream[objectKey(r, obj)] = images(obj)
+					}
+				}
+			}
 			require.Equal(t, len(m.templates), len(m.rendered), "every chart install was rendered")
 			require.NotEmpty(t, m.rendered)
 			for _, r := range m.rendered {
 				chart := r.Opts.ReleaseName
-				if r.Missing {
-					assert.Contains(t, knownMissing, r.Opts.name(), "%s: no copy of the chart to render", chart)
-					continue
-				}
 				assert.Empty(t, r.Problems, "%s: its output must be valid for strict YAML readers", chart)
-				assert.Subset(t, knownGaps[r.Opts.name()], r.Skipped, "%s: subcharts left out of the render", chart)
 				assert.Equal(t, "1.34.2", r.Opts.KubeVersion, "%s renders for groundwork:kubernetes.version", chart)
 				for _, obj := range r.Objects {
 					gvk := schema.FromAPIVersionAndKind(fmt.Sprint(obj["apiVersion"]), fmt.Sprint(obj["kind"]))
@@ -103,15 +109,21 @@ func TestRenderEveryChartOfEveryStack(t *testing.T) {
 						dec.DisallowUnknownFields()
 						assert.NoError(t, dec.Decode(typed), "%s: %s %v does not match its upstream type", chart, gvk, metaName(obj))
 					}
-					if tt.change != nil && strings.Contains(tt.name, "mirror") {
-						for _, img := range images(obj) {
+					if upstream != nil {
+						want, ok := upstream[objectKey(r, obj)]
+						require.Truef(t, ok, "%s: %s %v is rendered only with the mirror", chart, gvk.Kind, metaName(obj))
+						var moved []string
+						for _, img := range want {
 							if img == "auto" {
 								// Istio's injection placeholder: the injected proxy's image is
 								// istiod's global.hub, which follows the mirror.
+								moved = append(moved, img)
 								continue
 							}
-							assert.Truef(t, strings.HasPrefix(img, testMirror+"/"), "%s: %s %v pulls %s, not from the mirror", chart, gvk.Kind, metaName(obj), img)
+							moved = append(moved, mirrored(testMirror, img))
 						}
+						slices.Sort(moved)
+						assert.Equalf(t, moved, images(obj), "%s: %s %v pulls from the mirror what it pulls upstream, at the same path", chart, gvk.Kind, metaName(obj))
 					}
 				}
 			}
@@ -169,7 +181,15 @@ func metaName(obj map[string]any) string {
 	return fmt.Sprintf("%v/%v", md["namespace"], md["name"])
 }
 
-// images are the container images of a workload's pod template (or a pod's spec).
+// objectKey names a rendered object within its stack: release, kind, namespace and name.
+func objectKey(r *Rendered, obj map[string]any) string {
+	return fmt.Sprintf("%s %v %v", r.Opts.ReleaseName, obj["kind"], metaName(obj))
+}
+
+// images are the images an object makes a node pull: its containers' and init containers', the
+// image fields of operators' custom resources (a Prometheus' spec.image, a CloudNativePG
+// Cluster's imageName), and the images an operator is told to run in its arguments
+// (prometheus-operator's --prometheus-config-reloader). Sorted, so two renders compare.
 func images(obj map[string]any) []string {
 	var out []string
 	var walk func(v any)
@@ -177,15 +197,18 @@ func images(obj map[string]any) []string {
 		switch v := v.(type) {
 		case map[string]any:
 			for k, e := range v {
-				if list, ok := e.([]any); ok && (k == "containers" || k == "initContainers") {
-					for _, c := range list {
-						if cm, ok := c.(map[string]any); ok {
-							if img, ok := cm["image"].(string); ok {
+				if img, ok := e.(string); ok && (k == "image" || k == "imageName") {
+					out = append(out, img)
+					continue
+				}
+				if k == "args" {
+					for _, a := range asList(e) {
+						if a, ok := a.(string); ok {
+							if img, ok := strings.CutPrefix(a, "--prometheus-config-reloader="); ok {
 								out = append(out, img)
 							}
 						}
 					}
-					continue
 				}
 				walk(e)
 			}
@@ -196,5 +219,26 @@ func images(obj map[string]any) []string {
 		}
 	}
 	walk(obj["spec"])
+	slices.Sort(out)
 	return out
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// mirrored is where the README's mirror rule puts an upstream image: the mirror, then the
+// image's path in its registry (docker.io/istio/pilot:1 → <mirror>/istio/pilot:1; an image
+// without a registry is Docker Hub's, an official one under library/).
+func mirrored(mirror, upstream string) string {
+	first, rest, ok := strings.Cut(upstream, "/")
+	switch {
+	case !ok:
+		return mirror + "/library/" + upstream
+	case strings.ContainsAny(first, ".:") || first == "localhost":
+		return mirror + "/" + rest
+	default:
+		return mirror + "/" + upstream
+	}
 }

@@ -108,6 +108,9 @@ func logs(ctx *pulumi.Context, name string, args Args, opts ...pulumi.ResourceOp
 		// (loki 6.47.0 templates/_helpers.tpl, loki.lokiImage and loki.baseImage).
 		mirror := pulumi.String(chart.Registry(args.ImageMirror, "docker.io"))
 		values["global"] = pulumi.Map{"imageRegistry": mirror, "image": pulumi.Map{"registry": mirror}}
+		// The rules sidecar's repository names its registry (docker.io/kiwigrid/k8s-sidecar):
+		// under a mirror it is the path alone, as for every other image.
+		values["sidecar"] = pulumi.Map{"image": pulumi.Map{"repository": pulumi.String("kiwigrid/k8s-sidecar")}}
 	}
 	pushURL, queryURL := svc("loki"), svc("loki")
 	var deps []pulumi.ResourceOption
