@@ -15,10 +15,8 @@ import (
 // withSiblingDependencies adds to a chart the dependencies its own folder lacks (no
 // charts/<name>) from the charts folder itself, where a `<name>-<version>` folder of a version
 // the chart accepts sits beside it: the layout `helm pull --untar` of every chart and of its
-// dependencies gives, and the one the reference folder takes for a chart pinned on its own
-// (cluster-autoscaler-9.53.0 beside kube-prometheus-stack-88.5.3, grafana-12.11.1,
-// kube-state-metrics-8.4.0, prometheus-node-exporter-4.56.1). A dependency found in neither
-// place is left to withoutMissingDependencies, which turns it off and names it.
+// dependencies gives. A dependency the chart enables and neither place holds fails the render
+// (missingDependencies).
 //
 // The Go module proxy would be the pinned download CI reaches for these upstream charts (their
 // repositories as modules at the release tags' commits), but it serves none of them here

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -98,56 +97,36 @@ type Rendered struct {
 	Objects []map[string]any
 	// Problems are what a strict YAML reader refuses in the output (a key given twice).
 	Problems []string
-	// Missing says the charts folder has no copy of the chart: it rendered nothing.
-	Missing bool
-	// Skipped are the subcharts the folder lacks, left out of this render (see
-	// withoutMissingDependencies).
-	Skipped []string
 }
 
-// withoutMissingDependencies turns off, through their condition, the enabled subcharts a chart
-// folder does not hold, and names them. The reference copy of kube-prometheus-stack 88.5.3
-// lacks its subcharts (grafana, kube-state-metrics, prometheus-node-exporter): without this its
-// own templates, which read those subcharts' values, would not render at all. The render test
-// holds the list of what is skipped to exactly the known gap.
-func withoutMissingDependencies(ch *helmchart.Chart, values map[string]any) (map[string]any, []string) {
+// missingDependencies are the subcharts a chart enables with these values (no condition, or a
+// condition that is true) and does not hold, in its charts/ or beside it in the folder. Helm's
+// library would render the chart without them, as if they were turned off: the render refuses
+// that instead, so no test passes on a partial chart.
+func missingDependencies(ch *helmchart.Chart, values map[string]any) ([]string, error) {
 	have := map[string]bool{}
 	for _, d := range ch.Dependencies() {
 		have[d.Name()] = true
 	}
 	merged, err := chartutil.CoalesceValues(ch, values)
 	if err != nil {
-		return values, nil // the render reports it
+		return nil, err
 	}
-	var skipped []string
+	var missing []string
 	for _, d := range ch.Metadata.Dependencies {
-		if have[d.Name] || d.Condition == "" {
+		if have[d.Name] {
 			continue
 		}
-		path := strings.Split(d.Condition, ",")[0]
-		if on, err := merged.PathValue(path); err != nil || on != true {
-			continue // off anyway
+		if d.Condition != "" {
+			path := strings.Split(d.Condition, ",")[0]
+			if on, err := merged.PathValue(path); err != nil || on != true {
+				continue // off
+			}
 		}
-		values = setPath(values, strings.Split(path, "."), false)
-		skipped = append(skipped, d.Name)
+		missing = append(missing, d.Name+" "+d.Version)
 	}
-	slices.Sort(skipped)
-	return values, skipped
-}
-
-// setPath returns a copy of values with the value at path set.
-func setPath(values map[string]any, path []string, v any) map[string]any {
-	out := maps.Clone(values)
-	if out == nil {
-		out = map[string]any{}
-	}
-	if len(path) == 1 {
-		out[path[0]] = v
-		return out
-	}
-	inner, _ := out[path[0]].(map[string]any)
-	out[path[0]] = setPath(inner, path[1:], v)
-	return out
+	slices.Sort(missing)
+	return missing, nil
 }
 
 // renderer renders chart installs with the Helm Go library the way the provider's client-side
@@ -207,9 +186,7 @@ func renderChart(dir, jsonOpts string) (*Rendered, error) {
 		folder = f
 	}
 	if _, err := os.Stat(folder); errors.Is(err, os.ErrNotExist) {
-		// Not in the charts folder: nothing to render it from. The render test holds the list
-		// of such charts to exactly the known ones.
-		return &Rendered{Opts: o, Missing: true}, nil
+		return nil, fmt.Errorf("chart %s %s: no copy at %s: every chart the program installs renders in the tests (%s)", o.name(), o.Version, folder, chartsEnv)
 	}
 	ch, err := loader.Load(folder)
 	if err != nil {
@@ -221,7 +198,14 @@ func renderChart(dir, jsonOpts string) (*Rendered, error) {
 	if err := withSiblingDependencies(dir, ch); err != nil {
 		return nil, fmt.Errorf("chart %s %s: %w", o.name(), o.Version, err)
 	}
-	values, skipped := withoutMissingDependencies(ch, o.Values)
+	missing, err := missingDependencies(ch, o.Values)
+	if err != nil {
+		return nil, fmt.Errorf("chart %s %s: values: %w", o.name(), o.Version, err)
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("chart %s %s: %s lacks the subcharts these values enable: %s", o.name(), o.Version, folder, strings.Join(missing, ", "))
+	}
+	values := o.Values
 	in := action.NewInstall(&action.Configuration{Releases: storage.Init(driver.NewMemory())})
 	in.ClientOnly, in.DryRun = true, true
 	in.IncludeCRDs = !o.SkipCRDRendering
@@ -242,7 +226,7 @@ func renderChart(dir, jsonOpts string) (*Rendered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chart %s %s (release %s): %w", o.name(), o.Version, o.ReleaseName, err)
 	}
-	out := &Rendered{Opts: o, Skipped: skipped}
+	out := &Rendered{Opts: o}
 	for _, doc := range splitManifest(manifest(rel, o.IncludeTestHookResources)) {
 		var obj map[string]any
 		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
