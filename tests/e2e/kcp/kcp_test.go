@@ -33,7 +33,7 @@ func startCluster(t *testing.T, o kcp.Options) *kcp.Cluster {
 	t.Helper()
 	if _, err := kcp.BinDir(); err != nil {
 		if errors.Is(err, kcp.ErrNotBuilt) && os.Getenv("CI") != "true" {
-			t.Skipf("skipping: %v (bash tests/e2e/kcp/build.sh builds it)", err)
+			t.Skipf("skipping: %v", err)
 		}
 		t.Fatal(err)
 	}
