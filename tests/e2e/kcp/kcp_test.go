@@ -38,7 +38,7 @@ func startCluster(t *testing.T, o kcp.Options) *kcp.Cluster {
 		t.Fatal(err)
 	}
 	o.Logf = t.Logf
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c, err := kcp.Start(ctx, o)
 	if err != nil {
@@ -243,6 +243,24 @@ func TestControlPlane(t *testing.T) {
 	if pvc.Spec.StorageClassName == nil || *pvc.Spec.StorageClassName != c.StorageClass {
 		t.Fatalf("claim's StorageClass = %v, want the default %q", pvc.Spec.StorageClassName, c.StorageClass)
 	}
+	// The PV is pinned to the zone of the node the scheduler chose, as a CSI driver's would be.
+	pv, err := cs.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbPod, err := cs.CoreV1().Pods(ns).Get(ctx, "db-0", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbNode, err := cs.CoreV1().Nodes().Get(ctx, dbPod.Spec.NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := pv.Spec.NodeAffinity; a == nil || a.Required == nil || len(a.Required.NodeSelectorTerms) != 1 ||
+		len(a.Required.NodeSelectorTerms[0].MatchExpressions) != 1 ||
+		a.Required.NodeSelectorTerms[0].MatchExpressions[0].Values[0] != dbNode.Labels["topology.kubernetes.io/zone"] {
+		t.Fatalf("PV %s node affinity %+v, want the zone of node %s", pv.Name, pv.Spec.NodeAffinity, dbNode.Name)
+	}
 
 	waitFor(ctx, t, "CRD widgets.example.com Established", func() error {
 		crd, err := c.Dynamic.Resource(crdGVR).Get(ctx, "widgets.example.com", metav1.GetOptions{})
@@ -278,6 +296,17 @@ func TestControlPlane(t *testing.T) {
 	}
 
 	testWebhookStandIn(ctx, t, c, ns)
+
+	if rss, err := c.RSS(); err == nil {
+		var total int64
+		var parts []string
+		for name, b := range rss {
+			total += b
+			parts = append(parts, fmt.Sprintf("%s %d MB", name, b>>20))
+		}
+		sort.Strings(parts)
+		t.Logf("RSS: %s; %d MB in all", strings.Join(parts, ", "), total>>20)
+	}
 
 	pids := c.Pids()
 	c.Stop()
