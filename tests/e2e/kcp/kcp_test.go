@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -465,3 +466,41 @@ kind: Widget
 metadata: {name: big-red}
 spec: {size: 7, color: red}
 `
+
+// TestStartFailure: a process that dies during the start fails Start with its name and its
+// log's last lines, and leaves nothing running.
+func TestStartFailure(t *testing.T) {
+	built, err := kcp.BinDir()
+	if err != nil {
+		if errors.Is(err, kcp.ErrNotBuilt) && os.Getenv("CI") != "true" {
+			t.Skipf("skipping: %v", err)
+		}
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	for _, b := range kcp.Binaries {
+		if err := os.Symlink(filepath.Join(built, b), filepath.Join(bin, b)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	broken := filepath.Join(bin, "kube-apiserver")
+	if err := os.Remove(broken); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte("#!/bin/sh\necho 'E1207 something is badly wrong'\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := kcp.Start(ctx, kcp.Options{BinDir: bin, Dir: t.TempDir(), Logf: t.Logf})
+	if err == nil {
+		c.Stop()
+		t.Fatal("Start succeeded with a kube-apiserver that exits")
+	}
+	for _, want := range []string{"kube-apiserver", "exit status 3", "something is badly wrong", "kube-apiserver.log"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	t.Logf("Start: %v", err)
+}
