@@ -298,6 +298,21 @@ func TestControlPlane(t *testing.T) {
 
 	testWebhookStandIn(ctx, t, c, ns)
 
+	// Deleting the namespace finalises everything in it, the claim's PV included (PVC
+	// protection, then the provisioner reclaims the Released PV).
+	if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "namespace demo and the PV gone", func() error {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("namespace: %v", err)
+		}
+		if _, err := cs.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("PV %s: %v", pv.Name, err)
+		}
+		return nil
+	})
+
 	if rss, err := c.RSS(); err == nil {
 		var total int64
 		var parts []string
