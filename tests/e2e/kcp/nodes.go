@@ -99,7 +99,7 @@ func (c *Cluster) createNodes(ctx context.Context) error {
 				Allocatable: capacity,
 				NodeInfo: corev1.NodeSystemInfo{
 					Architecture: "amd64", OperatingSystem: "linux",
-					KubeletVersion: KubernetesVersion, KubeProxyVersion: KubernetesVersion,
+					KubeletVersion: KubernetesVersion,
 				},
 			},
 		}
