@@ -111,6 +111,7 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	closers []func() // in-process servers (WebhookServer)
+	cleanup []func() // after the processes end
 }
 
 const (
@@ -232,7 +233,16 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 		}
 	}
 
-	if c.egress, err = startEgress(filepath.Join(dir, "egress.sock")); err != nil {
+	sock := filepath.Join(dir, "egress.sock")
+	if len(sock) > 100 { // a sockaddr_un holds 108 bytes: a long Options.Dir gets a short folder
+		short, err := os.MkdirTemp("", "kcp-egress-")
+		if err != nil {
+			return c, err
+		}
+		c.cleanup = append(c.cleanup, func() { _ = os.RemoveAll(short) })
+		sock = filepath.Join(short, "egress.sock")
+	}
+	if c.egress, err = startEgress(sock); err != nil {
 		return c, err
 	}
 	egressConfig := filepath.Join(dir, "egress-selector.yaml")
@@ -582,6 +592,9 @@ func (c *Cluster) Stop() {
 		}
 		if c.egress != nil {
 			c.egress.close()
+		}
+		for _, f := range c.cleanup {
+			f()
 		}
 		if !c.opts.KeepDir && c.opts.Dir == "" {
 			_ = os.RemoveAll(c.Dir)

@@ -507,7 +507,9 @@ func TestStartFailure(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := kcp.Start(ctx, kcp.Options{BinDir: bin, Dir: t.TempDir(), Logf: t.Logf})
+	// A folder whose egress socket path would not fit a sockaddr_un (108 bytes).
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 100))
+	c, err := kcp.Start(ctx, kcp.Options{BinDir: bin, Dir: dir, Logf: t.Logf})
 	if err == nil {
 		c.Stop()
 		t.Fatal("Start succeeded with a kube-apiserver that exits")
