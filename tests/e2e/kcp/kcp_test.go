@@ -151,6 +151,18 @@ func TestControlPlane(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A DaemonSet: a pod on every node.
+	agentLabels := map[string]string{"app": "agent"}
+	if _, err := cs.AppsV1().DaemonSets(ns).Create(ctx, &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent"},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: agentLabels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: agentLabels}, Spec: *pod.DeepCopy()},
+		},
+	}, create); err != nil {
+		t.Fatal(err)
+	}
+
 	// A CRD, Established; a custom resource its schema refuses; one it accepts.
 	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	if _, err := c.Dynamic.Resource(crdGVR).Create(ctx, mustUnstructured(t, widgetCRD), create); err != nil {
@@ -262,6 +274,17 @@ func TestControlPlane(t *testing.T) {
 		a.Required.NodeSelectorTerms[0].MatchExpressions[0].Values[0] != dbNode.Labels["topology.kubernetes.io/zone"] {
 		t.Fatalf("PV %s node affinity %+v, want the zone of node %s", pv.Name, pv.Spec.NodeAffinity, dbNode.Name)
 	}
+
+	waitFor(ctx, t, "DaemonSet agent Ready on every node", func() error {
+		d, err := cs.AppsV1().DaemonSets(ns).Get(ctx, "agent", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d.Status.DesiredNumberScheduled != int32(len(c.Nodes)) || d.Status.NumberReady != d.Status.DesiredNumberScheduled {
+			return fmt.Errorf("desired %d, ready %d", d.Status.DesiredNumberScheduled, d.Status.NumberReady)
+		}
+		return nil
+	})
 
 	waitFor(ctx, t, "CRD widgets.example.com Established", func() error {
 		crd, err := c.Dynamic.Resource(crdGVR).Get(ctx, "widgets.example.com", metav1.GetOptions{})
