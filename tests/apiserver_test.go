@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/groundwork/groundwork/platform"
@@ -122,9 +123,26 @@ func TestTheAPIServerAcceptsEveryObject(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 			defer cancel()
 			mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(c.Client.Discovery()))
-			apply := func(u *unstructured.Unstructured) error {
+			// resourceFor is the API's client for an object's kind, in its namespace where the
+			// kind is namespaced (the provider's default namespace where it names none).
+			resourceFor := func(u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
 				gvk := u.GroupVersionKind()
 				mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+				if err != nil {
+					return nil, err
+				}
+				ri := c.Dynamic.Resource(mapping.Resource)
+				if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+					return ri, nil
+				}
+				ns := u.GetNamespace()
+				if ns == "" {
+					ns = "default"
+				}
+				return ri.Namespace(ns), nil
+			}
+			apply := func(u *unstructured.Unstructured) error {
+				ri, err := resourceFor(u)
 				if err != nil {
 					return err
 				}
@@ -132,18 +150,8 @@ func TestTheAPIServerAcceptsEveryObject(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				ri := c.Dynamic.Resource(mapping.Resource)
 				force := true
-				opts := metav1.PatchOptions{FieldManager: "pulumi-kubernetes", Force: &force}
-				if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-					ns := u.GetNamespace()
-					if ns == "" {
-						ns = "default"
-					}
-					_, err = ri.Namespace(ns).Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
-				} else {
-					_, err = ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, opts)
-				}
+				_, err = ri.Patch(ctx, u.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: "pulumi-kubernetes", Force: &force})
 				return err
 			}
 
@@ -240,20 +248,9 @@ func TestTheAPIServerAcceptsEveryObject(t *testing.T) {
 
 			// A second apply of the same objects leaves every one as it was.
 			for _, u := range objs {
-				gvk := u.GroupVersionKind()
-				mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+				ri, err := resourceFor(u)
 				require.NoError(t, err)
-				ri := c.Dynamic.Resource(mapping.Resource)
-				get := func() (*unstructured.Unstructured, error) {
-					if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-						ns := u.GetNamespace()
-						if ns == "" {
-							ns = "default"
-						}
-						return ri.Namespace(ns).Get(ctx, u.GetName(), metav1.GetOptions{})
-					}
-					return ri.Get(ctx, u.GetName(), metav1.GetOptions{})
-				}
+				get := func() (*unstructured.Unstructured, error) { return ri.Get(ctx, u.GetName(), metav1.GetOptions{}) }
 				before, err := get()
 				if apierrors.IsNotFound(err) {
 					continue // deleted by its owner's controller (a completed Job's pods, ...)
