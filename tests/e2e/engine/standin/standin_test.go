@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"golang.org/x/mod/modfile"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -74,6 +76,30 @@ func TestPackageOfBinaryName(t *testing.T) {
 	}
 	if _, _, err := packageOf("pulumi-resource-aws"); err == nil {
 		t.Error("a stand-in named pulumi-resource-aws should refuse to start")
+	}
+}
+
+// TestVersionsAreTheSDKs: the stand-in reports, and is installed as, the versions go.mod pins.
+func TestVersionsAreTheSDKs(t *testing.T) {
+	data, err := os.ReadFile("../../../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf, err := modfile.Parse("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"github.com/pulumi/pulumi-random/sdk/v4": RandomVersion, "github.com/pulumi/pulumi-tls/sdk/v5": TLSVersion}
+	for _, r := range mf.Require {
+		if v, ok := want[r.Mod.Path]; ok {
+			if r.Mod.Version != "v"+v {
+				t.Errorf("go.mod pins %s %s, the stand-in says %s", r.Mod.Path, r.Mod.Version, v)
+			}
+			delete(want, r.Mod.Path)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("go.mod requires none of %v", want)
 	}
 }
 
