@@ -45,7 +45,7 @@ func packageOf(arg0 string) (string, string, error) {
 	case "tls":
 		return "tls", TLSVersion, nil
 	}
-	return "", "", fmt.Errorf("stand-in provider: binary %q must be named pulumi-resource-random or pulumi-resource-tls", name)
+	return "", "", fmt.Errorf("binary %q must be named pulumi-resource-random or pulumi-resource-tls", name)
 }
 
 func main() {
