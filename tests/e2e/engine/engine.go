@@ -95,8 +95,11 @@ type Options struct {
 	// Program is the inline program; default platform.Run.
 	Program pulumi.RunFunc
 	// ProjectFile is the Pulumi.yaml whose config schema and defaults the stack gets; default
-	// the repository's.
+	// the repository's (which requires cloud, environment and owner).
 	ProjectFile string
+	// BareProject gives the stack a project without config schema instead (a program other
+	// than platform.Run).
+	BareProject bool
 	// StateDir holds the file backend's state; default a test temporary folder.
 	StateDir string
 	// Env adds to the CLI's environment.
@@ -132,9 +135,12 @@ func (e *Engine) Stack(ctx context.Context, t testing.TB, opts Options) (auto.St
 	if err := os.Symlink(filepath.Join(e.Dir, "home", "plugins"), filepath.Join(home, "plugins")); err != nil {
 		return auto.Stack{}, err
 	}
-	proj, err := workspace.LoadProject(opts.ProjectFile)
-	if err != nil {
-		return auto.Stack{}, err
+	proj := &workspace.Project{}
+	if !opts.BareProject {
+		var err error
+		if proj, err = workspace.LoadProject(opts.ProjectFile); err != nil {
+			return auto.Stack{}, err
+		}
 	}
 	proj.Name = Project
 	// An inline program runs in this process: the runtime's options (a build target) are moot.

@@ -56,7 +56,7 @@ func TestEngineSmoke(t *testing.T) {
 		ctx.Export("publicKeyPem", key.PublicKeyPem)
 		return nil
 	}
-	stack, err := e.Stack(ctx, t, Options{Stack: "smoke", Program: program, StateDir: state})
+	stack, err := e.Stack(ctx, t, Options{Stack: "smoke", Program: program, StateDir: state, BareProject: true})
 	if err != nil {
 		t.Fatal(err)
 	}
