@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -118,6 +120,61 @@ func TestEngineSmoke(t *testing.T) {
 	}
 	if err := stack.Workspace().RemoveStack(ctx, stack.Name()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSetStackFileConfig: a stack file's configuration reaches the stack as `pulumi up` would read
+// it (objects as objects), overrides on top, by key or by path.
+func TestSetStackFileConfig(t *testing.T) {
+	checkStackFileConfig(t, Require(t))
+}
+
+func checkStackFileConfig(t *testing.T, e *Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	stack, err := e.Stack(ctx, t, Options{Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = SetStackFileConfig(ctx, stack, filepath.Join(RepoRoot(), "Pulumi.dev.yaml"), map[string]auto.ConfigValue{
+		"groundwork:cloud":                 {Value: "existing"},
+		"groundwork:kubernetes.renderTo":   {Value: "/tmp/rendered"},
+		"groundwork:registry.password":     {Value: "hunter2", Secret: true},
+		"groundwork:existing.storageClass": {Value: "fast"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := stack.GetAllConfig(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"groundwork:cloud":       "existing",
+		"groundwork:environment": "dev",
+		"aws:region":             "eu-west-1",
+	} {
+		if got := cfg[key].Value; got != want {
+			t.Errorf("%s = %q, want %q", key, got, want)
+		}
+	}
+	var k8s struct{ Version, RenderTo string }
+	if err := json.Unmarshal([]byte(cfg["groundwork:kubernetes"].Value), &k8s); err != nil || k8s.Version != "1.34.2" || k8s.RenderTo != "/tmp/rendered" {
+		t.Errorf("groundwork:kubernetes = %s (%v): want the stack file's version and the override's renderTo", cfg["groundwork:kubernetes"].Value, err)
+	}
+	var nodeGroups []map[string]any
+	if err := json.Unmarshal([]byte(cfg["groundwork:nodeGroups"].Value), &nodeGroups); err != nil || len(nodeGroups) != 1 || nodeGroups[0]["name"] != "general" {
+		t.Errorf("groundwork:nodeGroups = %s (%v)", cfg["groundwork:nodeGroups"].Value, err)
+	}
+	if reg := cfg["groundwork:registry"]; !reg.Secret || !strings.Contains(reg.Value, "hunter2") {
+		t.Errorf("groundwork:registry = %+v: want a secret holding the password", reg)
+	}
+	settings, err := stack.Workspace().StackSettings(ctx, stack.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := json.Marshal(settings.Config); strings.Contains(string(raw), "hunter2") {
+		t.Error("the secret override is stored in plaintext")
 	}
 }
 
