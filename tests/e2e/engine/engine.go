@@ -35,7 +35,9 @@ const (
 // Plugins are the resource plugins build.sh installs into <cache>/home, by the name and version
 // the program's SDKs ask for (each SDK's pulumi-plugin.json; go.mod pins the SDKs). kubernetes is
 // the 4.25.0 binary installed as 4.32.0: the engine loads a plugin by the version the SDK asks for
-// and does not compare it with the version the plugin reports.
+// and, when the plugin reports an older one, only warns once per run ("resource plugin kubernetes
+// is expected to have version >=4.32.0, but has 4.25.0"). Installed as 4.25.0 it would need
+// pulumi.Version("4.25.0") on every kubernetes resource and provider of the program.
 var Plugins = map[string]string{"kubernetes": "4.32.0", "random": "4.19.1", "tls": "5.5.1"}
 
 // Passphrase encrypts the throwaway stacks' secrets.
@@ -69,7 +71,7 @@ func Open(dir string) (*Engine, error) {
 	}
 	for _, p := range need {
 		if _, err := os.Stat(p); err != nil {
-			return nil, fmt.Errorf("no Pulumi engine in %s (%s missing): run tests/e2e/engine/build.sh (about 45 minutes cold on 2 cores)", dir, filepath.Base(p))
+			return nil, fmt.Errorf("no Pulumi engine in %s (%s missing): run tests/e2e/engine/build.sh (cold: about 40 minutes of CPU, over an hour on 2 busy cores)", dir, filepath.Base(p))
 		}
 	}
 	return &Engine{Dir: dir}, nil
