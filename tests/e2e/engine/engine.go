@@ -124,6 +124,12 @@ func (e *Engine) Stack(ctx context.Context, t testing.TB, opts Options) (auto.St
 		opts.Stack = "dev"
 	}
 	if opts.Program == nil {
+		// platform.Run reads services/ (groundwork:servicesDir) relative to the working directory,
+		// as `pulumi up` runs it from the project root; an inline program runs in the test's
+		// process, whose directory is the test package's.
+		if wd, err := os.Getwd(); err != nil || filepath.Clean(wd) != RepoRoot() {
+			return auto.Stack{}, fmt.Errorf("platform.Run must run from the repository root %s, not %s: os.Chdir(engine.RepoRoot()) in TestMain", RepoRoot(), wd)
+		}
 		opts.Program = platform.Run
 	}
 	if opts.ProjectFile == "" {

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,16 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"golang.org/x/mod/modfile"
 )
+
+// TestMain runs the tests from the repository root, as `pulumi up` runs the program (Stack
+// refuses platform.Run from elsewhere).
+func TestMain(m *testing.M) {
+	if err := os.Chdir(RepoRoot()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
 
 // TestEngineSmoke runs a real engine end to end with the three plugins build.sh makes: one
 // random password, one private key and a ConfigMap the kubernetes provider renders to a folder
@@ -181,7 +192,7 @@ func checkStackFileConfig(t *testing.T, e *Engine) {
 // TestBuildScriptVersions holds build.sh, this package and go.mod together: the folder build.sh
 // fills is the one CacheDir names, and the plugins it installs are the versions the SDKs ask for.
 func TestBuildScriptVersions(t *testing.T) {
-	script, err := os.ReadFile("build.sh")
+	script, err := os.ReadFile(filepath.Join(RepoRoot(), "tests", "e2e", "engine", "build.sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
