@@ -3,9 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -45,29 +43,6 @@ func existingStack(t *testing.T, stack string, kubeconfig []byte, zones []string
 		`"objectStorage":{"endpoint":"https://minio.example.com","accessKeyId":"AKIAEXAMPLE","secretAccessKey":"s3cr3t",` +
 		`"buckets":{"traces":"groundwork-traces","logs":"groundwork-logs","backups":"groundwork-backups"}}}`
 	return cfg
-}
-
-// clusterFor starts a real control plane (tests/e2e/kcp) with one node per zone, or skips where
-// its binaries were not built; under CI=true a missing build fails.
-func clusterFor(t *testing.T, zones []string) *kcp.Cluster {
-	t.Helper()
-	if _, err := kcp.BinDir(); err != nil {
-		if errors.Is(err, kcp.ErrNotBuilt) && os.Getenv("CI") != "true" {
-			t.Skipf("skipping: %v", err)
-		}
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := kcp.Start(ctx, kcp.Options{Zones: zones, Logf: t.Logf})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(c.LogTails(20))
-		}
-		c.Stop()
-	})
-	return c
 }
 
 // kubeObjects are the Kubernetes objects a run registered, as the provider would send them:
@@ -112,7 +87,7 @@ func TestTheAPIServerAcceptsEveryObject(t *testing.T) {
 		zones []string
 	}{{"dev", []string{"nova"}}, {"prod", []string{"zone-a", "zone-b", "zone-c"}}} {
 		t.Run(tt.stack, func(t *testing.T) {
-			c := clusterFor(t, tt.zones)
+			c := kcp.StartT(t, kcp.Options{Zones: tt.zones})
 			hooks, err := c.StartWebhookServer()
 			require.NoError(t, err)
 			m, err := run(t, tt.stack, existingStack(t, tt.stack, c.Kubeconfig, tt.zones), existingSecrets, platform.Run)

@@ -28,34 +28,8 @@ import (
 	"github.com/groundwork/groundwork/tests/e2e/kcp"
 )
 
-// startCluster starts a control plane for t, or skips t (fails it under CI=true) when the
-// binaries are not built. The cluster stops when t ends.
-func startCluster(t *testing.T, o kcp.Options) *kcp.Cluster {
-	t.Helper()
-	if _, err := kcp.BinDir(); err != nil {
-		if errors.Is(err, kcp.ErrNotBuilt) && os.Getenv("CI") != "true" {
-			t.Skipf("skipping: %v", err)
-		}
-		t.Fatal(err)
-	}
-	o.Logf = t.Logf
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	c, err := kcp.Start(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("logs of the control plane:\n%s", c.LogTails(20))
-		}
-		c.Stop()
-	})
-	return c
-}
-
 func TestControlPlane(t *testing.T) {
-	c := startCluster(t, kcp.Options{Zones: []string{"a", "b", "c"}})
+	c := kcp.StartT(t, kcp.Options{Zones: []string{"a", "b", "c"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	cs := c.Client
